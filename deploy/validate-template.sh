@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Validate template.yaml offline (network only for PyPI, on first run or when a
+# requirements file changes):
+#   1. cfn-lint template.yaml
+#   2. sam validate --lint --template template.yaml
+#   3. checkov -f template.yaml --framework cloudformation  (no failed checks;
+#      every skip is declared, with its reason, in the template's Metadata)
+#   4. pytest deploy/test_template_policies.py  (offline SAM transform + exact
+#      least-privilege IAM table and pipeline wiring)
+#
+# The tools live in three venvs because their pins conflict:
+#   $ORDERFLOW_VENV_DIR/{lint,sam,checkov}   (default: deploy/.venv/)
+# A venv is (re)installed only when its requirements file or the Python
+# version changed, so repeated runs are fast and do not touch the network.
+#
+# Quiet on success: one line per step. On failure the failing step's full
+# output is printed and the script exits non-zero.
+#
+# Env: PYTHON (default python3, >= 3.9), ORDERFLOW_VENV_DIR, TEMPLATE (default
+# template.yaml at the repo root).
+set -euo pipefail
+
+DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$DEPLOY_DIR/.." && pwd)"
+VENV_DIR="${ORDERFLOW_VENV_DIR:-$DEPLOY_DIR/.venv}"
+PYTHON="${PYTHON:-python3}"
+TEMPLATE="${TEMPLATE:-$REPO_DIR/template.yaml}"
+
+# Offline, deterministic tool behaviour.
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_REGION=us-east-1
+export SAM_CLI_TELEMETRY=0
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export PYTHONDONTWRITEBYTECODE=1
+
+LOG_DIR="$(mktemp -d)"
+trap 'rm -rf "$LOG_DIR"' EXIT
+
+die() {
+    echo "validate-template: $*" >&2
+    exit 1
+}
+
+# run NAME CMD... : run quietly; on failure show the output and stop.
+run() {
+    local name="$1"
+    shift
+    local log="$LOG_DIR/$name.log"
+    if ! "$@" >"$log" 2>&1; then
+        echo "validate-template: $name FAILED:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+}
+
+# ensure_venv NAME REQUIREMENTS : create/refresh $VENV_DIR/NAME when needed.
+ensure_venv() {
+    local name="$1" req="$2"
+    local venv="$VENV_DIR/$name"
+    local stamp="$venv/.orderflow-stamp"
+    local want
+    want="$("$PYTHON" -c 'import hashlib, sys
+h = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()
+print(h, sys.version.split()[0])' "$req")"
+    if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        return 0
+    fi
+    if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c '' 2>/dev/null; then
+        rm -rf "$venv"
+        run "venv-$name" "$PYTHON" -m venv "$venv"
+    fi
+    run "pip-$name" "$venv/bin/python" -m pip install --quiet --upgrade pip
+    run "pip-$name" "$venv/bin/python" -m pip install --quiet -r "$req"
+    printf '%s\n' "$want" >"$stamp"
+}
+
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' || die "$PYTHON must be >= 3.9"
+[[ -f "$TEMPLATE" ]] || die "no template at $TEMPLATE"
+mkdir -p "$VENV_DIR"
+
+ensure_venv lint "$DEPLOY_DIR/requirements-lint.txt"
+ensure_venv sam "$DEPLOY_DIR/requirements-sam.txt"
+ensure_venv checkov "$DEPLOY_DIR/requirements-checkov.txt"
+
+cd "$REPO_DIR"
+
+run cfn-lint "$VENV_DIR/lint/bin/cfn-lint" "$TEMPLATE"
+echo "cfn-lint: ok"
+
+run sam-validate "$VENV_DIR/sam/bin/sam" validate --lint --template "$TEMPLATE"
+echo "sam validate --lint: ok"
+
+run checkov "$VENV_DIR/checkov/bin/checkov" -f "$TEMPLATE" --framework cloudformation \
+    --skip-download --compact --quiet --output cli  # --skip-download: no vendor API calls
+# checkov exits 1 on any failed check; also refuse an empty scan.
+counts="$(sed -n 's/^Passed checks: \([0-9]*\), Failed checks: \([0-9]*\), Skipped checks: \([0-9]*\).*/\1 passed, \2 failed, \3 skipped/p' "$LOG_DIR/checkov.log")"
+if [[ -z "$counts" || "$counts" == 0\ passed* || "$counts" != *" 0 failed"* ]]; then
+    echo "validate-template: checkov did not report a clean scan:" >&2
+    cat "$LOG_DIR/checkov.log" >&2
+    exit 1
+fi
+echo "checkov: $counts"
+
+run pytest env ORDERFLOW_TEMPLATE="$TEMPLATE" "$VENV_DIR/lint/bin/python" -m pytest -q -p no:cacheprovider \
+    "$DEPLOY_DIR/test_template_policies.py"
+tail -n 1 "$LOG_DIR/pytest.log"

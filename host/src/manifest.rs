@@ -1,0 +1,186 @@
+//! The plugin manifest: which plugins make up the rule chain and the
+//! transform chain, in order, with their hashes, configuration, limits and
+//! error policy.
+//!
+//! The manifest is the unit an operator publishes and rolls back. Its own
+//! sha256 is the rule set's *revision*, stamped on every decision so a
+//! decision always traces back to the exact plugins that made it.
+
+use crate::limits::LimitOverrides;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Evaluated in order for every order; see `RuleSet` for how verdicts combine.
+    #[serde(default)]
+    pub rules: Vec<PluginSpec>,
+    /// Applied in order to every item before it is stored.
+    #[serde(default)]
+    pub transforms: Vec<PluginSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSpec {
+    pub name: String,
+    pub version: String,
+    /// Where the component is, relative to the manifest (a path next to a
+    /// manifest file, a key under the manifest's prefix in a bucket).
+    pub wasm: String,
+    /// Hex sha256 of the component. Checked before the bytes are compiled
+    /// or loaded; a manifest without hashes is refused.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sha256: String,
+    /// Handed to the plugin's `configure` as JSON, so one compiled plugin
+    /// serves any threshold.
+    #[serde(default = "empty_config")]
+    pub config: serde_json::Value,
+    #[serde(default, skip_serializing_if = "LimitOverrides::is_empty")]
+    pub limits: LimitOverrides,
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+fn empty_config() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+/// What a plugin's failure (error, trap, limit) does to the order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Refuse the order, with the plugin's reason. The safe default: a rule
+    /// that could not decide must not let an order through unexamined.
+    #[default]
+    Reject,
+    /// Record the failure in the decision trace and go on without the plugin.
+    Skip,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("manifest {source_name}: {path}: {message}")]
+    Parse { source_name: String, path: String, message: String },
+    #[error("manifest {source_name}: {message}")]
+    Invalid { source_name: String, message: String },
+}
+
+/// A manifest together with the bytes it was read from.
+#[derive(Clone, Debug)]
+pub struct LoadedManifest {
+    pub manifest: Manifest,
+    /// `sha256:<hex>` of the manifest's bytes.
+    pub revision: String,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest; `source_name` (a path, an S3 key) goes
+    /// into every error so an operator knows which file is wrong.
+    pub fn parse(bytes: &[u8], source_name: &str) -> Result<LoadedManifest, ManifestError> {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        let manifest: Manifest = serde_path_to_error::deserialize(de).map_err(|e| ManifestError::Parse {
+            source_name: source_name.into(),
+            path: e.path().to_string(),
+            message: crate::order::strip_position(&e.into_inner().to_string()),
+        })?;
+        manifest.check(source_name, true)?;
+        Ok(LoadedManifest { manifest, revision: revision_of(bytes) })
+    }
+
+    /// Checks names, versions and hashes. `require_hashes` is off only
+    /// while a build step is filling the hashes in.
+    pub fn check(&self, source_name: &str, require_hashes: bool) -> Result<(), ManifestError> {
+        let bad = |message: String| ManifestError::Invalid { source_name: source_name.into(), message };
+        let mut seen = std::collections::BTreeSet::new();
+        for (kind, specs) in [("rules", &self.rules), ("transforms", &self.transforms)] {
+            for (i, p) in specs.iter().enumerate() {
+                let at = format!("{kind}[{i}] ({})", p.name);
+                if p.name.is_empty() || !p.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                    return Err(bad(format!("{kind}[{i}].name {:?}: use letters, digits, '-' or '_'", p.name)));
+                }
+                if !seen.insert(p.name.as_str()) {
+                    return Err(bad(format!("{at}: the name is used twice")));
+                }
+                if p.version.is_empty() {
+                    return Err(bad(format!("{at}: version is empty")));
+                }
+                if p.wasm.is_empty() || p.wasm.starts_with('/') || p.wasm.split('/').any(|s| s == "..") {
+                    return Err(bad(format!("{at}: wasm {:?} must be a relative path without '..'", p.wasm)));
+                }
+                if require_hashes && !is_sha256_hex(&p.sha256) {
+                    return Err(bad(format!("{at}: sha256 must be 64 hex digits, got {:?}", p.sha256)));
+                }
+                p.limits.check().map_err(|m| bad(format!("{at}: limits: {m}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a manifest always serialises") + "\n"
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn revision_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", sha256_hex(bytes))
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{
+        "rules": [{"name": "threshold", "version": "1.0.0", "wasm": "threshold.wasm",
+                   "sha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                   "config": {"minimum_minor": {"EUR": 1}}, "limits": {"fuel": 1000}, "on_error": "skip"}],
+        "transforms": []
+    }"#;
+
+    #[test]
+    fn a_good_manifest_parses_with_a_revision() {
+        let m = Manifest::parse(GOOD.as_bytes(), "m.json").unwrap();
+        assert_eq!(m.manifest.rules[0].on_error, OnError::Skip);
+        assert_eq!(m.manifest.rules[0].limits.fuel, Some(1000));
+        assert!(m.revision.starts_with("sha256:") && m.revision.len() == 71);
+        let other = Manifest::parse(GOOD.replace("1.0.0", "1.0.1").as_bytes(), "m.json").unwrap();
+        assert_ne!(m.revision, other.revision, "any change is a new revision");
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_field() {
+        let e = Manifest::parse(GOOD.replace("\"fuel\"", "\"fule\"").as_bytes(), "s3://b/m.json").unwrap_err();
+        assert!(e.to_string().starts_with("manifest s3://b/m.json: rules[0].limits.fule: unknown field `fule`"), "{e}");
+        let e = Manifest::parse(GOOD.replace("\"skip\"", "\"ignore\"").as_bytes(), "m.json").unwrap_err();
+        assert!(e.to_string().contains("rules[0].on_error: unknown variant `ignore`"), "{e}");
+    }
+
+    #[test]
+    fn hashes_are_required_and_checked_for_form() {
+        let e = Manifest::parse(GOOD.replace(&"a".repeat(64), "abc").as_bytes(), "m.json").unwrap_err();
+        assert!(e.to_string().contains("rules[0] (threshold): sha256 must be 64 hex digits"), "{e}");
+    }
+
+    #[test]
+    fn paths_may_not_escape_the_manifest() {
+        let e = Manifest::parse(GOOD.replace("threshold.wasm", "../../etc/x.wasm").as_bytes(), "m.json").unwrap_err();
+        assert!(e.to_string().contains("must be a relative path"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let mut m = Manifest::parse(GOOD.as_bytes(), "m.json").unwrap().manifest;
+        m.transforms.push(m.rules[0].clone());
+        assert!(m.check("m.json", true).unwrap_err().to_string().contains("the name is used twice"));
+    }
+}

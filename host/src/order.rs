@@ -1,0 +1,267 @@
+//! The order, as it travels on the wire and as plugins see it.
+//!
+//! One JSON shape everywhere (files, events, messages); parsing is strict
+//! (unknown fields are errors that name them) and validation checks what a
+//! rule would otherwise have to distrust: known currency, positive
+//! quantities, a total that matches its lines.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// An order line. Money is integer minor units of the order's currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Line {
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price_minor: u64,
+}
+
+/// A validated order. Construct with [`Order::from_json`] or [`Order::validate`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    pub order_id: String,
+    pub customer_id: String,
+    /// RFC 3339, UTC, as given on the wire.
+    pub created_at: String,
+    /// ISO-4217 alphabetic code as given (any case; `normalize` canonicalises).
+    pub currency: String,
+    pub total_minor: u64,
+    pub lines: Vec<Line>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// `created_at` as seconds since the epoch, filled in by validation.
+    #[serde(skip)]
+    created_at_secs: i64,
+}
+
+/// Why an order was refused, naming the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    #[error("invalid order JSON: {0}")]
+    Json(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> OrderError {
+    OrderError::Invalid { field: field.into(), message: message.into() }
+}
+
+/// Identifiers become storage keys and file names: keep them to a safe alphabet.
+fn check_id(field: &str, value: &str) -> Result<(), OrderError> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("must be 1-128 characters of letters, digits, '-', '_', '.', ':' (got {value:?})")))
+    }
+}
+
+impl Order {
+    /// Parses and validates one order from its wire JSON.
+    pub fn from_json(json: &str) -> Result<Order, OrderError> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let order: Order = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let _ = &inner;
+            if inner.is_syntax() || inner.is_eof() || path == "." {
+                OrderError::Json(inner.to_string())
+            } else {
+                invalid(path, strip_position(&inner.to_string()))
+            }
+        })?;
+        order.validate()
+    }
+
+    /// Checks the invariants serde cannot, and fills in derived fields.
+    pub fn validate(mut self) -> Result<Order, OrderError> {
+        check_id("order_id", &self.order_id)?;
+        check_id("customer_id", &self.customer_id)?;
+        let at = time::OffsetDateTime::parse(&self.created_at, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| invalid("created_at", format!("not an RFC 3339 timestamp ({e}): {:?}", self.created_at)))?;
+        if !at.offset().is_utc() {
+            return Err(invalid("created_at", format!("must be UTC (Z or +00:00), got {:?}", self.created_at)));
+        }
+        self.created_at_secs = at.unix_timestamp();
+        if iso_currency::Currency::from_code(&self.currency.to_ascii_uppercase()).is_none() {
+            return Err(invalid("currency", format!("unknown ISO-4217 currency code {:?}", self.currency)));
+        }
+        if self.lines.is_empty() {
+            return Err(invalid("lines", "an order needs at least one line"));
+        }
+        let mut sum: u64 = 0;
+        for (i, line) in self.lines.iter().enumerate() {
+            if line.sku.is_empty() {
+                return Err(invalid(format!("lines[{i}].sku"), "must not be empty"));
+            }
+            if line.quantity == 0 {
+                return Err(invalid(format!("lines[{i}].quantity"), "must be at least 1"));
+            }
+            let amount = line
+                .unit_price_minor
+                .checked_mul(line.quantity.into())
+                .and_then(|a| sum.checked_add(a))
+                .ok_or_else(|| invalid(format!("lines[{i}]"), "amount overflows"))?;
+            sum = amount;
+        }
+        if sum != self.total_minor {
+            return Err(invalid(
+                "total_minor",
+                format!("{} does not match the lines, which add up to {sum}", self.total_minor),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// Seconds since the Unix epoch, UTC.
+    pub fn created_at_secs(&self) -> i64 {
+        self.created_at_secs
+    }
+
+    pub fn max_line_quantity(&self) -> u32 {
+        self.lines.iter().map(|l| l.quantity).max().unwrap_or(0)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an order always serialises")
+    }
+}
+
+/// serde_json appends "at line 1 column 42"; for a field error the path is
+/// the better locator.
+pub(crate) fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// One entry of an input document: where it was, and what came of parsing it.
+#[derive(Debug)]
+pub struct Parsed {
+    /// 1-based line of the input where the order starts.
+    pub line: usize,
+    pub order: Result<Order, OrderError>,
+}
+
+/// Reads orders from JSON Lines or from one JSON array. Every entry is
+/// reported with its line, good or bad, so one bad order never hides the
+/// others.
+pub fn parse_orders(input: &str) -> Vec<Parsed> {
+    let first = input.trim_start();
+    if first.starts_with('[') {
+        let base = input.len() - first.len();
+        let line_of = |offset: usize| input[..offset].bytes().filter(|&b| b == b'\n').count() + 1;
+        match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(first) {
+            Ok(items) => items
+                .into_iter()
+                .map(|raw| {
+                    let offset = raw.get().as_ptr() as usize - first.as_ptr() as usize + base;
+                    Parsed { line: line_of(offset), order: Order::from_json(raw.get()) }
+                })
+                .collect(),
+            Err(e) => vec![Parsed { line: e.line() + line_of(base) - 1, order: Err(OrderError::Json(e.to_string())) }],
+        }
+    } else {
+        input
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| Parsed { line: i + 1, order: Order::from_json(l) })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: &str = r#"{"order_id": "ord-1001", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}], "attributes": {"channel": "web", "country": "DE", "email": "ana@example.com"}}"#;
+
+    fn with(field: &str, value: &str) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        let patch: serde_json::Value = serde_json::from_str(value).unwrap();
+        let mut target = &mut v;
+        let parts: Vec<&str> = field.split('.').collect();
+        for p in &parts[..parts.len() - 1] {
+            target = match p.parse::<usize>() {
+                Ok(i) => &mut target[i],
+                Err(_) => &mut target[*p],
+            };
+        }
+        target[parts[parts.len() - 1]] = patch;
+        v.to_string()
+    }
+
+    fn err(json: &str) -> String {
+        Order::from_json(json).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let o = Order::from_json(SAMPLE).unwrap();
+        assert_eq!(o.total_minor, 125000);
+        assert_eq!(o.created_at_secs(), 1_795_515_300);
+        assert_eq!(o.attributes["country"], "DE");
+        assert_eq!(Order::from_json(&o.to_json()).unwrap(), o, "round trip");
+    }
+
+    #[test]
+    fn attributes_are_optional() {
+        let mut v: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        v.as_object_mut().unwrap().remove("attributes");
+        assert!(Order::from_json(&v.to_string()).unwrap().attributes.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(
+            err(&with("lines.0.quantity", "-2")),
+            "lines[0].quantity: invalid value: integer `-2`, expected u32"
+        );
+        assert_eq!(err(&with("lines.0.quantity", "0")), "lines[0].quantity: must be at least 1");
+        assert_eq!(err(&with("currency", "\"EUX\"")), "currency: unknown ISO-4217 currency code \"EUX\"");
+        assert_eq!(
+            err(&with("total_minor", "125001")),
+            "total_minor: 125001 does not match the lines, which add up to 125000"
+        );
+        assert!(err(&with("created_at", "\"2026-11-24T10:15:00+01:00\"")).starts_with("created_at: must be UTC"));
+        assert!(err(&with("created_at", "\"yesterday\"")).starts_with("created_at: not an RFC 3339"));
+        assert!(err(&with("order_id", "\"a/b\"")).starts_with("order_id: must be 1-128 characters"));
+        assert!(err(&with("total_minor", "12.5")).starts_with("total_minor: invalid type: floating point"));
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_named() {
+        let e = err(&with("discount", "5"));
+        assert!(e.starts_with("discount: unknown field `discount`"), "{e}");
+        let mut v: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        v.as_object_mut().unwrap().remove("customer_id");
+        assert!(err(&v.to_string()).contains("missing field `customer_id`"));
+        assert!(err("{not json").starts_with("invalid order JSON"));
+    }
+
+    #[test]
+    fn json_lines_report_each_line() {
+        let input = format!("{SAMPLE}\n\n{{\"order_id\": 1}}\n{}\n", with("order_id", "\"ord-2\""));
+        let parsed = parse_orders(&input);
+        assert_eq!(parsed.iter().map(|p| p.line).collect::<Vec<_>>(), vec![1, 3, 4]);
+        assert!(parsed[0].order.is_ok() && parsed[1].order.is_err() && parsed[2].order.is_ok());
+    }
+
+    #[test]
+    fn json_arrays_report_the_line_each_order_starts_on() {
+        let input = format!("[\n  {SAMPLE},\n  {{\"order_id\": \"x\"}},\n  {}\n]", with("order_id", "\"ord-3\""));
+        let parsed = parse_orders(&input);
+        assert_eq!(parsed.iter().map(|p| p.line).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert!(parsed[1].order.as_ref().unwrap_err().to_string().contains("missing field"));
+        let broken = parse_orders("\n[1, 2");
+        assert_eq!(broken.len(), 1);
+        assert_eq!(broken[0].line, 2);
+    }
+}

@@ -1,0 +1,254 @@
+//! The rule chain and how its verdicts combine.
+//!
+//! Semantics, in manifest order:
+//! - every rule sees every order (no short-circuit), so the decision trace
+//!   always says what each rule thought;
+//! - the order is high-value if **any** rule says so;
+//! - attributes from all rules are merged; when two rules set the same
+//!   attribute to different values, the **earlier** rule in the manifest
+//!   wins and the conflict is recorded in the decision;
+//! - a failing rule (error, trap, limit) follows its `on_error`: `reject`
+//!   stops the chain and rejects the order with the plugin's reason, `skip`
+//!   records the failure and goes on as if the rule were absent.
+
+use crate::bindings::{self, OrderRef};
+use crate::error::{Failure, LoadError, PluginError};
+use crate::manifest::{LoadedManifest, OnError, PluginSpec};
+use crate::order::Order;
+use crate::sandbox::{Cost, Runtime, Sandbox};
+use crate::{PluginInfo, load_specs};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use wasmtime::component::Resource;
+
+/// A rule may attach at most this many attributes.
+pub const MAX_ATTRIBUTES: usize = 32;
+const MAX_ATTRIBUTE_NAME: usize = 128;
+
+/// What one rule said about one order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleTrace {
+    pub plugin: String,
+    pub version: String,
+    pub outcome: Outcome,
+    pub reason: String,
+    pub attributes: Vec<(String, String)>,
+    pub fuel: u64,
+    pub micros: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Outcome {
+    HighValue,
+    NotHighValue,
+    /// The rule failed; `skipped` says whether the order went on without it.
+    Failed { error: String, limit: &'static str, skipped: bool },
+}
+
+/// Two rules set one attribute to different values; `kept` is the earlier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    pub attribute: String,
+    pub kept: (String, String),
+    pub dropped: (String, String),
+}
+
+/// The rule chain's decision for one order, traceable to its rule set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub order_id: String,
+    /// The manifest revision (`sha256:…`) of the rule set that decided.
+    pub revision: String,
+    pub high_value: bool,
+    pub attributes: BTreeMap<String, String>,
+    /// `plugin: reason`, one per rule that answered.
+    pub reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
+    /// Set when a rule with `on_error: reject` failed: the order is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<PluginErrorReport>,
+    pub trace: Vec<RuleTrace>,
+}
+
+/// A plugin failure, flattened for reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PluginErrorReport {
+    pub plugin: String,
+    pub error: String,
+}
+
+impl From<&PluginError> for PluginErrorReport {
+    fn from(e: &PluginError) -> Self {
+        PluginErrorReport { plugin: e.plugin.clone(), error: e.to_string() }
+    }
+}
+
+/// One loaded rule plugin.
+pub struct RulePlugin {
+    pub name: String,
+    pub version: String,
+    on_error: OnError,
+    sandbox: Sandbox<bindings::rule::RulePlugin>,
+}
+
+/// A rule's verdict as the host keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub high_value: bool,
+    pub reason: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl RulePlugin {
+    pub fn load(runtime: &Runtime, spec: &PluginSpec, wasm: &[u8]) -> Result<RulePlugin, LoadError> {
+        let limits = spec.limits.apply(runtime.config.default_limits);
+        let sandbox = Sandbox::load(
+            runtime,
+            &runtime.rule_linker,
+            &format!("{}@{}", spec.name, spec.version),
+            wasm,
+            &spec.sha256,
+            spec.config.to_string(),
+            limits,
+        )?;
+        Ok(RulePlugin { name: spec.name.clone(), version: spec.version.clone(), on_error: spec.on_error, sandbox })
+    }
+
+    /// Evaluates one order in the sandbox and checks what came back.
+    pub fn evaluate(&self, order: &Arc<Order>) -> Result<(Verdict, Cost), PluginError> {
+        let fail = |failure| PluginError { plugin: self.sandbox.plugin.to_string(), failure };
+        let (answer, cost) = self
+            .sandbox
+            .call(Some(order.clone()), |plugin, store| {
+                plugin.orderflow_plugin_rule().call_evaluate(&mut *store, Resource::<OrderRef>::new_borrow(0))
+            })
+            .map_err(fail)?;
+        let v = answer.map_err(|message| fail(Failure::Refused { message: truncate(&message) }))?;
+        check_verdict(&v, self.sandbox.limits.max_output_bytes).map_err(fail)?;
+        Ok((Verdict { high_value: v.high_value, reason: v.reason, attributes: v.attributes }, cost))
+    }
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() <= 512 {
+        return s.to_string();
+    }
+    let mut end = 512;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len())
+}
+
+/// A plugin's answer is untrusted: bound its size and shape.
+fn check_verdict(v: &bindings::rule::exports::orderflow::plugin::rule::Verdict, limit: u64) -> Result<(), Failure> {
+    let size = v.reason.len() + v.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    if size as u64 > limit {
+        return Err(Failure::OutputTooLarge { size: size as u64, limit });
+    }
+    if v.attributes.len() > MAX_ATTRIBUTES {
+        return Err(Failure::Invalid {
+            message: format!("{} attributes, more than the {MAX_ATTRIBUTES} a rule may attach", v.attributes.len()),
+        });
+    }
+    for (k, _) in &v.attributes {
+        if k.is_empty() || k.len() > MAX_ATTRIBUTE_NAME || k.chars().any(char::is_control) {
+            return Err(Failure::Invalid { message: format!("attribute name {k:?} is empty, too long or has control characters") });
+        }
+    }
+    Ok(())
+}
+
+/// The rule chain of one manifest revision.
+pub struct RuleSet {
+    pub revision: String,
+    pub rules: Vec<RulePlugin>,
+    pub loaded: Vec<PluginInfo>,
+}
+
+impl RuleSet {
+    /// Loads every rule of the manifest; `wasm` fetches a plugin's bytes
+    /// (from a directory, a bucket …). Any plugin that fails refuses the set.
+    pub fn load(
+        runtime: &Runtime,
+        manifest: &LoadedManifest,
+        wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
+    ) -> Result<RuleSet, LoadError> {
+        let (rules, loaded) = load_specs(&manifest.manifest.rules, wasm, |spec, bytes| {
+            let r = RulePlugin::load(runtime, spec, bytes)?;
+            let kind = r.sandbox.load_kind;
+            Ok((r, kind))
+        })?;
+        Ok(RuleSet { revision: manifest.revision.clone(), rules, loaded })
+    }
+
+    pub fn evaluate(&self, order: &Arc<Order>) -> Decision {
+        let mut d = Decision {
+            order_id: order.order_id.clone(),
+            revision: self.revision.clone(),
+            high_value: false,
+            attributes: BTreeMap::new(),
+            reasons: Vec::new(),
+            conflicts: Vec::new(),
+            rejected: None,
+            trace: Vec::with_capacity(self.rules.len()),
+        };
+        let mut owner: BTreeMap<String, String> = BTreeMap::new();
+        for rule in &self.rules {
+            match rule.evaluate(order) {
+                Ok((v, cost)) => {
+                    d.high_value |= v.high_value;
+                    d.reasons.push(format!("{}: {}", rule.name, v.reason));
+                    for (k, val) in &v.attributes {
+                        match d.attributes.get(k) {
+                            None => {
+                                d.attributes.insert(k.clone(), val.clone());
+                                owner.insert(k.clone(), rule.name.clone());
+                            }
+                            Some(kept) if kept != val => d.conflicts.push(Conflict {
+                                attribute: k.clone(),
+                                kept: (owner[k].clone(), kept.clone()),
+                                dropped: (rule.name.clone(), val.clone()),
+                            }),
+                            Some(_) => {}
+                        }
+                    }
+                    d.trace.push(RuleTrace {
+                        plugin: rule.name.clone(),
+                        version: rule.version.clone(),
+                        outcome: if v.high_value { Outcome::HighValue } else { Outcome::NotHighValue },
+                        reason: v.reason,
+                        attributes: v.attributes,
+                        fuel: cost.fuel,
+                        micros: cost.micros,
+                    });
+                }
+                Err(e) => {
+                    let skipped = rule.on_error == OnError::Skip;
+                    tracing::warn!(
+                        order_id = %order.order_id, plugin = %e.plugin, limit = e.failure.kind(),
+                        skipped, revision = %self.revision, "rule failed: {}", e.failure
+                    );
+                    d.trace.push(RuleTrace {
+                        plugin: rule.name.clone(),
+                        version: rule.version.clone(),
+                        outcome: Outcome::Failed { error: e.to_string(), limit: e.failure.kind(), skipped },
+                        reason: String::new(),
+                        attributes: Vec::new(),
+                        fuel: 0,
+                        micros: 0,
+                    });
+                    if !skipped {
+                        d.rejected = Some((&e).into());
+                        d.high_value = false;
+                        break;
+                    }
+                }
+            }
+        }
+        d
+    }
+}

@@ -1,0 +1,518 @@
+//! The wasmtime sandbox: one engine per process, one pre-instantiation per
+//! plugin, and a store per instance with fuel, a deadline and a memory cap.
+//!
+//! The per-order path only takes (or instantiates, from the pooling
+//! allocator) an instance and calls it. An instance serves at most
+//! `max_calls_per_instance` calls (1 by default: a fresh instance per order,
+//! so no order's state can reach the next one) and is thrown away after any
+//! failure, since wasmtime refuses further calls into a trapped instance.
+
+use crate::bindings::{self, CurrentOrder, OrderRef};
+use crate::cache::ArtifactCache;
+use crate::error::{Failure, LoadError};
+use crate::limits::{Limits, MAX_MEMORY_BYTES};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, InstancePre, Linker, Resource};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+
+/// Epoch ticks are this far apart; deadlines are rounded up to a tick.
+const TICK: Duration = Duration::from_millis(1);
+/// What one call may write to the log, in bytes, before lines are dropped.
+const LOG_BUDGET: usize = 16 << 10;
+const LOG_LINE_MAX: usize = 1 << 10;
+
+/// Process-wide settings of the sandbox.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Where compiled artifacts are kept between processes; `None` compiles
+    /// every plugin once per process.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances the pooling allocator keeps slots for (all plugins together).
+    pub max_instances: u32,
+    /// Defaults for limits a manifest does not override.
+    pub default_limits: Limits,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig { cache_dir: None, max_instances: 128, default_limits: Limits::default() }
+    }
+}
+
+/// How a component was obtained: what a cold start pays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadKind {
+    /// Compiled from wasm by cranelift.
+    Compiled,
+    /// Deserialized from the on-disk artifact cache.
+    FromDiskCache,
+    /// Already compiled earlier in this process.
+    InProcess,
+}
+
+/// The engine, linkers and caches, built once per process and shared.
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) rule_linker: Linker<State>,
+    pub(crate) transform_linker: Linker<State>,
+    pub(crate) config: RuntimeConfig,
+    cache: Option<ArtifactCache>,
+    compiled: Mutex<HashMap<String, Component>>,
+    ticker: Arc<EpochTicker>,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Result<Arc<Runtime>, String> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(config.max_instances)
+            // wit-component's output has a few core instances per component
+            // (the plugin, shims for its imports).
+            .total_core_instances(config.max_instances * 8)
+            .total_memories(config.max_instances * 2)
+            .total_tables(config.max_instances * 4)
+            .max_memory_size(MAX_MEMORY_BYTES as usize)
+            // Keep the first pages of each slot mapped between instances:
+            // resetting them is a memset, not a fresh page fault per page.
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(1 << 12);
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(|e| format!("cannot build the wasm engine: {e}"))?;
+
+        let mut rule_linker = Linker::new(&engine);
+        bindings::rule::RulePlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
+            &mut rule_linker,
+            |s| s,
+        )
+        .map_err(|e| format!("rule linker: {e}"))?;
+        let mut transform_linker = Linker::new(&engine);
+        bindings::transform::TransformPlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
+            &mut transform_linker,
+            |s| s,
+        )
+        .map_err(|e| format!("transform linker: {e}"))?;
+
+        let cache = config.cache_dir.clone().map(ArtifactCache::new);
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Arc::new(Runtime {
+            engine,
+            rule_linker,
+            transform_linker,
+            config,
+            cache,
+            compiled: Mutex::new(HashMap::new()),
+            ticker,
+        }))
+    }
+
+    /// Compiles a component, or takes it from this process or the disk
+    /// cache. The caller has already checked `sha256` against the bytes.
+    pub(crate) fn component(&self, plugin: &str, wasm: &[u8], sha256: &str) -> Result<(Component, LoadKind), LoadError> {
+        if let Some(c) = self.compiled.lock().expect("compiled-components lock").get(sha256) {
+            return Ok((c.clone(), LoadKind::InProcess));
+        }
+        let compile = || {
+            Component::new(&self.engine, wasm)
+                .map_err(|e| LoadError::Compile { plugin: plugin.into(), message: format!("{e:#}") })
+        };
+        let (component, kind) = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, sha256, compile)?,
+            None => (compile()?, LoadKind::Compiled),
+        };
+        self.compiled.lock().expect("compiled-components lock").insert(sha256.to_string(), component.clone());
+        Ok((component, kind))
+    }
+}
+
+/// Advances the engine's epoch every [`TICK`] so deadlines fire; stops when
+/// the runtime is dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Arc<EpochTicker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("orderflow-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawn the epoch thread");
+        Arc::new(EpochTicker { stop })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What a store holds for one plugin instance.
+pub struct State {
+    plugin: Arc<str>,
+    memory_cap: u64,
+    memory_denied: bool,
+    log_left: usize,
+    logs_dropped: u32,
+    pub(crate) order: CurrentOrder,
+}
+
+impl ResourceLimiter for State {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.memory_cap {
+            self.memory_denied = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl State {
+    fn order(&self) -> wasmtime::Result<&crate::order::Order> {
+        self.order.as_deref().ok_or_else(|| wasmtime::format_err!("no order is under evaluation"))
+    }
+
+    fn log(&mut self, level: tracing::Level, message: &str) {
+        let mut line = redact(message);
+        if line.len() > LOG_LINE_MAX {
+            let mut end = LOG_LINE_MAX;
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            line.truncate(end);
+            line.push('…');
+        }
+        if line.len() > self.log_left {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.log_left -= line.len();
+        let plugin = &*self.plugin;
+        match level {
+            tracing::Level::ERROR => tracing::error!(plugin, "{line}"),
+            tracing::Level::WARN => tracing::warn!(plugin, "{line}"),
+            tracing::Level::INFO => tracing::info!(plugin, "{line}"),
+            _ => tracing::debug!(plugin, "{line}"),
+        }
+    }
+}
+
+/// Plugin log lines are untrusted text: blank out anything that looks like
+/// an e-mail address before it reaches the logs.
+fn redact(message: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| if word.contains('@') { "[redacted]" } else { word })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn level(l: impl Into<u8>) -> tracing::Level {
+    match l.into() {
+        0 => tracing::Level::DEBUG,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::WARN,
+        _ => tracing::Level::ERROR,
+    }
+}
+
+impl bindings::rule::orderflow::plugin::log::Host for State {
+    fn log(&mut self, l: bindings::rule::orderflow::plugin::log::Level, message: String) -> wasmtime::Result<()> {
+        State::log(self, level(l as u8), &message);
+        Ok(())
+    }
+}
+
+impl bindings::transform::orderflow::plugin::log::Host for State {
+    fn log(&mut self, l: bindings::transform::orderflow::plugin::log::Level, message: String) -> wasmtime::Result<()> {
+        State::log(self, level(l as u8), &message);
+        Ok(())
+    }
+}
+
+use bindings::rule::orderflow::plugin::orders;
+
+impl orders::Host for State {}
+
+impl orders::HostOrder for State {
+    fn order_id(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
+        Ok(self.order()?.order_id.clone())
+    }
+    fn customer_id(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
+        Ok(self.order()?.customer_id.clone())
+    }
+    fn created_at(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<i64> {
+        Ok(self.order()?.created_at_secs())
+    }
+    fn currency(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
+        Ok(self.order()?.currency.clone())
+    }
+    fn total_minor(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u64> {
+        Ok(self.order()?.total_minor)
+    }
+    fn line_count(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u32> {
+        Ok(self.order()?.lines.len() as u32)
+    }
+    fn lines(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<Vec<orders::Line>> {
+        Ok(self
+            .order()?
+            .lines
+            .iter()
+            .map(|l| orders::Line { sku: l.sku.clone(), quantity: l.quantity, unit_price_minor: l.unit_price_minor })
+            .collect())
+    }
+    fn max_line_quantity(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u32> {
+        Ok(self.order()?.max_line_quantity())
+    }
+    fn attribute(&mut self, _: Resource<OrderRef>, name: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.order()?.attributes.get(&name).cloned())
+    }
+    fn drop(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<()> {
+        // Orders are only ever lent to a plugin, never given: nothing to free.
+        Ok(())
+    }
+}
+
+/// The measured cost of one call, for the decision trace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Cost {
+    pub fuel: u64,
+    pub micros: u64,
+}
+
+/// A world's generated bindings, as far as the sandbox needs to know them.
+pub(crate) trait World: Sized + Send + 'static {
+    type Pre: Clone + Send + Sync + 'static;
+    const NAME: &'static str;
+    fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre>;
+    fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self>;
+    fn configure(&self, store: &mut Store<State>, config: &str) -> wasmtime::Result<Result<(), String>>;
+}
+
+impl World for bindings::rule::RulePlugin {
+    type Pre = bindings::rule::RulePluginPre<State>;
+    const NAME: &'static str = "orderflow:plugin/rule-plugin@0.1.0";
+    fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre> {
+        Self::Pre::new(instance_pre)
+    }
+    fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+    fn configure(&self, store: &mut Store<State>, config: &str) -> wasmtime::Result<Result<(), String>> {
+        self.orderflow_plugin_rule().call_configure(store, config)
+    }
+}
+
+impl World for bindings::transform::TransformPlugin {
+    type Pre = bindings::transform::TransformPluginPre<State>;
+    const NAME: &'static str = "orderflow:plugin/transform-plugin@0.1.0";
+    fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre> {
+        Self::Pre::new(instance_pre)
+    }
+    fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+    fn configure(&self, store: &mut Store<State>, config: &str) -> wasmtime::Result<Result<(), String>> {
+        self.orderflow_plugin_transform().call_configure(store, config)
+    }
+}
+
+struct Warm<W> {
+    store: Store<State>,
+    bindings: W,
+    calls: u32,
+}
+
+/// One loaded plugin: its pre-instantiation, its limits and its idle instances.
+pub(crate) struct Sandbox<W: World> {
+    pub(crate) plugin: Arc<str>,
+    pre: W::Pre,
+    engine: Engine,
+    config: String,
+    pub(crate) limits: Limits,
+    idle: Mutex<Vec<Warm<W>>>,
+    pub(crate) load_kind: LoadKind,
+    _ticker: Arc<EpochTicker>,
+}
+
+impl<W: World> Sandbox<W> {
+    /// Type-checks the component against the world and starts one instance
+    /// to run `configure`, so a bad configuration is refused at load time.
+    pub(crate) fn load(
+        runtime: &Runtime,
+        linker: &Linker<State>,
+        plugin: &str,
+        wasm: &[u8],
+        sha256: &str,
+        config: String,
+        limits: Limits,
+    ) -> Result<Sandbox<W>, LoadError> {
+        let actual = crate::manifest::sha256_hex(wasm);
+        if actual != sha256 {
+            return Err(LoadError::HashMismatch { plugin: plugin.into(), expected: sha256.into(), actual });
+        }
+        let (component, load_kind) = runtime.component(plugin, wasm, sha256)?;
+        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
+            plugin: plugin.into(),
+            world: W::NAME,
+            message: format!("{e:#}; {}", describe(&runtime.engine, &component)),
+        };
+        let instance_pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
+        let pre = W::pre(instance_pre).map_err(wrong_world)?;
+        let sandbox = Sandbox {
+            plugin: plugin.into(),
+            pre,
+            engine: runtime.engine.clone(),
+            config,
+            limits,
+            idle: Mutex::new(Vec::new()),
+            load_kind,
+            _ticker: runtime.ticker.clone(),
+        };
+        let warm = sandbox.start().map_err(|e| match e {
+            StartError::Config(message) => LoadError::Config { plugin: plugin.into(), message },
+            StartError::Failed(failure) => LoadError::Start { plugin: plugin.into(), failure },
+            StartError::Link(message) => LoadError::WrongWorld { plugin: plugin.into(), world: W::NAME, message },
+        })?;
+        sandbox.put_back(warm);
+        Ok(sandbox)
+    }
+
+    fn new_store(&self) -> Store<State> {
+        let state = State {
+            plugin: self.plugin.clone(),
+            memory_cap: self.limits.memory_bytes,
+            memory_denied: false,
+            log_left: LOG_BUDGET,
+            logs_dropped: 0,
+            order: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| s);
+        store
+    }
+
+    /// Instantiates and configures a fresh instance, under the same limits
+    /// as a call (a plugin can loop in `configure` too).
+    fn start(&self) -> Result<Warm<W>, StartError> {
+        let mut store = self.new_store();
+        self.arm(&mut store);
+        let bindings = W::instantiate(&self.pre, &mut store).map_err(|e| {
+            // Instantiation runs no plugin code of ours; an error that is not
+            // a trap or the memory cap is the component's types not matching
+            // the world (wasmtime checks function types lazily, here).
+            if e.downcast_ref::<Trap>().is_none() && !store.data().memory_denied {
+                StartError::Link(format!("{e:#}"))
+            } else {
+                StartError::Failed(self.classify(e, &store))
+            }
+        })?;
+        match bindings.configure(&mut store, &self.config) {
+            Ok(Ok(())) => Ok(Warm { store, bindings, calls: 0 }),
+            Ok(Err(message)) => Err(StartError::Config(message)),
+            Err(e) => Err(StartError::Failed(self.classify(e, &store))),
+        }
+    }
+
+    fn arm(&self, store: &mut Store<State>) {
+        store.set_fuel(self.limits.fuel).expect("fuel is enabled on the engine");
+        let ticks = self.limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1);
+        // One extra tick: the tick in progress may be almost over.
+        store.set_epoch_deadline(ticks + 1);
+        store.epoch_deadline_trap();
+        let state = store.data_mut();
+        state.log_left = LOG_BUDGET;
+        state.memory_denied = false;
+    }
+
+    fn put_back(&self, warm: Warm<W>) {
+        if warm.calls < self.limits.max_calls_per_instance {
+            self.idle.lock().expect("idle-instances lock").push(warm);
+        }
+    }
+
+    /// Runs one call in an instance (reused or fresh) and measures it.
+    /// On any failure the instance is dropped; the next call gets a new one.
+    pub(crate) fn call<R>(
+        &self,
+        order: CurrentOrder,
+        f: impl FnOnce(&W, &mut Store<State>) -> wasmtime::Result<R>,
+    ) -> Result<(R, Cost), Failure> {
+        let started = Instant::now();
+        let idle = self.idle.lock().expect("idle-instances lock").pop();
+        let mut warm = match idle {
+            Some(warm) => warm,
+            None => self.start().map_err(|e| match e {
+                StartError::Config(message) => Failure::Refused { message: format!("configure: {message}") },
+                StartError::Failed(f) => f,
+            })?,
+        };
+        self.arm(&mut warm.store);
+        warm.store.data_mut().order = order;
+        let result = f(&warm.bindings, &mut warm.store);
+        warm.store.data_mut().order = None;
+        let fuel = self.limits.fuel - warm.store.get_fuel().unwrap_or(0);
+        let cost = Cost { fuel, micros: started.elapsed().as_micros() as u64 };
+        let dropped = warm.store.data().logs_dropped;
+        if dropped > 0 {
+            tracing::warn!(plugin = &*self.plugin, dropped, "plugin log lines dropped: over the per-call budget");
+            warm.store.data_mut().logs_dropped = 0;
+        }
+        match result {
+            Ok(r) => {
+                warm.calls += 1;
+                self.put_back(warm);
+                Ok((r, cost))
+            }
+            Err(e) => Err(self.classify(e, &warm.store)),
+        }
+    }
+
+    /// Names the limit a trap came from.
+    fn classify(&self, e: wasmtime::Error, store: &Store<State>) -> Failure {
+        if store.data().memory_denied {
+            return Failure::Memory { limit: self.limits.memory_bytes };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => Failure::Fuel { limit: self.limits.fuel },
+            Some(Trap::Interrupt) => Failure::Timeout { limit_ms: self.limits.timeout_ms },
+            Some(Trap::UnreachableCodeReached) => {
+                Failure::Trap { message: "unreachable executed (a panic or abort in the plugin)".into() }
+            }
+            Some(trap) => Failure::Trap { message: trap.to_string() },
+            None => Failure::Trap { message: format!("{e:#}") },
+        }
+    }
+}
+
+enum StartError {
+    Config(String),
+    Link(String),
+    Failed(Failure),
+}
+
+/// What a component actually imports and exports, for error messages and
+/// `orderflow plugin check`.
+pub(crate) fn describe(engine: &Engine, component: &Component) -> String {
+    let ty = component.component_type();
+    let imports: Vec<_> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+    let exports: Vec<_> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    format!("the component imports [{}] and exports [{}]", imports.join(", "), exports.join(", "))
+}

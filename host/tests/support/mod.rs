@@ -1,0 +1,62 @@
+//! Shared by the host's end-to-end tests: builds the plugins from source
+//! (once per test process) and writes manifests for them.
+#![allow(dead_code)]
+
+use orderflow_host::manifest::sha256_hex;
+use orderflow_host::{LoadedManifest, Manifest, Order, PluginSpec, Runtime, RuntimeConfig};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+pub const ORDER: &str = r#"{"order_id": "ord-1001", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}], "attributes": {"channel": "web", "country": "DE", "email": "ana@example.com"}}"#;
+
+/// Builds every example and fixture plugin; returns their directory.
+pub fn plugin_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let all: Vec<&str> = orderflow_plugin_build::EXAMPLES
+            .iter()
+            .chain(orderflow_plugin_build::FIXTURES)
+            .copied()
+            .collect();
+        orderflow_plugin_build::build(&all).expect("plugins build");
+        orderflow_plugin_build::output_dir()
+    })
+}
+
+pub fn wasm(package: &str) -> Vec<u8> {
+    std::fs::read(plugin_dir().join(format!("{package}.wasm"))).expect("plugin was built")
+}
+
+/// A manifest entry for a built plugin, its hash filled in.
+pub fn spec(name: &str, package: &str, config: serde_json::Value) -> PluginSpec {
+    PluginSpec {
+        name: name.into(),
+        version: "1.0.0".into(),
+        wasm: format!("{package}.wasm"),
+        sha256: sha256_hex(&wasm(package)),
+        config,
+        limits: Default::default(),
+        on_error: Default::default(),
+    }
+}
+
+pub fn manifest(rules: Vec<PluginSpec>, transforms: Vec<PluginSpec>) -> LoadedManifest {
+    let json = Manifest { rules, transforms }.to_json_pretty();
+    Manifest::parse(json.as_bytes(), "test-manifest.json").expect("test manifests are valid")
+}
+
+pub fn runtime() -> Arc<Runtime> {
+    Runtime::new(RuntimeConfig { max_instances: 32, ..Default::default() }).expect("runtime")
+}
+
+pub fn order(json: &str) -> Arc<Order> {
+    Arc::new(Order::from_json(json).expect("valid test order"))
+}
+
+pub fn order_with(patch: serde_json::Value) -> Arc<Order> {
+    let mut v: serde_json::Value = serde_json::from_str(ORDER).unwrap();
+    for (k, val) in patch.as_object().unwrap() {
+        v[k] = val.clone();
+    }
+    order(&v.to_string())
+}

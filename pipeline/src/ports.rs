@@ -1,0 +1,54 @@
+//! The two ports the stages need from the outside world. Small on purpose:
+//! an AWS client, the embedded pipeline or a fault-injecting wrapper in a
+//! test each implement them in a few lines.
+
+use orderflow_host::Item;
+use std::future::Future;
+
+/// A message for the high-value topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// Unique within one batch (SNS batch entry ids).
+    pub id: String,
+    pub body: String,
+    /// String message attributes, already within the service's limits.
+    pub attributes: Vec<(String, String)>,
+}
+
+impl OutgoingMessage {
+    /// Bytes the message counts for against a batch's total payload.
+    pub fn size(&self) -> usize {
+        self.body.len() + self.attributes.iter().map(|(k, v)| k.len() + v.len() + "String".len()).sum::<usize>()
+    }
+}
+
+/// The fate of one entry of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublishOutcome {
+    Published { message_id: String },
+    /// `retryable` is the service's word on whether trying again can help.
+    Failed { reason: String, retryable: bool },
+}
+
+pub trait Publisher: Send + Sync {
+    /// Publishes up to 10 messages; answers per entry, in any order, keyed
+    /// by [`OutgoingMessage::id`]. An `Err` means the whole call failed.
+    fn publish_batch(
+        &self,
+        batch: &[OutgoingMessage],
+    ) -> impl Future<Output = Result<Vec<(String, PublishOutcome)>, String>> + Send;
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    pub message: String,
+    /// Whether a later attempt may succeed (throttling, a network blip).
+    pub retryable: bool,
+}
+
+pub trait ItemStore: Send + Sync {
+    /// Writes an item under its key, replacing any item with the same key:
+    /// a redelivered message must not create a second item.
+    fn put(&self, item: &Item) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -1,0 +1,260 @@
+//! The producer stage: rules decide, high-value orders are published.
+//!
+//! SNS rules enforced here rather than trusted to the service (a local
+//! server enforces few of them): at most 10 entries per `PublishBatch`, at
+//! most 256 KiB per message and per batch in total, at most 10 message
+//! attributes (raw delivery to SQS fails past 10), attribute names of
+//! `[A-Za-z0-9_.-]` up to 256 bytes that do not start with `AWS.`/`Amazon.`.
+//! Attributes past those limits are not lost: the whole decision always
+//! travels in the message body; message attributes are a filtering aid.
+
+use crate::ports::{OutgoingMessage, PublishOutcome, Publisher};
+use orderflow_host::order::Parsed;
+use orderflow_host::{Decision, HighValueMessage, Order, PublishedDecision, RuleSet};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const MAX_BATCH_ENTRIES: usize = 10;
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+/// Attempts per message before it is reported failed.
+pub const PUBLISH_ATTEMPTS: u32 = 3;
+
+/// What became of one input order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum ProducerOutcome {
+    Published { message_id: String },
+    NotHighValue,
+    /// Invalid order, or a rule with `on_error: reject` failed.
+    Rejected { reason: String },
+    /// High-value, but could not be published; the caller must not drop it.
+    Failed { reason: String },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProducerResult {
+    /// 1-based line in the input, when the orders came from a document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub order_id: Option<String>,
+    #[serde(flatten)]
+    pub outcome: ProducerOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+/// The message attributes for a decision, within SNS's limits.
+pub fn message_attributes(d: &Decision) -> Vec<(String, String)> {
+    let mut attrs = vec![("revision".to_string(), d.revision.clone())];
+    for (k, v) in &d.attributes {
+        if attrs.len() == MAX_MESSAGE_ATTRIBUTES {
+            break;
+        }
+        if valid_attribute_name(k) && !v.is_empty() {
+            attrs.push((k.clone(), v.clone()));
+        }
+    }
+    attrs
+}
+
+fn valid_attribute_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    !name.is_empty()
+        && name.len() <= 256
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        && !name.starts_with('.')
+        && !name.ends_with('.')
+        && !name.contains("..")
+        && !lower.starts_with("aws.")
+        && !lower.starts_with("amazon.")
+}
+
+/// Splits messages into batches of at most 10 entries and 256 KiB.
+/// A message over 256 KiB on its own cannot be published at all.
+pub fn batches(messages: Vec<OutgoingMessage>) -> (Vec<Vec<OutgoingMessage>>, Vec<(OutgoingMessage, String)>) {
+    let mut out: Vec<Vec<OutgoingMessage>> = Vec::new();
+    let mut too_big = Vec::new();
+    let mut size = 0;
+    for m in messages {
+        let s = m.size();
+        if s > MAX_PAYLOAD_BYTES {
+            let reason = format!("message is {s} bytes, over SNS's limit of {MAX_PAYLOAD_BYTES}");
+            too_big.push((m, reason));
+            continue;
+        }
+        match out.last_mut() {
+            Some(b) if b.len() < MAX_BATCH_ENTRIES && size + s <= MAX_PAYLOAD_BYTES => {
+                size += s;
+                b.push(m);
+            }
+            _ => {
+                size = s;
+                out.push(vec![m]);
+            }
+        }
+    }
+    (out, too_big)
+}
+
+/// Runs the rules over `orders` and publishes the high-value ones. Every
+/// input gets exactly one result, in input order.
+pub async fn produce<P: Publisher>(rules: &RuleSet, publisher: &P, orders: Vec<Parsed>) -> Vec<ProducerResult> {
+    let mut results = Vec::with_capacity(orders.len());
+    let mut pending: Vec<(usize, OutgoingMessage)> = Vec::new();
+    for parsed in orders {
+        let index = results.len();
+        let order = match parsed.order {
+            Ok(o) => Arc::new(o),
+            Err(e) => {
+                tracing::warn!(line = parsed.line, error = %e, "order rejected: invalid");
+                results.push(ProducerResult {
+                    line: Some(parsed.line),
+                    order_id: None,
+                    outcome: ProducerOutcome::Rejected { reason: e.to_string() },
+                    decision: None,
+                });
+                continue;
+            }
+        };
+        let decision = rules.evaluate(&order);
+        log_decision(&order, &decision);
+        let outcome = if let Some(r) = &decision.rejected {
+            ProducerOutcome::Rejected { reason: r.error.clone() }
+        } else if decision.high_value {
+            pending.push((index, message_for(&order, &decision, index)));
+            ProducerOutcome::Failed { reason: "not yet published".into() }
+        } else {
+            ProducerOutcome::NotHighValue
+        };
+        results.push(ProducerResult {
+            line: Some(parsed.line),
+            order_id: Some(order.order_id.clone()),
+            outcome,
+            decision: Some(decision),
+        });
+    }
+    for (index, outcome) in publish_all(publisher, pending).await {
+        if let ProducerOutcome::Published { message_id } = &outcome {
+            tracing::info!(
+                order_id = results[index].order_id.as_deref().unwrap_or_default(),
+                message_id = %message_id, stage = "publish", "order published"
+            );
+        }
+        results[index].outcome = outcome;
+    }
+    results
+}
+
+fn message_for(order: &Order, decision: &Decision, index: usize) -> OutgoingMessage {
+    let body = HighValueMessage { order: order.clone(), decision: PublishedDecision::from(decision) }.to_json();
+    OutgoingMessage { id: format!("m{index}"), body, attributes: message_attributes(decision) }
+}
+
+fn log_decision(order: &Order, d: &Decision) {
+    let plugins: Vec<String> = d.trace.iter().map(|t| format!("{}@{}", t.plugin, t.version)).collect();
+    let micros: u64 = d.trace.iter().map(|t| t.micros).sum();
+    tracing::info!(
+        order_id = %order.order_id, stage = "rules", revision = %d.revision, plugins = ?plugins,
+        high_value = d.high_value, rejected = d.rejected.is_some(), attributes = ?d.attributes,
+        micros, "order decided"
+    );
+}
+
+/// Publishes in batches, retrying the entries that failed retryably.
+async fn publish_all<P: Publisher>(publisher: &P, pending: Vec<(usize, OutgoingMessage)>) -> Vec<(usize, ProducerOutcome)> {
+    let index_of: HashMap<String, usize> = pending.iter().map(|(i, m)| (m.id.clone(), *i)).collect();
+    let mut done = Vec::with_capacity(pending.len());
+    let mut todo: Vec<OutgoingMessage> = pending.into_iter().map(|(_, m)| m).collect();
+    for attempt in 1..=PUBLISH_ATTEMPTS {
+        let (batches, too_big) = batches(std::mem::take(&mut todo));
+        for (m, reason) in too_big {
+            done.push((index_of[&m.id], ProducerOutcome::Failed { reason }));
+        }
+        for batch in batches {
+            let answers = match publisher.publish_batch(&batch).await {
+                Ok(a) => a.into_iter().collect::<HashMap<_, _>>(),
+                Err(e) => batch
+                    .iter()
+                    .map(|m| (m.id.clone(), PublishOutcome::Failed { reason: e.clone(), retryable: true }))
+                    .collect(),
+            };
+            for m in batch {
+                match answers.get(&m.id) {
+                    Some(PublishOutcome::Published { message_id }) => {
+                        done.push((index_of[&m.id], ProducerOutcome::Published { message_id: message_id.clone() }))
+                    }
+                    Some(PublishOutcome::Failed { retryable: true, .. }) if attempt < PUBLISH_ATTEMPTS => todo.push(m),
+                    Some(PublishOutcome::Failed { reason, .. }) => {
+                        tracing::error!(entry = %m.id, attempt, "publish failed: {reason}");
+                        done.push((index_of[&m.id], ProducerOutcome::Failed { reason: format!("publish failed after {attempt} attempt(s): {reason}") }))
+                    }
+                    None if attempt < PUBLISH_ATTEMPTS => todo.push(m),
+                    None => done.push((index_of[&m.id], ProducerOutcome::Failed { reason: "the publisher gave no answer for this message".into() })),
+                }
+            }
+        }
+        if todo.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+    }
+    done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: usize, size: usize) -> OutgoingMessage {
+        OutgoingMessage { id: format!("m{id}"), body: "x".repeat(size), attributes: vec![] }
+    }
+
+    #[test]
+    fn batches_hold_at_most_ten_entries() {
+        let (b, big) = batches((0..23).map(|i| msg(i, 10)).collect());
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 3]);
+        assert!(big.is_empty());
+    }
+
+    #[test]
+    fn batches_hold_at_most_256_kib_in_total() {
+        let (b, _) = batches((0..5).map(|i| msg(i, 100 * 1024)).collect());
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+        assert!(b.iter().all(|b| b.iter().map(OutgoingMessage::size).sum::<usize>() <= MAX_PAYLOAD_BYTES));
+    }
+
+    #[test]
+    fn a_message_over_256_kib_is_reported_not_sent() {
+        let (b, big) = batches(vec![msg(0, MAX_PAYLOAD_BYTES + 1), msg(1, 5)]);
+        assert_eq!(b.len(), 1);
+        assert_eq!(big.len(), 1);
+        assert!(big[0].1.contains("over SNS's limit"));
+    }
+
+    #[test]
+    fn message_attributes_stay_within_snss_rules() {
+        let mut d = Decision {
+            order_id: "o".into(),
+            revision: "sha256:abc".into(),
+            high_value: true,
+            attributes: Default::default(),
+            reasons: vec![],
+            conflicts: vec![],
+            rejected: None,
+            trace: vec![],
+        };
+        for i in 0..15 {
+            d.attributes.insert(format!("a{i:02}"), "v".into());
+        }
+        d.attributes.insert("AWS.reserved".into(), "v".into());
+        d.attributes.insert("has space".into(), "v".into());
+        d.attributes.insert("empty".into(), "".into());
+        let attrs = message_attributes(&d);
+        assert_eq!(attrs.len(), MAX_MESSAGE_ATTRIBUTES);
+        assert_eq!(attrs[0].0, "revision");
+        assert!(attrs.iter().all(|(k, v)| valid_attribute_name(k) && !v.is_empty()));
+    }
+}

@@ -1,0 +1,68 @@
+use crate::OrderView;
+
+/// A rule's answer for one order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Verdict {
+    pub high_value: bool,
+    pub reason: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl Verdict {
+    pub fn high_value(reason: impl Into<String>) -> Self {
+        Self { high_value: true, reason: reason.into(), attributes: Vec::new() }
+    }
+
+    pub fn not_high_value(reason: impl Into<String>) -> Self {
+        Self { high_value: false, reason: reason.into(), attributes: Vec::new() }
+    }
+
+    pub fn with_attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A business rule: decides whether an order is high-value and which
+/// attributes to attach.
+///
+/// `configure` runs once per plugin instance with the manifest's JSON
+/// configuration, so one compiled plugin serves any threshold.
+pub trait Rule: Sized + 'static {
+    fn configure(config: &str) -> Result<Self, String>;
+    fn evaluate(&self, order: &dyn OrderView) -> Result<Verdict, String>;
+}
+
+/// Exports a [`Rule`] implementation as the plugin's `rule` interface.
+#[macro_export]
+macro_rules! export_rule {
+    ($rule:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::rule::exports::orderflow::plugin::rule as wit;
+            use $crate::bindings::rule::orderflow::plugin::orders::Order;
+
+            ::std::thread_local! {
+                static RULE: ::std::cell::RefCell<Option<$rule>> = const { ::std::cell::RefCell::new(None) };
+            }
+
+            struct Export;
+            impl wit::Guest for Export {
+                fn configure(config: String) -> Result<(), String> {
+                    let rule = <$rule as $crate::Rule>::configure(&config)?;
+                    RULE.with(|r| *r.borrow_mut() = Some(rule));
+                    Ok(())
+                }
+                fn evaluate(order: &Order) -> Result<wit::Verdict, String> {
+                    RULE.with(|r| {
+                        let r = r.borrow();
+                        let rule = r.as_ref().ok_or_else(|| "evaluate called before configure".to_string())?;
+                        let v = $crate::Rule::evaluate(rule, order)?;
+                        Ok(wit::Verdict { high_value: v.high_value, reason: v.reason, attributes: v.attributes })
+                    })
+                }
+            }
+            $crate::bindings::rule::__export_rule_world!(Export with_types_in $crate::bindings::rule);
+        };
+    };
+}
