@@ -92,3 +92,63 @@ pub fn wasm_from_dir(dir: &Path) -> impl Fn(&PluginSpec) -> Result<Vec<u8>, Load
         std::fs::read(&path).map_err(|source| LoadError::Read { plugin: spec.name.clone(), path, source })
     }
 }
+
+/// What `orderflow plugin check` tells an author about a component.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PluginCheck {
+    pub size_bytes: usize,
+    pub sha256: String,
+    /// Time to compile the component from scratch (a cold load).
+    pub compile_micros: u64,
+    /// The orderflow world it implements, if any.
+    pub world: Option<&'static str>,
+    /// What it imports and exports.
+    pub interface: String,
+    /// Why it does not fit the contract (empty when it does).
+    pub problems: Vec<String>,
+}
+
+/// Checks a component against the contract: does it compile, which world
+/// does it implement, does it accept `config`.
+pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) -> PluginCheck {
+    let sha256 = manifest::sha256_hex(wasm);
+    let started = Instant::now();
+    let compiled = wasmtime::component::Component::new(&runtime.engine, wasm);
+    let compile_micros = started.elapsed().as_micros() as u64;
+    let mut check = PluginCheck {
+        size_bytes: wasm.len(),
+        sha256: sha256.clone(),
+        compile_micros,
+        world: None,
+        interface: String::new(),
+        problems: Vec::new(),
+    };
+    let component = match compiled {
+        Ok(c) => c,
+        Err(e) => {
+            check.problems.push(format!("not a valid WebAssembly component: {e:#}"));
+            return check;
+        }
+    };
+    check.interface = sandbox::describe(&runtime.engine, &component);
+    let spec = PluginSpec {
+        name: "candidate".into(),
+        version: "0.0.0".into(),
+        wasm: "candidate.wasm".into(),
+        sha256,
+        config: config.clone(),
+        limits: Default::default(),
+        on_error: OnError::Reject,
+    };
+    let as_rule = rules::RulePlugin::load(runtime, &spec, wasm).map(|_| "orderflow:plugin/rule-plugin@0.1.0");
+    let as_transform =
+        transforms::TransformPlugin::load(runtime, &spec, wasm).map(|_| "orderflow:plugin/transform-plugin@0.1.0");
+    match (as_rule, as_transform) {
+        (Ok(world), _) | (_, Ok(world)) => check.world = Some(world),
+        (Err(LoadError::WrongWorld { .. }), Err(e @ LoadError::WrongWorld { .. })) => {
+            check.problems.push(format!("implements neither the rule nor the transform world: {e}"))
+        }
+        (Err(LoadError::WrongWorld { .. }), Err(e)) | (Err(e), _) => check.problems.push(e.to_string()),
+    }
+    check
+}

@@ -462,6 +462,7 @@ impl<W: World> Sandbox<W> {
             None => self.start().map_err(|e| match e {
                 StartError::Config(message) => Failure::Refused { message: format!("configure: {message}") },
                 StartError::Failed(f) => f,
+                StartError::Link(message) => Failure::Trap { message },
             })?,
         };
         self.arm(&mut warm.store);

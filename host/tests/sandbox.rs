@@ -104,7 +104,7 @@ fn output_size_obeyed_and_violated() {
 
 #[test]
 fn garbage_results_are_refused() {
-    let rule = hostile("many-attributes", LimitOverrides { max_output_bytes: Some(64 << 20), ..Default::default() });
+    let rule = hostile("many-attributes", LimitOverrides { max_output_bytes: Some(64 << 20), fuel: Some(1 << 30), ..Default::default() });
     let f = failure(&rule);
     assert!(matches!(&f, Failure::Invalid { message } if message.contains("10000 attributes")), "{f:?}");
     let rule = hostile("fail", LimitOverrides::default());

@@ -25,6 +25,8 @@ pub enum BuildError {
     Cargo { packages: Vec<String>, status: std::process::ExitStatus },
     #[error("plugin {package}: {path}: {source}")]
     Io { package: String, path: PathBuf, source: std::io::Error },
+    #[error("manifest {path}: {message}")]
+    Manifest { path: PathBuf, message: String },
     #[error("plugin {package}: not a valid component once wrapped: {message}")]
     Componentize { package: String, message: String },
 }
@@ -109,4 +111,56 @@ fn componentize(package: &str, core: &Path, dest: &Path) -> Result<(), BuildErro
     std::fs::write(&tmp, &component).map_err(io(&tmp))?;
     std::fs::rename(&tmp, dest).map_err(io(dest))?;
     Ok(())
+}
+
+/// Builds the plugins a source manifest names (its `wasm` entries are
+/// `<package>.wasm`) and writes the manifest next to them with every
+/// `sha256` filled in: the form the host accepts. Returns the path of the
+/// locked manifest, `<out_dir>/manifest.json`.
+pub fn lock_manifest(source: &Path, out_dir: &Path) -> Result<PathBuf, BuildError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BuildError::Io { package: "(manifest)".into(), path, source }
+    };
+    let text = std::fs::read_to_string(source).map_err(io(source))?;
+    let mut manifest: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| BuildError::Manifest { path: source.to_path_buf(), message: e.to_string() })?;
+    let mut entries: Vec<&mut serde_json::Value> = Vec::new();
+    if let Some(object) = manifest.as_object_mut() {
+        for (chain, list) in object.iter_mut() {
+            if chain == "rules" || chain == "transforms" {
+                entries.extend(list.as_array_mut().into_iter().flatten());
+            }
+        }
+    }
+    let mut packages = Vec::new();
+    for e in &entries {
+        let wasm = e.get("wasm").and_then(|w| w.as_str()).unwrap_or_default();
+        let package = wasm.strip_suffix(".wasm").ok_or_else(|| BuildError::Manifest {
+            path: source.to_path_buf(),
+            message: format!("wasm {wasm:?} must be <package>.wasm"),
+        })?;
+        packages.push(package.to_string());
+    }
+    let refs: Vec<&str> = packages.iter().map(String::as_str).collect();
+    let built = build(&refs)?;
+    std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
+    for (entry, path) in entries.into_iter().zip(built) {
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let name = path.file_name().expect("built plugins have file names");
+        let dest = out_dir.join(name);
+        if dest != path {
+            std::fs::write(&dest, &bytes).map_err(io(&dest))?;
+        }
+        entry["sha256"] = sha256_hex(&bytes).into();
+    }
+    let out = out_dir.join("manifest.json");
+    let text = serde_json::to_string_pretty(&manifest).expect("json serialises") + "\n";
+    std::fs::write(&out, text).map_err(io(&out))?;
+    Ok(out)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
