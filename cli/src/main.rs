@@ -8,14 +8,20 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use orderflow_host::order::{Parsed, parse_orders};
-use orderflow_host::{Runtime, RuntimeConfig, RuleSet, TransformChain, read_manifest, wasm_from_dir};
+use orderflow_host::{
+    RuleSet, Runtime, RuntimeConfig, TransformChain, read_manifest, wasm_from_dir,
+};
 use orderflow_pipeline::embedded::{self, OrderReport};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "orderflow", version, about = "Run orders through orderflow's rule and transform plugins.")]
+#[command(
+    name = "orderflow",
+    version,
+    about = "Run orders through orderflow's rule and transform plugins."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,7 +37,11 @@ enum Command {
         orders: Vec<PathBuf>,
         /// The plugin manifest (hashes filled in; `cargo xtask plugins` writes
         /// the example one).
-        #[arg(long, env = "ORDERFLOW_MANIFEST", default_value = "target/plugins/manifest.json")]
+        #[arg(
+            long,
+            env = "ORDERFLOW_MANIFEST",
+            default_value = "target/plugins/manifest.json"
+        )]
         manifest: PathBuf,
         /// Where stored items go, one JSON file per (OrderId, Timestamp).
         #[arg(long, default_value = ".orderflow/store")]
@@ -65,13 +75,22 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "error".into()),
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+                .unwrap_or_else(|_| "error".into()),
         )
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { orders, manifest, store, cache_dir, json } => run(&orders, &manifest, &store, cache_dir, json),
-        Command::Plugin { command: PluginCommand::Check { wasm, config } } => check(&wasm, &config),
+        Command::Run {
+            orders,
+            manifest,
+            store,
+            cache_dir,
+            json,
+        } => run(&orders, &manifest, &store, cache_dir, json),
+        Command::Plugin {
+            command: PluginCommand::Check { wasm, config },
+        } => check(&wasm, &config),
     };
     match result {
         Ok(code) => code,
@@ -85,21 +104,34 @@ fn main() -> ExitCode {
 fn read_input(path: &Path) -> Result<String> {
     if path == Path::new("-") {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("reading orders from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading orders from stdin")?;
         Ok(s)
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("reading orders from {}", path.display()))
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading orders from {}", path.display()))
     }
 }
 
-fn run(inputs: &[PathBuf], manifest_path: &Path, store: &Path, cache_dir: PathBuf, json: bool) -> Result<ExitCode> {
+fn run(
+    inputs: &[PathBuf],
+    manifest_path: &Path,
+    store: &Path,
+    cache_dir: PathBuf,
+    json: bool,
+) -> Result<ExitCode> {
     if !manifest_path.exists() {
         anyhow::bail!(
             "no manifest at {}: build the example plugins with `cargo xtask plugins`, or pass --manifest",
             manifest_path.display()
         );
     }
-    let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache_dir), ..Default::default() }).map_err(anyhow::Error::msg)?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache_dir),
+        ..Default::default()
+    })
+    .map_err(anyhow::Error::msg)?;
     let manifest = read_manifest(manifest_path)?;
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
     let rules = RuleSet::load(&runtime, &manifest, &wasm_from_dir(dir))?;
@@ -114,7 +146,9 @@ fn run(inputs: &[PathBuf], manifest_path: &Path, store: &Path, cache_dir: PathBu
             orders.push(p);
         }
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
     let reports = rt.block_on(embedded::run(&rules, &transforms, store, orders));
 
     let mut counts = [0usize; 3];
@@ -147,7 +181,11 @@ fn run(inputs: &[PathBuf], manifest_path: &Path, store: &Path, cache_dir: PathBu
             store.display()
         );
     }
-    Ok(if counts[2] == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if counts[2] == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn short(revision: &str) -> &str {
@@ -158,14 +196,29 @@ fn summary(r: &OrderReport, source: &str) -> String {
     let at = format!("{source}:{}", r.line.unwrap_or(0));
     let id = r.order_id.as_deref().unwrap_or("-");
     match r.status {
-        "rejected" => format!("{id:<10} REJECTED        {at}: {}", r.error.as_deref().unwrap_or("")),
+        "rejected" => format!(
+            "{id:<10} REJECTED   {at}: {}",
+            r.error.as_deref().unwrap_or("")
+        ),
         status => {
-            let verdict = if r.high_value { "HIGH-VALUE" } else { "standard" };
-            let attrs: Vec<String> = r.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let verdict = if r.high_value {
+                "HIGH-VALUE"
+            } else {
+                "standard"
+            };
+            let attrs: Vec<String> = r
+                .attributes
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             let stored = if status == "stored" { "stored" } else { "" };
             format!(
                 "{id:<10} {verdict:<10} {stored:<6} {:<22} {}",
-                if attrs.is_empty() { "-".to_string() } else { attrs.join(",") },
+                if attrs.is_empty() {
+                    "-".to_string()
+                } else {
+                    attrs.join(",")
+                },
                 r.reasons.join("; ")
             )
         }
@@ -173,13 +226,21 @@ fn summary(r: &OrderReport, source: &str) -> String {
 }
 
 fn check(wasm: &Path, config: &str) -> Result<ExitCode> {
-    let config: serde_json::Value = serde_json::from_str(config).context("--config is not valid JSON")?;
+    let config: serde_json::Value =
+        serde_json::from_str(config).context("--config is not valid JSON")?;
     let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
-    let runtime = Runtime::new(RuntimeConfig { max_instances: 8, ..Default::default() }).map_err(anyhow::Error::msg)?;
+    let runtime = Runtime::new(RuntimeConfig {
+        max_instances: 8,
+        ..Default::default()
+    })
+    .map_err(anyhow::Error::msg)?;
     let c = orderflow_host::check_plugin(&runtime, &bytes, &config);
     println!("plugin:   {}", wasm.display());
     println!("size:     {} bytes (sha256 {})", c.size_bytes, c.sha256);
-    println!("compile:  {:.1} ms (cold load; a cached artifact loads in well under 1 ms)", c.compile_micros as f64 / 1000.0);
+    println!(
+        "compile:  {:.1} ms (cold load; a cached artifact loads in well under 1 ms)",
+        c.compile_micros as f64 / 1000.0
+    );
     if !c.interface.is_empty() {
         println!("shape:    {}", c.interface);
     }

@@ -43,7 +43,12 @@ impl ArtifactCache {
         let mut h = ShaHasher(Sha256::new());
         wasm_sha256.hash(&mut h);
         engine.precompile_compatibility_hash().hash(&mut h);
-        let key: String = h.0.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let key: String =
+            h.0.finalize()
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect();
         self.dir.join(format!("{key}.cwasm"))
     }
 
@@ -90,10 +95,16 @@ fn load(engine: &Engine, path: &Path) -> Option<Component> {
 }
 
 fn store(component: &Component, path: &Path) -> std::io::Result<()> {
-    let bytes = component.serialize().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let bytes = component
+        .serialize()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let dir = path.parent().expect("cache paths have a parent");
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), sha256_hex(&bytes)));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        sha256_hex(&bytes)
+    ));
     std::fs::write(&tmp, &bytes)?;
     std::fs::write(sidecar(path), sha256_hex(&bytes))?;
     std::fs::rename(&tmp, path)

@@ -6,13 +6,27 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("plugin {plugin}: cannot read {path}: {source}")]
-    Read { plugin: String, path: PathBuf, source: std::io::Error },
-    #[error("plugin {plugin}: sha256 mismatch: the manifest says {expected}, the wasm is {actual}; refusing to load it")]
-    HashMismatch { plugin: String, expected: String, actual: String },
+    Read {
+        plugin: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "plugin {plugin}: sha256 mismatch: the manifest says {expected}, the wasm is {actual}; refusing to load it"
+    )]
+    HashMismatch {
+        plugin: String,
+        expected: String,
+        actual: String,
+    },
     #[error("plugin {plugin}: not a valid WebAssembly component: {message}")]
     Compile { plugin: String, message: String },
     #[error("plugin {plugin}: does not implement the world {world}: {message}")]
-    WrongWorld { plugin: String, world: &'static str, message: String },
+    WrongWorld {
+        plugin: String,
+        world: &'static str,
+        message: String,
+    },
     #[error("plugin {plugin}: configuration refused: {message}")]
     Config { plugin: String, message: String },
     #[error("plugin {plugin}: failed while starting: {failure}")]

@@ -39,25 +39,59 @@ impl Item {
     pub fn new(order: &Order, decision: &PublishedDecision) -> Item {
         let text = |s: &str| Value::Text(s.to_string());
         let mut fields = vec![
-            Field { name: "CustomerId".into(), value: text(&order.customer_id) },
-            Field { name: "Currency".into(), value: text(&order.currency) },
-            Field { name: "TotalMinor".into(), value: Value::Integer(order.total_minor as i64) },
-            Field { name: "Lines".into(), value: Value::Text(serde_json::to_string(&order.lines).expect("lines serialise")) },
-            Field { name: "HighValue".into(), value: Value::Boolean(decision.high_value) },
-            Field { name: "RuleSetRevision".into(), value: text(&decision.revision) },
-            Field { name: "Reasons".into(), value: Value::TextList(decision.reasons.clone()) },
+            Field {
+                name: "CustomerId".into(),
+                value: text(&order.customer_id),
+            },
+            Field {
+                name: "Currency".into(),
+                value: text(&order.currency),
+            },
+            Field {
+                name: "TotalMinor".into(),
+                value: Value::Integer(order.total_minor as i64),
+            },
+            Field {
+                name: "Lines".into(),
+                value: Value::Text(serde_json::to_string(&order.lines).expect("lines serialise")),
+            },
+            Field {
+                name: "HighValue".into(),
+                value: Value::Boolean(decision.high_value),
+            },
+            Field {
+                name: "RuleSetRevision".into(),
+                value: text(&decision.revision),
+            },
+            Field {
+                name: "Reasons".into(),
+                value: Value::TextList(decision.reasons.clone()),
+            },
         ];
         if !order.attributes.is_empty() {
-            fields.push(Field { name: "Attributes".into(), value: Value::TextMap(order.attributes.clone()) });
+            fields.push(Field {
+                name: "Attributes".into(),
+                value: Value::TextMap(order.attributes.clone()),
+            });
         }
         if !decision.attributes.is_empty() {
-            fields.push(Field { name: "RuleAttributes".into(), value: Value::TextMap(decision.attributes.clone()) });
+            fields.push(Field {
+                name: "RuleAttributes".into(),
+                value: Value::TextMap(decision.attributes.clone()),
+            });
         }
-        Item { order_id: order.order_id.clone(), timestamp: order.created_at.clone(), fields }
+        Item {
+            order_id: order.order_id.clone(),
+            timestamp: order.created_at.clone(),
+            fields,
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|f| f.name == name).map(|f| &f.value)
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| &f.value)
     }
 
     /// The item as one JSON object, key included: how the embedded store
@@ -67,7 +101,10 @@ impl Item {
         map.insert("OrderId".into(), self.order_id.clone().into());
         map.insert("Timestamp".into(), self.timestamp.clone().into());
         for f in &self.fields {
-            map.insert(f.name.clone(), serde_json::to_value(&f.value).expect("values serialise"));
+            map.insert(
+                f.name.clone(),
+                serde_json::to_value(&f.value).expect("values serialise"),
+            );
         }
         serde_json::Value::Object(map)
     }
@@ -81,7 +118,14 @@ impl Item {
             Value::TextList(l) => l.iter().map(|s| s.len() + 1).sum(),
             Value::TextMap(m) => m.iter().map(|(k, v)| k.len() + v.len() + 2).sum(),
         };
-        self.order_id.len() + self.timestamp.len() + 16 + self.fields.iter().map(|f| f.name.len() + value(&f.value)).sum::<usize>()
+        self.order_id.len()
+            + self.timestamp.len()
+            + 16
+            + self
+                .fields
+                .iter()
+                .map(|f| f.name.len() + value(&f.value))
+                .sum::<usize>()
     }
 }
 
@@ -120,11 +164,16 @@ impl HighValueMessage {
     /// Parses and re-validates a message body: the queue is an input like any other.
     pub fn from_json(body: &str) -> Result<HighValueMessage, crate::order::OrderError> {
         let de = &mut serde_json::Deserializer::from_str(body);
-        let m: HighValueMessage = serde_path_to_error::deserialize(de).map_err(|e| crate::order::OrderError::Invalid {
-            field: e.path().to_string(),
-            message: e.into_inner().to_string(),
+        let m: HighValueMessage = serde_path_to_error::deserialize(de).map_err(|e| {
+            crate::order::OrderError::Invalid {
+                field: e.path().to_string(),
+                message: e.into_inner().to_string(),
+            }
         })?;
-        Ok(HighValueMessage { order: m.order.validate()?, decision: m.decision })
+        Ok(HighValueMessage {
+            order: m.order.validate()?,
+            decision: m.decision,
+        })
     }
 
     pub fn to_json(&self) -> String {

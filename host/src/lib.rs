@@ -89,7 +89,11 @@ pub fn read_manifest(path: &Path) -> Result<LoadedManifest, LoadError> {
 pub fn wasm_from_dir(dir: &Path) -> impl Fn(&PluginSpec) -> Result<Vec<u8>, LoadError> + '_ {
     move |spec| {
         let path = dir.join(&spec.wasm);
-        std::fs::read(&path).map_err(|source| LoadError::Read { plugin: spec.name.clone(), path, source })
+        std::fs::read(&path).map_err(|source| LoadError::Read {
+            plugin: spec.name.clone(),
+            path,
+            source,
+        })
     }
 }
 
@@ -126,7 +130,9 @@ pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) 
     let component = match compiled {
         Ok(c) => c,
         Err(e) => {
-            check.problems.push(format!("not a valid WebAssembly component: {e:#}"));
+            check
+                .problems
+                .push(format!("not a valid WebAssembly component: {e:#}"));
             return check;
         }
     };
@@ -140,15 +146,20 @@ pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) 
         limits: Default::default(),
         on_error: OnError::Reject,
     };
-    let as_rule = rules::RulePlugin::load(runtime, &spec, wasm).map(|_| "orderflow:plugin/rule-plugin@0.1.0");
-    let as_transform =
-        transforms::TransformPlugin::load(runtime, &spec, wasm).map(|_| "orderflow:plugin/transform-plugin@0.1.0");
+    let as_rule =
+        rules::RulePlugin::load(runtime, &spec, wasm).map(|_| "orderflow:plugin/rule-plugin@0.1.0");
+    let as_transform = transforms::TransformPlugin::load(runtime, &spec, wasm)
+        .map(|_| "orderflow:plugin/transform-plugin@0.1.0");
     match (as_rule, as_transform) {
         (Ok(world), _) | (_, Ok(world)) => check.world = Some(world),
         (Err(LoadError::WrongWorld { .. }), Err(e @ LoadError::WrongWorld { .. })) => {
-            check.problems.push(format!("implements neither the rule nor the transform world: {e}"))
+            check.problems.push(format!(
+                "implements neither the rule nor the transform world: {e}"
+            ))
         }
-        (Err(LoadError::WrongWorld { .. }), Err(e)) | (Err(e), _) => check.problems.push(e.to_string()),
+        (Err(LoadError::WrongWorld { .. }), Err(e)) | (Err(e), _) => {
+            check.problems.push(e.to_string())
+        }
     }
     check
 }

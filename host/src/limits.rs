@@ -65,7 +65,10 @@ impl LimitOverrides {
             ("timeout_ms", self.timeout_ms),
             ("memory_bytes", self.memory_bytes),
             ("max_output_bytes", self.max_output_bytes),
-            ("max_calls_per_instance", self.max_calls_per_instance.map(u64::from)),
+            (
+                "max_calls_per_instance",
+                self.max_calls_per_instance.map(u64::from),
+            ),
         ];
         for (name, value) in positive {
             if value == Some(0) {
@@ -75,7 +78,9 @@ impl LimitOverrides {
         if let Some(m) = self.memory_bytes
             && m > MAX_MEMORY_BYTES
         {
-            return Err(format!("memory_bytes {m} is above the host's maximum {MAX_MEMORY_BYTES}"));
+            return Err(format!(
+                "memory_bytes {m} is above the host's maximum {MAX_MEMORY_BYTES}"
+            ));
         }
         Ok(())
     }
@@ -86,7 +91,9 @@ impl LimitOverrides {
             timeout_ms: self.timeout_ms.unwrap_or(base.timeout_ms),
             memory_bytes: self.memory_bytes.unwrap_or(base.memory_bytes),
             max_output_bytes: self.max_output_bytes.unwrap_or(base.max_output_bytes),
-            max_calls_per_instance: self.max_calls_per_instance.unwrap_or(base.max_calls_per_instance),
+            max_calls_per_instance: self
+                .max_calls_per_instance
+                .unwrap_or(base.max_calls_per_instance),
         }
     }
 }

@@ -62,9 +62,16 @@ pub enum OnError {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("manifest {source_name}: {path}: {message}")]
-    Parse { source_name: String, path: String, message: String },
+    Parse {
+        source_name: String,
+        path: String,
+        message: String,
+    },
     #[error("manifest {source_name}: {message}")]
-    Invalid { source_name: String, message: String },
+    Invalid {
+        source_name: String,
+        message: String,
+    },
 }
 
 /// A manifest together with the bytes it was read from.
@@ -80,25 +87,40 @@ impl Manifest {
     /// into every error so an operator knows which file is wrong.
     pub fn parse(bytes: &[u8], source_name: &str) -> Result<LoadedManifest, ManifestError> {
         let de = &mut serde_json::Deserializer::from_slice(bytes);
-        let manifest: Manifest = serde_path_to_error::deserialize(de).map_err(|e| ManifestError::Parse {
-            source_name: source_name.into(),
-            path: e.path().to_string(),
-            message: crate::order::strip_position(&e.into_inner().to_string()),
-        })?;
+        let manifest: Manifest =
+            serde_path_to_error::deserialize(de).map_err(|e| ManifestError::Parse {
+                source_name: source_name.into(),
+                path: e.path().to_string(),
+                message: crate::order::strip_position(&e.into_inner().to_string()),
+            })?;
         manifest.check(source_name, true)?;
-        Ok(LoadedManifest { manifest, revision: revision_of(bytes) })
+        Ok(LoadedManifest {
+            manifest,
+            revision: revision_of(bytes),
+        })
     }
 
     /// Checks names, versions and hashes. `require_hashes` is off only
     /// while a build step is filling the hashes in.
     pub fn check(&self, source_name: &str, require_hashes: bool) -> Result<(), ManifestError> {
-        let bad = |message: String| ManifestError::Invalid { source_name: source_name.into(), message };
+        let bad = |message: String| ManifestError::Invalid {
+            source_name: source_name.into(),
+            message,
+        };
         let mut seen = std::collections::BTreeSet::new();
         for (kind, specs) in [("rules", &self.rules), ("transforms", &self.transforms)] {
             for (i, p) in specs.iter().enumerate() {
                 let at = format!("{kind}[{i}] ({})", p.name);
-                if p.name.is_empty() || !p.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                    return Err(bad(format!("{kind}[{i}].name {:?}: use letters, digits, '-' or '_'", p.name)));
+                if p.name.is_empty()
+                    || !p
+                        .name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err(bad(format!(
+                        "{kind}[{i}].name {:?}: use letters, digits, '-' or '_'",
+                        p.name
+                    )));
                 }
                 if !seen.insert(p.name.as_str()) {
                     return Err(bad(format!("{at}: the name is used twice")));
@@ -106,13 +128,24 @@ impl Manifest {
                 if p.version.is_empty() {
                     return Err(bad(format!("{at}: version is empty")));
                 }
-                if p.wasm.is_empty() || p.wasm.starts_with('/') || p.wasm.split('/').any(|s| s == "..") {
-                    return Err(bad(format!("{at}: wasm {:?} must be a relative path without '..'", p.wasm)));
+                if p.wasm.is_empty()
+                    || p.wasm.starts_with('/')
+                    || p.wasm.split('/').any(|s| s == "..")
+                {
+                    return Err(bad(format!(
+                        "{at}: wasm {:?} must be a relative path without '..'",
+                        p.wasm
+                    )));
                 }
                 if require_hashes && !is_sha256_hex(&p.sha256) {
-                    return Err(bad(format!("{at}: sha256 must be 64 hex digits, got {:?}", p.sha256)));
+                    return Err(bad(format!(
+                        "{at}: sha256 must be 64 hex digits, got {:?}",
+                        p.sha256
+                    )));
                 }
-                p.limits.check().map_err(|m| bad(format!("{at}: limits: {m}")))?;
+                p.limits
+                    .check()
+                    .map_err(|m| bad(format!("{at}: limits: {m}")))?;
             }
         }
         Ok(())
@@ -133,7 +166,9 @@ pub fn revision_of(bytes: &[u8]) -> String {
 }
 
 fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -159,21 +194,44 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_the_field() {
-        let e = Manifest::parse(GOOD.replace("\"fuel\"", "\"fule\"").as_bytes(), "s3://b/m.json").unwrap_err();
-        assert!(e.to_string().starts_with("manifest s3://b/m.json: rules[0].limits.fule: unknown field `fule`"), "{e}");
-        let e = Manifest::parse(GOOD.replace("\"skip\"", "\"ignore\"").as_bytes(), "m.json").unwrap_err();
-        assert!(e.to_string().contains("rules[0].on_error: unknown variant `ignore`"), "{e}");
+        let e = Manifest::parse(
+            GOOD.replace("\"fuel\"", "\"fule\"").as_bytes(),
+            "s3://b/m.json",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("manifest s3://b/m.json: rules[0].limits.fule: unknown field `fule`"),
+            "{e}"
+        );
+        let e = Manifest::parse(GOOD.replace("\"skip\"", "\"ignore\"").as_bytes(), "m.json")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("rules[0].on_error: unknown variant `ignore`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn hashes_are_required_and_checked_for_form() {
-        let e = Manifest::parse(GOOD.replace(&"a".repeat(64), "abc").as_bytes(), "m.json").unwrap_err();
-        assert!(e.to_string().contains("rules[0] (threshold): sha256 must be 64 hex digits"), "{e}");
+        let e =
+            Manifest::parse(GOOD.replace(&"a".repeat(64), "abc").as_bytes(), "m.json").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("rules[0] (threshold): sha256 must be 64 hex digits"),
+            "{e}"
+        );
     }
 
     #[test]
     fn paths_may_not_escape_the_manifest() {
-        let e = Manifest::parse(GOOD.replace("threshold.wasm", "../../etc/x.wasm").as_bytes(), "m.json").unwrap_err();
+        let e = Manifest::parse(
+            GOOD.replace("threshold.wasm", "../../etc/x.wasm")
+                .as_bytes(),
+            "m.json",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("must be a relative path"), "{e}");
     }
 
@@ -181,6 +239,11 @@ mod tests {
     fn duplicate_names_are_refused() {
         let mut m = Manifest::parse(GOOD.as_bytes(), "m.json").unwrap().manifest;
         m.transforms.push(m.rules[0].clone());
-        assert!(m.check("m.json", true).unwrap_err().to_string().contains("the name is used twice"));
+        assert!(
+            m.check("m.json", true)
+                .unwrap_err()
+                .to_string()
+                .contains("the name is used twice")
+        );
     }
 }

@@ -46,18 +46,28 @@ pub enum OrderError {
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> OrderError {
-    OrderError::Invalid { field: field.into(), message: message.into() }
+    OrderError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 /// Identifiers become storage keys and file names: keep them to a safe alphabet.
 fn check_id(field: &str, value: &str) -> Result<(), OrderError> {
     let ok = !value.is_empty()
         && value.len() <= 128
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     if ok {
         Ok(())
     } else {
-        Err(invalid(field, format!("must be 1-128 characters of letters, digits, '-', '_', '.', ':' (got {value:?})")))
+        Err(invalid(
+            field,
+            format!(
+                "must be 1-128 characters of letters, digits, '-', '_', '.', ':' (got {value:?})"
+            ),
+        ))
     }
 }
 
@@ -68,9 +78,10 @@ impl Order {
         let order: Order = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            let _ = &inner;
-            if inner.is_syntax() || inner.is_eof() || path == "." {
+            if inner.is_syntax() || inner.is_eof() {
                 OrderError::Json(inner.to_string())
+            } else if path == "." {
+                invalid("order", strip_position(&inner.to_string()))
             } else {
                 invalid(path, strip_position(&inner.to_string()))
             }
@@ -82,14 +93,28 @@ impl Order {
     pub fn validate(mut self) -> Result<Order, OrderError> {
         check_id("order_id", &self.order_id)?;
         check_id("customer_id", &self.customer_id)?;
-        let at = time::OffsetDateTime::parse(&self.created_at, &time::format_description::well_known::Rfc3339)
-            .map_err(|e| invalid("created_at", format!("not an RFC 3339 timestamp ({e}): {:?}", self.created_at)))?;
+        let at = time::OffsetDateTime::parse(
+            &self.created_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map_err(|e| {
+            invalid(
+                "created_at",
+                format!("not an RFC 3339 timestamp ({e}): {:?}", self.created_at),
+            )
+        })?;
         if !at.offset().is_utc() {
-            return Err(invalid("created_at", format!("must be UTC (Z or +00:00), got {:?}", self.created_at)));
+            return Err(invalid(
+                "created_at",
+                format!("must be UTC (Z or +00:00), got {:?}", self.created_at),
+            ));
         }
         self.created_at_secs = at.unix_timestamp();
         if iso_currency::Currency::from_code(&self.currency.to_ascii_uppercase()).is_none() {
-            return Err(invalid("currency", format!("unknown ISO-4217 currency code {:?}", self.currency)));
+            return Err(invalid(
+                "currency",
+                format!("unknown ISO-4217 currency code {:?}", self.currency),
+            ));
         }
         if self.lines.is_empty() {
             return Err(invalid("lines", "an order needs at least one line"));
@@ -100,7 +125,10 @@ impl Order {
                 return Err(invalid(format!("lines[{i}].sku"), "must not be empty"));
             }
             if line.quantity == 0 {
-                return Err(invalid(format!("lines[{i}].quantity"), "must be at least 1"));
+                return Err(invalid(
+                    format!("lines[{i}].quantity"),
+                    "must be at least 1",
+                ));
             }
             let amount = line
                 .unit_price_minor
@@ -112,7 +140,10 @@ impl Order {
         if sum != self.total_minor {
             return Err(invalid(
                 "total_minor",
-                format!("{} does not match the lines, which add up to {sum}", self.total_minor),
+                format!(
+                    "{} does not match the lines, which add up to {sum}",
+                    self.total_minor
+                ),
             ));
         }
         Ok(self)
@@ -146,7 +177,29 @@ pub(crate) fn strip_position(message: &str) -> String {
 pub struct Parsed {
     /// 1-based line of the input where the order starts.
     pub line: usize,
+    /// The order's id, also for an order that failed validation when its
+    /// JSON had one: a rejected order is easier to find by its id.
+    pub order_id: Option<String>,
     pub order: Result<Order, OrderError>,
+}
+
+impl Parsed {
+    pub fn new(line: usize, json: &str) -> Parsed {
+        #[derive(Deserialize)]
+        struct Id {
+            order_id: String,
+        }
+        let order = Order::from_json(json);
+        let order_id = match &order {
+            Ok(o) => Some(o.order_id.clone()),
+            Err(_) => serde_json::from_str::<Id>(json).ok().map(|i| i.order_id),
+        };
+        Parsed {
+            line,
+            order_id,
+            order,
+        }
+    }
 }
 
 /// Reads orders from JSON Lines or from one JSON array. Every entry is
@@ -162,17 +215,21 @@ pub fn parse_orders(input: &str) -> Vec<Parsed> {
                 .into_iter()
                 .map(|raw| {
                     let offset = raw.get().as_ptr() as usize - first.as_ptr() as usize + base;
-                    Parsed { line: line_of(offset), order: Order::from_json(raw.get()) }
+                    Parsed::new(line_of(offset), raw.get())
                 })
                 .collect(),
-            Err(e) => vec![Parsed { line: e.line() + line_of(base) - 1, order: Err(OrderError::Json(e.to_string())) }],
+            Err(e) => vec![Parsed {
+                line: e.line() + line_of(base) - 1,
+                order_id: None,
+                order: Err(OrderError::Json(e.to_string())),
+            }],
         }
     } else {
         input
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| Parsed { line: i + 1, order: Order::from_json(l) })
+            .map(|(i, l)| Parsed::new(i + 1, l))
             .collect()
     }
 }
@@ -215,7 +272,12 @@ mod tests {
     fn attributes_are_optional() {
         let mut v: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
         v.as_object_mut().unwrap().remove("attributes");
-        assert!(Order::from_json(&v.to_string()).unwrap().attributes.is_empty());
+        assert!(
+            Order::from_json(&v.to_string())
+                .unwrap()
+                .attributes
+                .is_empty()
+        );
     }
 
     #[test]
@@ -224,16 +286,32 @@ mod tests {
             err(&with("lines.0.quantity", "-2")),
             "lines[0].quantity: invalid value: integer `-2`, expected u32"
         );
-        assert_eq!(err(&with("lines.0.quantity", "0")), "lines[0].quantity: must be at least 1");
-        assert_eq!(err(&with("currency", "\"EUX\"")), "currency: unknown ISO-4217 currency code \"EUX\"");
+        assert_eq!(
+            err(&with("lines.0.quantity", "0")),
+            "lines[0].quantity: must be at least 1"
+        );
+        assert_eq!(
+            err(&with("currency", "\"EUX\"")),
+            "currency: unknown ISO-4217 currency code \"EUX\""
+        );
         assert_eq!(
             err(&with("total_minor", "125001")),
             "total_minor: 125001 does not match the lines, which add up to 125000"
         );
-        assert!(err(&with("created_at", "\"2026-11-24T10:15:00+01:00\"")).starts_with("created_at: must be UTC"));
-        assert!(err(&with("created_at", "\"yesterday\"")).starts_with("created_at: not an RFC 3339"));
-        assert!(err(&with("order_id", "\"a/b\"")).starts_with("order_id: must be 1-128 characters"));
-        assert!(err(&with("total_minor", "12.5")).starts_with("total_minor: invalid type: floating point"));
+        assert!(
+            err(&with("created_at", "\"2026-11-24T10:15:00+01:00\""))
+                .starts_with("created_at: must be UTC")
+        );
+        assert!(
+            err(&with("created_at", "\"yesterday\"")).starts_with("created_at: not an RFC 3339")
+        );
+        assert!(
+            err(&with("order_id", "\"a/b\"")).starts_with("order_id: must be 1-128 characters")
+        );
+        assert!(
+            err(&with("total_minor", "12.5"))
+                .starts_with("total_minor: invalid type: floating point")
+        );
     }
 
     #[test]
@@ -248,18 +326,37 @@ mod tests {
 
     #[test]
     fn json_lines_report_each_line() {
-        let input = format!("{SAMPLE}\n\n{{\"order_id\": 1}}\n{}\n", with("order_id", "\"ord-2\""));
+        let input = format!(
+            "{SAMPLE}\n\n{{\"order_id\": 1}}\n{}\n",
+            with("order_id", "\"ord-2\"")
+        );
         let parsed = parse_orders(&input);
-        assert_eq!(parsed.iter().map(|p| p.line).collect::<Vec<_>>(), vec![1, 3, 4]);
+        assert_eq!(
+            parsed.iter().map(|p| p.line).collect::<Vec<_>>(),
+            vec![1, 3, 4]
+        );
         assert!(parsed[0].order.is_ok() && parsed[1].order.is_err() && parsed[2].order.is_ok());
     }
 
     #[test]
     fn json_arrays_report_the_line_each_order_starts_on() {
-        let input = format!("[\n  {SAMPLE},\n  {{\"order_id\": \"x\"}},\n  {}\n]", with("order_id", "\"ord-3\""));
+        let input = format!(
+            "[\n  {SAMPLE},\n  {{\"order_id\": \"x\"}},\n  {}\n]",
+            with("order_id", "\"ord-3\"")
+        );
         let parsed = parse_orders(&input);
-        assert_eq!(parsed.iter().map(|p| p.line).collect::<Vec<_>>(), vec![2, 3, 4]);
-        assert!(parsed[1].order.as_ref().unwrap_err().to_string().contains("missing field"));
+        assert_eq!(
+            parsed.iter().map(|p| p.line).collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
+        assert!(
+            parsed[1]
+                .order
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("missing field")
+        );
         let broken = parse_orders("\n[1, 2");
         assert_eq!(broken.len(), 1);
         assert_eq!(broken[0].line, 2);

@@ -44,7 +44,11 @@ pub enum Outcome {
     HighValue,
     NotHighValue,
     /// The rule failed; `skipped` says whether the order went on without it.
-    Failed { error: String, limit: &'static str, skipped: bool },
+    Failed {
+        error: String,
+        limit: &'static str,
+        skipped: bool,
+    },
 }
 
 /// Two rules set one attribute to different values; `kept` is the earlier.
@@ -82,7 +86,10 @@ pub struct PluginErrorReport {
 
 impl From<&PluginError> for PluginErrorReport {
     fn from(e: &PluginError) -> Self {
-        PluginErrorReport { plugin: e.plugin.clone(), error: e.to_string() }
+        PluginErrorReport {
+            plugin: e.plugin.clone(),
+            error: e.to_string(),
+        }
     }
 }
 
@@ -103,7 +110,11 @@ pub struct Verdict {
 }
 
 impl RulePlugin {
-    pub fn load(runtime: &Runtime, spec: &PluginSpec, wasm: &[u8]) -> Result<RulePlugin, LoadError> {
+    pub fn load(
+        runtime: &Runtime,
+        spec: &PluginSpec,
+        wasm: &[u8],
+    ) -> Result<RulePlugin, LoadError> {
         let limits = spec.limits.apply(runtime.config.default_limits);
         let sandbox = Sandbox::load(
             runtime,
@@ -114,21 +125,42 @@ impl RulePlugin {
             spec.config.to_string(),
             limits,
         )?;
-        Ok(RulePlugin { name: spec.name.clone(), version: spec.version.clone(), on_error: spec.on_error, sandbox })
+        Ok(RulePlugin {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            on_error: spec.on_error,
+            sandbox,
+        })
     }
 
     /// Evaluates one order in the sandbox and checks what came back.
     pub fn evaluate(&self, order: &Arc<Order>) -> Result<(Verdict, Cost), PluginError> {
-        let fail = |failure| PluginError { plugin: self.sandbox.plugin.to_string(), failure };
+        let fail = |failure| PluginError {
+            plugin: self.sandbox.plugin.to_string(),
+            failure,
+        };
         let (answer, cost) = self
             .sandbox
             .call(Some(order.clone()), |plugin, store| {
-                plugin.orderflow_plugin_rule().call_evaluate(&mut *store, Resource::<OrderRef>::new_borrow(0))
+                plugin
+                    .orderflow_plugin_rule()
+                    .call_evaluate(&mut *store, Resource::<OrderRef>::new_borrow(0))
             })
             .map_err(fail)?;
-        let v = answer.map_err(|message| fail(Failure::Refused { message: truncate(&message) }))?;
+        let v = answer.map_err(|message| {
+            fail(Failure::Refused {
+                message: truncate(&message),
+            })
+        })?;
         check_verdict(&v, self.sandbox.limits.max_output_bytes).map_err(fail)?;
-        Ok((Verdict { high_value: v.high_value, reason: v.reason, attributes: v.attributes }, cost))
+        Ok((
+            Verdict {
+                high_value: v.high_value,
+                reason: v.reason,
+                attributes: v.attributes,
+            },
+            cost,
+        ))
     }
 }
 
@@ -144,19 +176,36 @@ fn truncate(s: &str) -> String {
 }
 
 /// A plugin's answer is untrusted: bound its size and shape.
-fn check_verdict(v: &bindings::rule::exports::orderflow::plugin::rule::Verdict, limit: u64) -> Result<(), Failure> {
-    let size = v.reason.len() + v.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+fn check_verdict(
+    v: &bindings::rule::exports::orderflow::plugin::rule::Verdict,
+    limit: u64,
+) -> Result<(), Failure> {
+    let size = v.reason.len()
+        + v.attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>();
     if size as u64 > limit {
-        return Err(Failure::OutputTooLarge { size: size as u64, limit });
+        return Err(Failure::OutputTooLarge {
+            size: size as u64,
+            limit,
+        });
     }
     if v.attributes.len() > MAX_ATTRIBUTES {
         return Err(Failure::Invalid {
-            message: format!("{} attributes, more than the {MAX_ATTRIBUTES} a rule may attach", v.attributes.len()),
+            message: format!(
+                "{} attributes, more than the {MAX_ATTRIBUTES} a rule may attach",
+                v.attributes.len()
+            ),
         });
     }
     for (k, _) in &v.attributes {
         if k.is_empty() || k.len() > MAX_ATTRIBUTE_NAME || k.chars().any(char::is_control) {
-            return Err(Failure::Invalid { message: format!("attribute name {k:?} is empty, too long or has control characters") });
+            return Err(Failure::Invalid {
+                message: format!(
+                    "attribute name {k:?} is empty, too long or has control characters"
+                ),
+            });
         }
     }
     Ok(())
@@ -182,7 +231,11 @@ impl RuleSet {
             let kind = r.sandbox.load_kind;
             Ok((r, kind))
         })?;
-        Ok(RuleSet { revision: manifest.revision.clone(), rules, loaded })
+        Ok(RuleSet {
+            revision: manifest.revision.clone(),
+            rules,
+            loaded,
+        })
     }
 
     pub fn evaluate(&self, order: &Arc<Order>) -> Decision {
@@ -219,7 +272,11 @@ impl RuleSet {
                     d.trace.push(RuleTrace {
                         plugin: rule.name.clone(),
                         version: rule.version.clone(),
-                        outcome: if v.high_value { Outcome::HighValue } else { Outcome::NotHighValue },
+                        outcome: if v.high_value {
+                            Outcome::HighValue
+                        } else {
+                            Outcome::NotHighValue
+                        },
                         reason: v.reason,
                         attributes: v.attributes,
                         fuel: cost.fuel,
@@ -235,7 +292,11 @@ impl RuleSet {
                     d.trace.push(RuleTrace {
                         plugin: rule.name.clone(),
                         version: rule.version.clone(),
-                        outcome: Outcome::Failed { error: e.to_string(), limit: e.failure.kind(), skipped },
+                        outcome: Outcome::Failed {
+                            error: e.to_string(),
+                            limit: e.failure.kind(),
+                            skipped,
+                        },
                         reason: String::new(),
                         attributes: Vec::new(),
                         fuel: 0,

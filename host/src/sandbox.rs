@@ -17,7 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker, Resource};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap,
+};
 
 /// Epoch ticks are this far apart; deadlines are rounded up to a tick.
 const TICK: Duration = Duration::from_millis(1);
@@ -39,7 +42,11 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { cache_dir: None, max_instances: 128, default_limits: Limits::default() }
+        RuntimeConfig {
+            cache_dir: None,
+            max_instances: 128,
+            default_limits: Limits::default(),
+        }
     }
 }
 
@@ -84,7 +91,8 @@ impl Runtime {
             .consume_fuel(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&wasm).map_err(|e| format!("cannot build the wasm engine: {e}"))?;
+        let engine =
+            Engine::new(&wasm).map_err(|e| format!("cannot build the wasm engine: {e}"))?;
 
         let mut rule_linker = Linker::new(&engine);
         bindings::rule::RulePlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
@@ -93,10 +101,10 @@ impl Runtime {
         )
         .map_err(|e| format!("rule linker: {e}"))?;
         let mut transform_linker = Linker::new(&engine);
-        bindings::transform::TransformPlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
-            &mut transform_linker,
-            |s| s,
-        )
+        bindings::transform::TransformPlugin::add_to_linker::<
+            State,
+            wasmtime::component::HasSelf<State>,
+        >(&mut transform_linker, |s| s)
         .map_err(|e| format!("transform linker: {e}"))?;
 
         let cache = config.cache_dir.clone().map(ArtifactCache::new);
@@ -114,19 +122,34 @@ impl Runtime {
 
     /// Compiles a component, or takes it from this process or the disk
     /// cache. The caller has already checked `sha256` against the bytes.
-    pub(crate) fn component(&self, plugin: &str, wasm: &[u8], sha256: &str) -> Result<(Component, LoadKind), LoadError> {
-        if let Some(c) = self.compiled.lock().expect("compiled-components lock").get(sha256) {
+    pub(crate) fn component(
+        &self,
+        plugin: &str,
+        wasm: &[u8],
+        sha256: &str,
+    ) -> Result<(Component, LoadKind), LoadError> {
+        if let Some(c) = self
+            .compiled
+            .lock()
+            .expect("compiled-components lock")
+            .get(sha256)
+        {
             return Ok((c.clone(), LoadKind::InProcess));
         }
         let compile = || {
-            Component::new(&self.engine, wasm)
-                .map_err(|e| LoadError::Compile { plugin: plugin.into(), message: format!("{e:#}") })
+            Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
+                plugin: plugin.into(),
+                message: format!("{e:#}"),
+            })
         };
         let (component, kind) = match &self.cache {
             Some(cache) => cache.load_or_compile(&self.engine, sha256, compile)?,
             None => (compile()?, LoadKind::Compiled),
         };
-        self.compiled.lock().expect("compiled-components lock").insert(sha256.to_string(), component.clone());
+        self.compiled
+            .lock()
+            .expect("compiled-components lock")
+            .insert(sha256.to_string(), component.clone());
         Ok((component, kind))
     }
 }
@@ -171,7 +194,12 @@ pub struct State {
 }
 
 impl ResourceLimiter for State {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired as u64 > self.memory_cap {
             self.memory_denied = true;
             return Ok(false);
@@ -179,14 +207,21 @@ impl ResourceLimiter for State {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
 
 impl State {
     fn order(&self) -> wasmtime::Result<&crate::order::Order> {
-        self.order.as_deref().ok_or_else(|| wasmtime::format_err!("no order is under evaluation"))
+        self.order
+            .as_deref()
+            .ok_or_else(|| wasmtime::format_err!("no order is under evaluation"))
     }
 
     fn log(&mut self, level: tracing::Level, message: &str) {
@@ -219,7 +254,13 @@ impl State {
 fn redact(message: &str) -> String {
     message
         .split(' ')
-        .map(|word| if word.contains('@') { "[redacted]" } else { word })
+        .map(|word| {
+            if word.contains('@') {
+                "[redacted]"
+            } else {
+                word
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -234,14 +275,22 @@ fn level(l: impl Into<u8>) -> tracing::Level {
 }
 
 impl bindings::rule::orderflow::plugin::log::Host for State {
-    fn log(&mut self, l: bindings::rule::orderflow::plugin::log::Level, message: String) -> wasmtime::Result<()> {
+    fn log(
+        &mut self,
+        l: bindings::rule::orderflow::plugin::log::Level,
+        message: String,
+    ) -> wasmtime::Result<()> {
         State::log(self, level(l as u8), &message);
         Ok(())
     }
 }
 
 impl bindings::transform::orderflow::plugin::log::Host for State {
-    fn log(&mut self, l: bindings::transform::orderflow::plugin::log::Level, message: String) -> wasmtime::Result<()> {
+    fn log(
+        &mut self,
+        l: bindings::transform::orderflow::plugin::log::Level,
+        message: String,
+    ) -> wasmtime::Result<()> {
         State::log(self, level(l as u8), &message);
         Ok(())
     }
@@ -275,13 +324,21 @@ impl orders::HostOrder for State {
             .order()?
             .lines
             .iter()
-            .map(|l| orders::Line { sku: l.sku.clone(), quantity: l.quantity, unit_price_minor: l.unit_price_minor })
+            .map(|l| orders::Line {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+            })
             .collect())
     }
     fn max_line_quantity(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u32> {
         Ok(self.order()?.max_line_quantity())
     }
-    fn attribute(&mut self, _: Resource<OrderRef>, name: String) -> wasmtime::Result<Option<String>> {
+    fn attribute(
+        &mut self,
+        _: Resource<OrderRef>,
+        name: String,
+    ) -> wasmtime::Result<Option<String>> {
         Ok(self.order()?.attributes.get(&name).cloned())
     }
     fn drop(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<()> {
@@ -303,7 +360,11 @@ pub(crate) trait World: Sized + Send + 'static {
     const NAME: &'static str;
     fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre>;
     fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self>;
-    fn configure(&self, store: &mut Store<State>, config: &str) -> wasmtime::Result<Result<(), String>>;
+    fn configure(
+        &self,
+        store: &mut Store<State>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>>;
 }
 
 impl World for bindings::rule::RulePlugin {
@@ -315,7 +376,11 @@ impl World for bindings::rule::RulePlugin {
     fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
         pre.instantiate(store)
     }
-    fn configure(&self, store: &mut Store<State>, config: &str) -> wasmtime::Result<Result<(), String>> {
+    fn configure(
+        &self,
+        store: &mut Store<State>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
         self.orderflow_plugin_rule().call_configure(store, config)
     }
 }
@@ -329,8 +394,13 @@ impl World for bindings::transform::TransformPlugin {
     fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
         pre.instantiate(store)
     }
-    fn configure(&self, store: &mut Store<State>, config: &str) -> wasmtime::Result<Result<(), String>> {
-        self.orderflow_plugin_transform().call_configure(store, config)
+    fn configure(
+        &self,
+        store: &mut Store<State>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.orderflow_plugin_transform()
+            .call_configure(store, config)
     }
 }
 
@@ -366,7 +436,11 @@ impl<W: World> Sandbox<W> {
     ) -> Result<Sandbox<W>, LoadError> {
         let actual = crate::manifest::sha256_hex(wasm);
         if actual != sha256 {
-            return Err(LoadError::HashMismatch { plugin: plugin.into(), expected: sha256.into(), actual });
+            return Err(LoadError::HashMismatch {
+                plugin: plugin.into(),
+                expected: sha256.into(),
+                actual,
+            });
         }
         let (component, load_kind) = runtime.component(plugin, wasm, sha256)?;
         let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
@@ -387,9 +461,19 @@ impl<W: World> Sandbox<W> {
             _ticker: runtime.ticker.clone(),
         };
         let warm = sandbox.start().map_err(|e| match e {
-            StartError::Config(message) => LoadError::Config { plugin: plugin.into(), message },
-            StartError::Failed(failure) => LoadError::Start { plugin: plugin.into(), failure },
-            StartError::Link(message) => LoadError::WrongWorld { plugin: plugin.into(), world: W::NAME, message },
+            StartError::Config(message) => LoadError::Config {
+                plugin: plugin.into(),
+                message,
+            },
+            StartError::Failed(failure) => LoadError::Start {
+                plugin: plugin.into(),
+                failure,
+            },
+            StartError::Link(message) => LoadError::WrongWorld {
+                plugin: plugin.into(),
+                world: W::NAME,
+                message,
+            },
         })?;
         sandbox.put_back(warm);
         Ok(sandbox)
@@ -425,15 +509,25 @@ impl<W: World> Sandbox<W> {
             }
         })?;
         match bindings.configure(&mut store, &self.config) {
-            Ok(Ok(())) => Ok(Warm { store, bindings, calls: 0 }),
+            Ok(Ok(())) => Ok(Warm {
+                store,
+                bindings,
+                calls: 0,
+            }),
             Ok(Err(message)) => Err(StartError::Config(message)),
             Err(e) => Err(StartError::Failed(self.classify(e, &store))),
         }
     }
 
     fn arm(&self, store: &mut Store<State>) {
-        store.set_fuel(self.limits.fuel).expect("fuel is enabled on the engine");
-        let ticks = self.limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1);
+        store
+            .set_fuel(self.limits.fuel)
+            .expect("fuel is enabled on the engine");
+        let ticks = self
+            .limits
+            .timeout_ms
+            .div_ceil(TICK.as_millis() as u64)
+            .max(1);
         // One extra tick: the tick in progress may be almost over.
         store.set_epoch_deadline(ticks + 1);
         store.epoch_deadline_trap();
@@ -460,7 +554,9 @@ impl<W: World> Sandbox<W> {
         let mut warm = match idle {
             Some(warm) => warm,
             None => self.start().map_err(|e| match e {
-                StartError::Config(message) => Failure::Refused { message: format!("configure: {message}") },
+                StartError::Config(message) => Failure::Refused {
+                    message: format!("configure: {message}"),
+                },
                 StartError::Failed(f) => f,
                 StartError::Link(message) => Failure::Trap { message },
             })?,
@@ -470,10 +566,17 @@ impl<W: World> Sandbox<W> {
         let result = f(&warm.bindings, &mut warm.store);
         warm.store.data_mut().order = None;
         let fuel = self.limits.fuel - warm.store.get_fuel().unwrap_or(0);
-        let cost = Cost { fuel, micros: started.elapsed().as_micros() as u64 };
+        let cost = Cost {
+            fuel,
+            micros: started.elapsed().as_micros() as u64,
+        };
         let dropped = warm.store.data().logs_dropped;
         if dropped > 0 {
-            tracing::warn!(plugin = &*self.plugin, dropped, "plugin log lines dropped: over the per-call budget");
+            tracing::warn!(
+                plugin = &*self.plugin,
+                dropped,
+                "plugin log lines dropped: over the per-call budget"
+            );
             warm.store.data_mut().logs_dropped = 0;
         }
         match result {
@@ -489,16 +592,26 @@ impl<W: World> Sandbox<W> {
     /// Names the limit a trap came from.
     fn classify(&self, e: wasmtime::Error, store: &Store<State>) -> Failure {
         if store.data().memory_denied {
-            return Failure::Memory { limit: self.limits.memory_bytes };
+            return Failure::Memory {
+                limit: self.limits.memory_bytes,
+            };
         }
         match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => Failure::Fuel { limit: self.limits.fuel },
-            Some(Trap::Interrupt) => Failure::Timeout { limit_ms: self.limits.timeout_ms },
-            Some(Trap::UnreachableCodeReached) => {
-                Failure::Trap { message: "unreachable executed (a panic or abort in the plugin)".into() }
-            }
-            Some(trap) => Failure::Trap { message: trap.to_string() },
-            None => Failure::Trap { message: format!("{e:#}") },
+            Some(Trap::OutOfFuel) => Failure::Fuel {
+                limit: self.limits.fuel,
+            },
+            Some(Trap::Interrupt) => Failure::Timeout {
+                limit_ms: self.limits.timeout_ms,
+            },
+            Some(Trap::UnreachableCodeReached) => Failure::Trap {
+                message: "unreachable executed (a panic or abort in the plugin)".into(),
+            },
+            Some(trap) => Failure::Trap {
+                message: trap.to_string(),
+            },
+            None => Failure::Trap {
+                message: format!("{e:#}"),
+            },
         }
     }
 }
@@ -513,7 +626,17 @@ enum StartError {
 /// `orderflow plugin check`.
 pub(crate) fn describe(engine: &Engine, component: &Component) -> String {
     let ty = component.component_type();
-    let imports: Vec<_> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
-    let exports: Vec<_> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-    format!("the component imports [{}] and exports [{}]", imports.join(", "), exports.join(", "))
+    let imports: Vec<_> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let exports: Vec<_> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    format!(
+        "the component imports [{}] and exports [{}]",
+        imports.join(", "),
+        exports.join(", ")
+    )
 }

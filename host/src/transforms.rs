@@ -36,7 +36,9 @@ fn to_wit(v: &Value) -> wit::Value {
         Value::Integer(i) => wit::Value::Integer(*i),
         Value::Boolean(b) => wit::Value::Boolean(*b),
         Value::TextList(l) => wit::Value::TextList(l.clone()),
-        Value::TextMap(m) => wit::Value::TextMap(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::TextMap(m) => {
+            wit::Value::TextMap(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
     }
 }
 
@@ -47,11 +49,20 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
-        if f.name.is_empty() || f.name.len() > MAX_FIELD_NAME || f.name.chars().any(char::is_control) {
-            return Err(invalid(format!("field name {:?} is empty, too long or has control characters", f.name)));
+        if f.name.is_empty()
+            || f.name.len() > MAX_FIELD_NAME
+            || f.name.chars().any(char::is_control)
+        {
+            return Err(invalid(format!(
+                "field name {:?} is empty, too long or has control characters",
+                f.name
+            )));
         }
         if KEY_FIELDS.contains(&f.name.as_str()) {
-            return Err(invalid(format!("field {} is the item's key, which transforms may not set", f.name)));
+            return Err(invalid(format!(
+                "field {} is the item's key, which transforms may not set",
+                f.name
+            )));
         }
         if !seen.insert(f.name.clone()) {
             return Err(invalid(format!("field {} is returned twice", f.name)));
@@ -69,16 +80,25 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
                 Value::TextList(l)
             }
             wit::Value::TextMap(m) => {
-                size += m.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum::<u64>();
+                size += m
+                    .iter()
+                    .map(|(k, v)| (k.len() + v.len()) as u64)
+                    .sum::<u64>();
                 let n = m.len();
                 let map: std::collections::BTreeMap<_, _> = m.into_iter().collect();
                 if map.len() != n {
-                    return Err(invalid(format!("field {} has a map with a repeated key", f.name)));
+                    return Err(invalid(format!(
+                        "field {} has a map with a repeated key",
+                        f.name
+                    )));
                 }
                 Value::TextMap(map)
             }
         };
-        out.push(Field { name: f.name, value });
+        out.push(Field {
+            name: f.name,
+            value,
+        });
     }
     if size > limit {
         return Err(Failure::OutputTooLarge { size, limit });
@@ -87,7 +107,11 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
 }
 
 impl TransformPlugin {
-    pub fn load(runtime: &Runtime, spec: &PluginSpec, wasm: &[u8]) -> Result<TransformPlugin, LoadError> {
+    pub fn load(
+        runtime: &Runtime,
+        spec: &PluginSpec,
+        wasm: &[u8],
+    ) -> Result<TransformPlugin, LoadError> {
         let limits = spec.limits.apply(runtime.config.default_limits);
         let sandbox = Sandbox::load(
             runtime,
@@ -98,21 +122,43 @@ impl TransformPlugin {
             spec.config.to_string(),
             limits,
         )?;
-        Ok(TransformPlugin { name: spec.name.clone(), version: spec.version.clone(), on_error: spec.on_error, sandbox })
+        Ok(TransformPlugin {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            on_error: spec.on_error,
+            sandbox,
+        })
     }
 
     pub fn apply(&self, item: &Item) -> Result<(Vec<Field>, Cost), PluginError> {
-        let fail = |failure| PluginError { plugin: self.sandbox.plugin.to_string(), failure };
-        let fields: Vec<wit::Field> =
-            item.fields.iter().map(|f| wit::Field { name: f.name.clone(), value: to_wit(&f.value) }).collect();
+        let fail = |failure| PluginError {
+            plugin: self.sandbox.plugin.to_string(),
+            failure,
+        };
+        let fields: Vec<wit::Field> = item
+            .fields
+            .iter()
+            .map(|f| wit::Field {
+                name: f.name.clone(),
+                value: to_wit(&f.value),
+            })
+            .collect();
         let (answer, cost) = self
             .sandbox
             .call(None, |plugin, store| {
-                plugin.orderflow_plugin_transform().call_apply(&mut *store, &item.order_id, &item.timestamp, &fields)
+                plugin.orderflow_plugin_transform().call_apply(
+                    &mut *store,
+                    &item.order_id,
+                    &item.timestamp,
+                    &fields,
+                )
             })
             .map_err(fail)?;
         let out = answer.map_err(|message| fail(Failure::Refused { message }))?;
-        Ok((from_wit(out, self.sandbox.limits.max_output_bytes).map_err(fail)?, cost))
+        Ok((
+            from_wit(out, self.sandbox.limits.max_output_bytes).map_err(fail)?,
+            cost,
+        ))
     }
 }
 
@@ -129,12 +175,17 @@ impl TransformChain {
         manifest: &LoadedManifest,
         wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
     ) -> Result<TransformChain, LoadError> {
-        let (transforms, loaded) = load_specs(&manifest.manifest.transforms, wasm, |spec, bytes| {
-            let t = TransformPlugin::load(runtime, spec, bytes)?;
-            let kind = t.sandbox.load_kind;
-            Ok((t, kind))
-        })?;
-        Ok(TransformChain { revision: manifest.revision.clone(), transforms, loaded })
+        let (transforms, loaded) =
+            load_specs(&manifest.manifest.transforms, wasm, |spec, bytes| {
+                let t = TransformPlugin::load(runtime, spec, bytes)?;
+                let kind = t.sandbox.load_kind;
+                Ok((t, kind))
+            })?;
+        Ok(TransformChain {
+            revision: manifest.revision.clone(),
+            transforms,
+            loaded,
+        })
     }
 
     /// Runs every transform in order. The first failure with

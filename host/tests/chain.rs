@@ -6,22 +6,39 @@ mod support;
 use orderflow_host::manifest::sha256_hex;
 use orderflow_host::rules::Outcome;
 use orderflow_host::{
-    Item, LoadError, LoadKind, OnError, PublishedDecision, RuleSet, Runtime, RuntimeConfig, TransformChain,
-    item::Value, wasm_from_dir,
+    Item, LoadError, LoadKind, OnError, PublishedDecision, RuleSet, Runtime, RuntimeConfig,
+    TransformChain, item::Value, wasm_from_dir,
 };
 use serde_json::json;
 use support::*;
 
 fn examples() -> Vec<orderflow_host::PluginSpec> {
     vec![
-        spec("threshold", "threshold", json!({"minimum_minor": {"EUR": 100000, "USD": 120000}})),
-        spec("vip-customer", "vip-customer", json!({"customers": {"cust-7": "gold"}})),
-        spec("bulk-quantity", "bulk-quantity", json!({"min_quantity": 10})),
+        spec(
+            "threshold",
+            "threshold",
+            json!({"minimum_minor": {"EUR": 100000, "USD": 120000}}),
+        ),
+        spec(
+            "vip-customer",
+            "vip-customer",
+            json!({"customers": {"cust-7": "gold"}}),
+        ),
+        spec(
+            "bulk-quantity",
+            "bulk-quantity",
+            json!({"min_quantity": 10}),
+        ),
     ]
 }
 
 fn rules(specs: Vec<orderflow_host::PluginSpec>) -> RuleSet {
-    RuleSet::load(&runtime(), &manifest(specs, vec![]), &wasm_from_dir(plugin_dir())).expect("rules load")
+    RuleSet::load(
+        &runtime(),
+        &manifest(specs, vec![]),
+        &wasm_from_dir(plugin_dir()),
+    )
+    .expect("rules load")
 }
 
 #[test]
@@ -29,12 +46,23 @@ fn each_example_rule_decides_through_the_host() {
     let set = rules(examples());
     let d = set.evaluate(&order(ORDER));
     assert!(d.high_value);
-    let outcomes: Vec<_> = d.trace.iter().map(|t| (t.plugin.as_str(), t.outcome.clone())).collect();
+    let outcomes: Vec<_> = d
+        .trace
+        .iter()
+        .map(|t| (t.plugin.as_str(), t.outcome.clone()))
+        .collect();
     assert_eq!(
         outcomes,
-        [("threshold", Outcome::HighValue), ("vip-customer", Outcome::NotHighValue), ("bulk-quantity", Outcome::NotHighValue)]
+        [
+            ("threshold", Outcome::HighValue),
+            ("vip-customer", Outcome::NotHighValue),
+            ("bulk-quantity", Outcome::NotHighValue)
+        ]
     );
-    assert_eq!(d.reasons[0], "threshold: total 125000 EUR >= minimum 100000");
+    assert_eq!(
+        d.reasons[0],
+        "threshold: total 125000 EUR >= minimum 100000"
+    );
     assert!(d.trace.iter().all(|t| t.fuel > 0));
 
     let vip = set.evaluate(&order_with(json!({"customer_id": "cust-7", "total_minor": 1000, "lines": [{"sku": "S", "quantity": 1, "unit_price_minor": 1000}]})));
@@ -54,16 +82,37 @@ fn each_example_rule_decides_through_the_host() {
 #[test]
 fn any_rule_marks_high_value_and_the_earlier_rule_wins_an_attribute_conflict() {
     let set = rules(vec![
-        spec("vip-a", "vip-customer", json!({"customers": {"cust-42": "gold"}})),
-        spec("vip-b", "vip-customer", json!({"customers": {"cust-42": "silver"}})),
-        spec("never", "threshold", json!({"minimum_minor": {"EUR": 999999999}})),
+        spec(
+            "vip-a",
+            "vip-customer",
+            json!({"customers": {"cust-42": "gold"}}),
+        ),
+        spec(
+            "vip-b",
+            "vip-customer",
+            json!({"customers": {"cust-42": "silver"}}),
+        ),
+        spec(
+            "never",
+            "threshold",
+            json!({"minimum_minor": {"EUR": 999999999}}),
+        ),
     ]);
     let d = set.evaluate(&order(ORDER));
     assert!(d.high_value, "one rule is enough");
-    assert_eq!(d.attributes["tier"], "gold", "the earlier rule in the manifest wins");
+    assert_eq!(
+        d.attributes["tier"], "gold",
+        "the earlier rule in the manifest wins"
+    );
     assert_eq!(d.conflicts.len(), 1);
-    assert_eq!(d.conflicts[0].kept, ("vip-a".to_string(), "gold".to_string()));
-    assert_eq!(d.conflicts[0].dropped, ("vip-b".to_string(), "silver".to_string()));
+    assert_eq!(
+        d.conflicts[0].kept,
+        ("vip-a".to_string(), "gold".to_string())
+    );
+    assert_eq!(
+        d.conflicts[0].dropped,
+        ("vip-b".to_string(), "silver".to_string())
+    );
     assert_eq!(d.trace.len(), 3, "no short-circuit: every rule is traced");
 }
 
@@ -76,39 +125,73 @@ fn on_error_skip_goes_on_and_reject_stops() {
     let d = rules(specs).evaluate(&order(ORDER));
     assert!(d.rejected.is_none());
     assert!(d.high_value, "the other rules still decide");
-    assert!(matches!(&d.trace[0].outcome, Outcome::Failed { skipped: true, error, .. } if error.contains("refused on purpose")));
+    assert!(
+        matches!(&d.trace[0].outcome, Outcome::Failed { skipped: true, error, .. } if error.contains("refused on purpose"))
+    );
 
     failing.on_error = OnError::Reject;
     let mut specs = vec![failing];
     specs.extend(examples());
     let d = rules(specs).evaluate(&order(ORDER));
     assert!(!d.high_value);
-    assert_eq!(d.rejected.unwrap().error, "plugin flaky@1.0.0: refused: refused on purpose");
+    assert_eq!(
+        d.rejected.unwrap().error,
+        "plugin flaky@1.0.0: refused: refused on purpose"
+    );
     assert_eq!(d.trace.len(), 1, "reject stops the chain");
 }
 
 #[test]
 fn a_sha256_mismatch_refuses_the_plugin() {
-    let mut s = spec("threshold", "threshold", json!({"minimum_minor": {"EUR": 1}}));
+    let mut s = spec(
+        "threshold",
+        "threshold",
+        json!({"minimum_minor": {"EUR": 1}}),
+    );
     s.sha256 = sha256_hex(b"something else");
-    let e = RuleSet::load(&runtime(), &manifest(vec![s], vec![]), &wasm_from_dir(plugin_dir())).err().unwrap();
+    let e = RuleSet::load(
+        &runtime(),
+        &manifest(vec![s], vec![]),
+        &wasm_from_dir(plugin_dir()),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(e, LoadError::HashMismatch { .. }), "{e}");
-    assert!(e.to_string().starts_with("plugin threshold@1.0.0: sha256 mismatch"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("plugin threshold@1.0.0: sha256 mismatch"),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_missing_plugin_is_named() {
     let mut s = spec("threshold", "threshold", json!({}));
     s.wasm = "nowhere.wasm".into();
-    let e = RuleSet::load(&runtime(), &manifest(vec![s], vec![]), &wasm_from_dir(plugin_dir())).err().unwrap();
-    assert!(e.to_string().starts_with("plugin threshold: cannot read"), "{e}");
+    let e = RuleSet::load(
+        &runtime(),
+        &manifest(vec![s], vec![]),
+        &wasm_from_dir(plugin_dir()),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        e.to_string().starts_with("plugin threshold: cannot read"),
+        "{e}"
+    );
     assert!(e.to_string().contains("nowhere.wasm"), "{e}");
 }
 
 #[test]
 fn a_bad_configuration_is_refused_at_load_time_with_the_plugins_words() {
     let s = spec("threshold", "threshold", json!({"minimum": 5}));
-    let e = RuleSet::load(&runtime(), &manifest(vec![s], vec![]), &wasm_from_dir(plugin_dir())).err().unwrap();
+    let e = RuleSet::load(
+        &runtime(),
+        &manifest(vec![s], vec![]),
+        &wasm_from_dir(plugin_dir()),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(e, LoadError::Config { .. }));
     assert!(e.to_string().contains("plugin threshold@1.0.0: configuration refused: invalid configuration: unknown field `minimum`"), "{e}");
 }
@@ -117,50 +200,103 @@ fn a_bad_configuration_is_refused_at_load_time_with_the_plugins_words() {
 fn transforms_shape_the_item_in_order() {
     let chain = TransformChain::load(
         &runtime(),
-        &manifest(vec![], vec![spec("normalize", "normalize", json!({})), spec("redact-pii", "redact-pii", json!({}))]),
+        &manifest(
+            vec![],
+            vec![
+                spec("normalize", "normalize", json!({})),
+                spec("redact-pii", "redact-pii", json!({})),
+            ],
+        ),
         &wasm_from_dir(plugin_dir()),
     )
     .unwrap();
-    let o = order_with(json!({"currency": "eur", "attributes": {"email": "ana@example.com", "phone": "+49 170 1234567", "country": "DE"}}));
-    let decision = PublishedDecision { revision: "sha256:x".into(), high_value: true, attributes: Default::default(), reasons: vec![] };
+    let o = order_with(
+        json!({"currency": "eur", "attributes": {"email": "ana@example.com", "phone": "+49 170 1234567", "country": "DE"}}),
+    );
+    let decision = PublishedDecision {
+        revision: "sha256:x".into(),
+        high_value: true,
+        attributes: Default::default(),
+        reasons: vec![],
+    };
     let (item, trace) = chain.apply(Item::new(&o, &decision));
     let item = item.unwrap();
     assert_eq!(trace.len(), 2);
     assert_eq!(item.get("Currency"), Some(&Value::Text("EUR".into())));
     assert_eq!(item.get("ItemCount"), Some(&Value::Integer(2)));
-    assert_eq!(item.get("DisplayTotal"), Some(&Value::Text("1250.00 EUR".into())));
-    let Some(Value::TextMap(attrs)) = item.get("Attributes") else { panic!("attributes kept") };
+    assert_eq!(
+        item.get("DisplayTotal"),
+        Some(&Value::Text("1250.00 EUR".into()))
+    );
+    let Some(Value::TextMap(attrs)) = item.get("Attributes") else {
+        panic!("attributes kept")
+    };
     assert_eq!(attrs["email"], "a***@example.com");
     assert_eq!(attrs["phone"], "***67");
     assert_eq!(attrs["country"], "DE");
-    assert_eq!((item.order_id.as_str(), item.timestamp.as_str()), ("ord-1001", "2026-11-24T10:15:00Z"));
+    assert_eq!(
+        (item.order_id.as_str(), item.timestamp.as_str()),
+        ("ord-1001", "2026-11-24T10:15:00Z")
+    );
 }
 
 #[test]
 fn a_failing_transform_stops_the_order_with_its_reason() {
     let chain = TransformChain::load(
         &runtime(),
-        &manifest(vec![], vec![spec("normalize", "normalize", json!({})), spec("bad", "hostile-transform", json!({"behaviour": "fail"}))]),
+        &manifest(
+            vec![],
+            vec![
+                spec("normalize", "normalize", json!({})),
+                spec("bad", "hostile-transform", json!({"behaviour": "fail"})),
+            ],
+        ),
         &wasm_from_dir(plugin_dir()),
     )
     .unwrap();
-    let decision = PublishedDecision { revision: "r".into(), high_value: true, attributes: Default::default(), reasons: vec![] };
+    let decision = PublishedDecision {
+        revision: "r".into(),
+        high_value: true,
+        attributes: Default::default(),
+        reasons: vec![],
+    };
     let (item, trace) = chain.apply(Item::new(&order(ORDER), &decision));
-    assert_eq!(item.unwrap_err().to_string(), "plugin bad@1.0.0: refused: refused on purpose");
+    assert_eq!(
+        item.unwrap_err().to_string(),
+        "plugin bad@1.0.0: refused: refused on purpose"
+    );
     assert_eq!(trace.len(), 2);
 }
 
 #[test]
 fn the_disk_cache_makes_a_warm_start_skip_compilation() {
     let dir = tempfile::tempdir().unwrap();
-    let config = || RuntimeConfig { cache_dir: Some(dir.path().to_path_buf()), max_instances: 8, ..Default::default() };
+    let config = || RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        max_instances: 8,
+        ..Default::default()
+    };
     let m = manifest(examples(), vec![]);
-    let cold = RuleSet::load(&Runtime::new(config()).unwrap(), &m, &wasm_from_dir(plugin_dir())).unwrap();
+    let cold = RuleSet::load(
+        &Runtime::new(config()).unwrap(),
+        &m,
+        &wasm_from_dir(plugin_dir()),
+    )
+    .unwrap();
     assert!(cold.loaded.iter().all(|p| p.load == LoadKind::Compiled));
     let rt = Runtime::new(config()).unwrap();
     let warm = RuleSet::load(&rt, &m, &wasm_from_dir(plugin_dir())).unwrap();
-    assert!(warm.loaded.iter().all(|p| p.load == LoadKind::FromDiskCache), "{:?}", warm.loaded);
-    assert_eq!(warm.evaluate(&order(ORDER)).high_value, cold.evaluate(&order(ORDER)).high_value);
+    assert!(
+        warm.loaded
+            .iter()
+            .all(|p| p.load == LoadKind::FromDiskCache),
+        "{:?}",
+        warm.loaded
+    );
+    assert_eq!(
+        warm.evaluate(&order(ORDER)).high_value,
+        cold.evaluate(&order(ORDER)).high_value
+    );
     let again = RuleSet::load(&rt, &m, &wasm_from_dir(plugin_dir())).unwrap();
     assert!(again.loaded.iter().all(|p| p.load == LoadKind::InProcess));
 
@@ -174,6 +310,11 @@ fn the_disk_cache_makes_a_warm_start_skip_compilation() {
             std::fs::write(&path, bytes).unwrap();
         }
     }
-    let healed = RuleSet::load(&Runtime::new(config()).unwrap(), &m, &wasm_from_dir(plugin_dir())).unwrap();
+    let healed = RuleSet::load(
+        &Runtime::new(config()).unwrap(),
+        &m,
+        &wasm_from_dir(plugin_dir()),
+    )
+    .unwrap();
     assert!(healed.loaded.iter().all(|p| p.load == LoadKind::Compiled));
 }

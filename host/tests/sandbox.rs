@@ -19,7 +19,9 @@ fn hostile(behaviour: &str, limits: LimitOverrides) -> RulePlugin {
 }
 
 fn failure(rule: &RulePlugin) -> Failure {
-    let e = rule.evaluate(&order(ORDER)).expect_err("the call must fail");
+    let e = rule
+        .evaluate(&order(ORDER))
+        .expect_err("the call must fail");
     assert_eq!(e.plugin, "hostile@1.0.0", "the error names the plugin");
     e.failure
 }
@@ -44,16 +46,40 @@ fn a_well_behaved_call_passes_every_limit() {
 #[test]
 fn fuel_obeyed_and_violated() {
     let burn = "burn:200000";
-    let generous = hostile(burn, LimitOverrides { fuel: Some(50_000_000), ..Default::default() });
+    let generous = hostile(
+        burn,
+        LimitOverrides {
+            fuel: Some(50_000_000),
+            ..Default::default()
+        },
+    );
     let (_, cost) = generous.evaluate(&order(ORDER)).expect("enough fuel");
-    let tight = hostile(burn, LimitOverrides { fuel: Some(cost.fuel / 2), ..Default::default() });
-    assert_eq!(failure(&tight), Failure::Fuel { limit: cost.fuel / 2 });
+    let tight = hostile(
+        burn,
+        LimitOverrides {
+            fuel: Some(cost.fuel / 2),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        failure(&tight),
+        Failure::Fuel {
+            limit: cost.fuel / 2
+        }
+    );
     still_serves(&tight);
 }
 
 #[test]
 fn an_infinite_loop_runs_out_of_fuel() {
-    let rule = hostile("loop", LimitOverrides { fuel: Some(5_000_000), timeout_ms: Some(60_000), ..Default::default() });
+    let rule = hostile(
+        "loop",
+        LimitOverrides {
+            fuel: Some(5_000_000),
+            timeout_ms: Some(60_000),
+            ..Default::default()
+        },
+    );
     assert_eq!(failure(&rule), Failure::Fuel { limit: 5_000_000 });
     still_serves(&rule);
 }
@@ -61,18 +87,46 @@ fn an_infinite_loop_runs_out_of_fuel() {
 #[test]
 fn the_wall_clock_deadline_stops_a_loop_fuel_would_allow() {
     // Fuel high enough that only the deadline can stop it.
-    let rule = hostile("loop", LimitOverrides { fuel: Some(u64::MAX / 2), timeout_ms: Some(20), ..Default::default() });
+    let rule = hostile(
+        "loop",
+        LimitOverrides {
+            fuel: Some(u64::MAX / 2),
+            timeout_ms: Some(20),
+            ..Default::default()
+        },
+    );
     assert_eq!(failure(&rule), Failure::Timeout { limit_ms: 20 });
-    let ok = hostile("ok", LimitOverrides { timeout_ms: Some(20), ..Default::default() });
-    assert!(ok.evaluate(&order(ORDER)).is_ok(), "a quick call is within the same deadline");
+    let ok = hostile(
+        "ok",
+        LimitOverrides {
+            timeout_ms: Some(20),
+            ..Default::default()
+        },
+    );
+    assert!(
+        ok.evaluate(&order(ORDER)).is_ok(),
+        "a quick call is within the same deadline"
+    );
 }
 
 #[test]
 fn memory_cap_obeyed_and_violated() {
-    let rule = hostile("grow-memory", LimitOverrides { memory_bytes: Some(8 << 20), ..Default::default() });
+    let rule = hostile(
+        "grow-memory",
+        LimitOverrides {
+            memory_bytes: Some(8 << 20),
+            ..Default::default()
+        },
+    );
     assert_eq!(failure(&rule), Failure::Memory { limit: 8 << 20 });
     still_serves(&rule);
-    let ok = hostile("ok", LimitOverrides { memory_bytes: Some(8 << 20), ..Default::default() });
+    let ok = hostile(
+        "ok",
+        LimitOverrides {
+            memory_bytes: Some(8 << 20),
+            ..Default::default()
+        },
+    );
     assert!(ok.evaluate(&order(ORDER)).is_ok());
 }
 
@@ -81,7 +135,9 @@ fn traps_and_panics_are_contained() {
     for behaviour in ["trap", "panic"] {
         let rule = hostile(behaviour, LimitOverrides::default());
         match failure(&rule) {
-            Failure::Trap { message } => assert!(message.contains("unreachable"), "{behaviour}: {message}"),
+            Failure::Trap { message } => {
+                assert!(message.contains("unreachable"), "{behaviour}: {message}")
+            }
             other => panic!("{behaviour}: {other:?}"),
         }
         still_serves(&rule);
@@ -98,22 +154,53 @@ fn output_size_obeyed_and_violated() {
         }
         other => panic!("{other:?}"),
     }
-    let roomy = hostile("oversized", LimitOverrides { max_output_bytes: Some(8 << 20), ..Default::default() });
-    assert_eq!(roomy.evaluate(&order(ORDER)).unwrap().0.reason.len(), 4 << 20);
+    let roomy = hostile(
+        "oversized",
+        LimitOverrides {
+            max_output_bytes: Some(8 << 20),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        roomy.evaluate(&order(ORDER)).unwrap().0.reason.len(),
+        4 << 20
+    );
 }
 
 #[test]
 fn garbage_results_are_refused() {
-    let rule = hostile("many-attributes", LimitOverrides { max_output_bytes: Some(64 << 20), fuel: Some(1 << 30), ..Default::default() });
+    let rule = hostile(
+        "many-attributes",
+        LimitOverrides {
+            max_output_bytes: Some(64 << 20),
+            fuel: Some(1 << 30),
+            ..Default::default()
+        },
+    );
     let f = failure(&rule);
-    assert!(matches!(&f, Failure::Invalid { message } if message.contains("10000 attributes")), "{f:?}");
+    assert!(
+        matches!(&f, Failure::Invalid { message } if message.contains("10000 attributes")),
+        "{f:?}"
+    );
     let rule = hostile("fail", LimitOverrides::default());
-    assert_eq!(failure(&rule), Failure::Refused { message: "refused on purpose".into() });
+    assert_eq!(
+        failure(&rule),
+        Failure::Refused {
+            message: "refused on purpose".into()
+        }
+    );
 }
 
 #[test]
 fn a_log_flood_is_capped_and_the_call_still_answers() {
-    let rule = hostile("log-flood", LimitOverrides { fuel: Some(500_000_000), timeout_ms: Some(10_000), ..Default::default() });
+    let rule = hostile(
+        "log-flood",
+        LimitOverrides {
+            fuel: Some(500_000_000),
+            timeout_ms: Some(10_000),
+            ..Default::default()
+        },
+    );
     assert!(rule.evaluate(&order(ORDER)).is_ok());
 }
 
@@ -122,32 +209,65 @@ fn fresh_instances_by_default_reuse_only_when_asked() {
     let fresh = hostile("stateful", LimitOverrides::default());
     for _ in 0..3 {
         let (v, _) = fresh.evaluate(&order(ORDER)).unwrap();
-        assert_eq!(v.attributes, vec![("calls".to_string(), "1".to_string())], "no state survives an order");
+        assert_eq!(
+            v.attributes,
+            vec![("calls".to_string(), "1".to_string())],
+            "no state survives an order"
+        );
     }
-    let reused = hostile("stateful", LimitOverrides { max_calls_per_instance: Some(2), ..Default::default() });
-    let calls: Vec<String> = (0..4).map(|_| reused.evaluate(&order(ORDER)).unwrap().0.attributes[0].1.clone()).collect();
-    assert_eq!(calls, ["1", "2", "1", "2"], "an instance serves at most max_calls_per_instance orders");
+    let reused = hostile(
+        "stateful",
+        LimitOverrides {
+            max_calls_per_instance: Some(2),
+            ..Default::default()
+        },
+    );
+    let calls: Vec<String> = (0..4)
+        .map(|_| {
+            reused.evaluate(&order(ORDER)).unwrap().0.attributes[0]
+                .1
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        ["1", "2", "1", "2"],
+        "an instance serves at most max_calls_per_instance orders"
+    );
 }
 
 #[test]
 fn a_component_of_the_wrong_world_is_refused_by_name() {
     let rt = runtime();
     let s = spec("normalize", "normalize", json!({}));
-    let e = RulePlugin::load(&rt, &s, &wasm("normalize")).err().expect("a transform is not a rule");
+    let e = RulePlugin::load(&rt, &s, &wasm("normalize"))
+        .err()
+        .expect("a transform is not a rule");
     let msg = e.to_string();
     assert!(matches!(e, LoadError::WrongWorld { .. }), "{msg}");
     assert!(msg.starts_with("plugin normalize@1.0.0: does not implement the world orderflow:plugin/rule-plugin@0.1.0"), "{msg}");
-    assert!(msg.contains("orderflow:plugin/transform@0.1.0"), "says what it does export: {msg}");
+    assert!(
+        msg.contains("orderflow:plugin/transform@0.1.0"),
+        "says what it does export: {msg}"
+    );
 
-    let s = spec("threshold", "threshold", json!({"minimum_minor": {"EUR": 1}}));
-    let e = TransformPlugin::load(&rt, &s, &wasm("threshold")).err().expect("a rule is not a transform");
+    let s = spec(
+        "threshold",
+        "threshold",
+        json!({"minimum_minor": {"EUR": 1}}),
+    );
+    let e = TransformPlugin::load(&rt, &s, &wasm("threshold"))
+        .err()
+        .expect("a rule is not a transform");
     assert!(matches!(e, LoadError::WrongWorld { .. }), "{e}");
 }
 
 #[test]
 fn a_component_that_lies_about_its_interface_is_refused() {
     let s = spec("impostor", "impostor", json!({}));
-    let e = RulePlugin::load(&runtime(), &s, &wasm("impostor")).err().expect("wrong signatures");
+    let e = RulePlugin::load(&runtime(), &s, &wasm("impostor"))
+        .err()
+        .expect("wrong signatures");
     assert!(matches!(e, LoadError::WrongWorld { .. }), "{e}");
     assert!(e.to_string().contains("impostor@1.0.0"), "{e}");
 }
@@ -157,7 +277,12 @@ fn hostile_transforms_cannot_corrupt_the_item() {
     let rt = runtime();
     let item = Item::new(
         &order(ORDER),
-        &PublishedDecision { revision: "r".into(), high_value: true, attributes: Default::default(), reasons: vec![] },
+        &PublishedDecision {
+            revision: "r".into(),
+            high_value: true,
+            attributes: Default::default(),
+            reasons: vec![],
+        },
     );
     for (behaviour, expect) in [
         ("rekey", "OrderId is the item's key"),
@@ -165,26 +290,57 @@ fn hostile_transforms_cannot_corrupt_the_item() {
         ("fail", "refused on purpose"),
         ("oversized", "over its cap"),
     ] {
-        let t = TransformPlugin::load(&rt, &spec("ht", "hostile-transform", json!({ "behaviour": behaviour })), &wasm("hostile-transform"))
-            .unwrap();
+        let t = TransformPlugin::load(
+            &rt,
+            &spec("ht", "hostile-transform", json!({ "behaviour": behaviour })),
+            &wasm("hostile-transform"),
+        )
+        .unwrap();
         let e = t.apply(&item).expect_err(behaviour);
         assert!(e.to_string().contains(expect), "{behaviour}: {e}");
     }
     let mut s = spec("ht", "hostile-transform", json!({ "behaviour": "loop" }));
     s.limits.fuel = Some(1_000_000);
     let t = TransformPlugin::load(&rt, &s, &wasm("hostile-transform")).unwrap();
-    assert_eq!(t.apply(&item).unwrap_err().failure, Failure::Fuel { limit: 1_000_000 });
-    let id = TransformPlugin::load(&rt, &spec("id", "hostile-transform", json!({ "behaviour": "identity" })), &wasm("hostile-transform")).unwrap();
-    assert_eq!(id.apply(&item).unwrap().0, item.fields, "identity keeps every field");
+    assert_eq!(
+        t.apply(&item).unwrap_err().failure,
+        Failure::Fuel { limit: 1_000_000 }
+    );
+    let id = TransformPlugin::load(
+        &rt,
+        &spec(
+            "id",
+            "hostile-transform",
+            json!({ "behaviour": "identity" }),
+        ),
+        &wasm("hostile-transform"),
+    )
+    .unwrap();
+    assert_eq!(
+        id.apply(&item).unwrap().0,
+        item.fields,
+        "identity keeps every field"
+    );
 }
 
 #[test]
 fn a_rejecting_rule_failure_is_in_the_trace() {
     let rt = runtime();
-    let m = manifest(vec![spec("bad", "hostile-rule", json!({"behaviour": "trap"}))], vec![]);
-    let set = orderflow_host::RuleSet::load(&rt, &m, &orderflow_host::wasm_from_dir(plugin_dir())).unwrap();
+    let m = manifest(
+        vec![spec("bad", "hostile-rule", json!({"behaviour": "trap"}))],
+        vec![],
+    );
+    let set = orderflow_host::RuleSet::load(&rt, &m, &orderflow_host::wasm_from_dir(plugin_dir()))
+        .unwrap();
     let d = set.evaluate(&order(ORDER));
     assert!(!d.high_value);
     assert!(d.rejected.as_ref().unwrap().error.contains("trapped"));
-    assert!(matches!(d.trace[0].outcome, Outcome::Failed { limit: "trap", skipped: false, .. }));
+    assert!(matches!(
+        d.trace[0].outcome,
+        Outcome::Failed {
+            limit: "trap",
+            skipped: false,
+            ..
+        }
+    ));
 }

@@ -24,11 +24,17 @@ pub struct IncomingMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum ConsumerOutcome {
-    Stored { order_id: String, timestamp: String },
+    Stored {
+        order_id: String,
+        timestamp: String,
+    },
     /// The message cannot be processed now; it goes back to the queue and,
     /// past the receive limit, to the dead-letter queue. `permanent` says
     /// retrying cannot help (a malformed body, a transform that refuses).
-    Failed { reason: String, permanent: bool },
+    Failed {
+        reason: String,
+        permanent: bool,
+    },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -62,21 +68,32 @@ pub fn message_body(body: &str) -> Result<String, String> {
 }
 
 /// Processes one message: parse, transform, store.
-pub async fn consume<S: ItemStore>(transforms: &TransformChain, store: &S, message: &IncomingMessage) -> ConsumerResult {
+pub async fn consume<S: ItemStore>(
+    transforms: &TransformChain,
+    store: &S,
+    message: &IncomingMessage,
+) -> ConsumerResult {
     let started = Instant::now();
     let mut result = ConsumerResult {
         message_id: message.message_id.clone(),
         order_id: None,
-        outcome: ConsumerOutcome::Failed { reason: String::new(), permanent: true },
+        outcome: ConsumerOutcome::Failed {
+            reason: String::new(),
+            permanent: true,
+        },
         trace: Vec::new(),
         item: None,
     };
-    let parsed = message_body(&message.body).and_then(|b| HighValueMessage::from_json(&b).map_err(|e| e.to_string()));
+    let parsed = message_body(&message.body)
+        .and_then(|b| HighValueMessage::from_json(&b).map_err(|e| e.to_string()));
     let msg = match parsed {
         Ok(m) => m,
         Err(reason) => {
             tracing::error!(message_id = %message.message_id, stage = "consume", "malformed message: {reason}");
-            result.outcome = ConsumerOutcome::Failed { reason: format!("malformed message: {reason}"), permanent: true };
+            result.outcome = ConsumerOutcome::Failed {
+                reason: format!("malformed message: {reason}"),
+                permanent: true,
+            };
             return result;
         }
     };
@@ -86,27 +103,48 @@ pub async fn consume<S: ItemStore>(transforms: &TransformChain, store: &S, messa
     let item = match item {
         Ok(item) if item.size_bytes() > MAX_ITEM_BYTES => {
             result.outcome = ConsumerOutcome::Failed {
-                reason: format!("item is about {} bytes, over DynamoDB's {MAX_ITEM_BYTES}", item.size_bytes()),
+                reason: format!(
+                    "item is about {} bytes, over DynamoDB's {MAX_ITEM_BYTES}",
+                    item.size_bytes()
+                ),
                 permanent: true,
             };
             return log(result, message, &msg, started);
         }
         Ok(item) => item,
         Err(e) => {
-            result.outcome = ConsumerOutcome::Failed { reason: e.to_string(), permanent: true };
+            result.outcome = ConsumerOutcome::Failed {
+                reason: e.to_string(),
+                permanent: true,
+            };
             return log(result, message, &msg, started);
         }
     };
     result.outcome = match store.put(&item).await {
-        Ok(()) => ConsumerOutcome::Stored { order_id: item.order_id.clone(), timestamp: item.timestamp.clone() },
-        Err(e) => ConsumerOutcome::Failed { reason: format!("store: {e}"), permanent: !e.retryable },
+        Ok(()) => ConsumerOutcome::Stored {
+            order_id: item.order_id.clone(),
+            timestamp: item.timestamp.clone(),
+        },
+        Err(e) => ConsumerOutcome::Failed {
+            reason: format!("store: {e}"),
+            permanent: !e.retryable,
+        },
     };
     result.item = Some(item);
     log(result, message, &msg, started)
 }
 
-fn log(result: ConsumerResult, message: &IncomingMessage, msg: &HighValueMessage, started: Instant) -> ConsumerResult {
-    let plugins: Vec<String> = result.trace.iter().map(|t| format!("{}@{}", t.plugin, t.version)).collect();
+fn log(
+    result: ConsumerResult,
+    message: &IncomingMessage,
+    msg: &HighValueMessage,
+    started: Instant,
+) -> ConsumerResult {
+    let plugins: Vec<String> = result
+        .trace
+        .iter()
+        .map(|t| format!("{}@{}", t.plugin, t.version))
+        .collect();
     let micros = started.elapsed().as_micros() as u64;
     match &result.outcome {
         ConsumerOutcome::Stored { .. } => tracing::info!(
@@ -130,7 +168,12 @@ mod tests {
         assert_eq!(message_body(r#"{"order": 1}"#).unwrap(), r#"{"order": 1}"#);
         let env = serde_json::json!({"Type": "Notification", "MessageId": "x", "Message": "{\"order\": 1}"}).to_string();
         assert_eq!(message_body(&env).unwrap(), r#"{"order": 1}"#);
-        let sub = serde_json::json!({"Type": "SubscriptionConfirmation", "Message": "hi"}).to_string();
-        assert!(message_body(&sub).unwrap_err().contains("SubscriptionConfirmation"));
+        let sub =
+            serde_json::json!({"Type": "SubscriptionConfirmation", "Message": "hi"}).to_string();
+        assert!(
+            message_body(&sub)
+                .unwrap_err()
+                .contains("SubscriptionConfirmation")
+        );
     }
 }

@@ -31,7 +31,10 @@ pub struct MemoryQueue {
 }
 
 impl Publisher for MemoryQueue {
-    async fn publish_batch(&self, batch: &[OutgoingMessage]) -> Result<Vec<(String, PublishOutcome)>, String> {
+    async fn publish_batch(
+        &self,
+        batch: &[OutgoingMessage],
+    ) -> Result<Vec<(String, PublishOutcome)>, String> {
         let mut q = self.queue.lock().expect("queue lock");
         let mut next = self.next_id.lock().expect("id lock");
         Ok(batch
@@ -39,7 +42,13 @@ impl Publisher for MemoryQueue {
             .map(|m| {
                 *next += 1;
                 let message_id = format!("local-{:08}", *next);
-                q.push_back(Queued { message: IncomingMessage { message_id: message_id.clone(), body: m.body.clone() }, receives: 0 });
+                q.push_back(Queued {
+                    message: IncomingMessage {
+                        message_id: message_id.clone(),
+                        body: m.body.clone(),
+                    },
+                    receives: 0,
+                });
                 (m.id.clone(), PublishOutcome::Published { message_id })
             })
             .collect())
@@ -63,7 +72,10 @@ impl MemoryQueue {
     fn fail(&self, m: Queued, reason: String) {
         if m.receives >= MAX_RECEIVES {
             tracing::error!(message_id = %m.message.message_id, receives = m.receives, "moved to the dead-letter queue: {reason}");
-            self.dead_letters.lock().expect("dlq lock").push((m.message, reason));
+            self.dead_letters
+                .lock()
+                .expect("dlq lock")
+                .push((m.message, reason));
         } else {
             self.queue.lock().expect("queue lock").push_back(m);
         }
@@ -101,9 +113,15 @@ impl FileStore {
             }
         }
         files.sort();
-        for f in files.into_iter().filter(|f| f.extension().is_some_and(|e| e == "json")) {
+        for f in files
+            .into_iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "json"))
+        {
             let text = std::fs::read_to_string(&f)?;
-            out.push(serde_json::from_str(&text).map_err(|e| std::io::Error::other(format!("{}: {e}", f.display())))?);
+            out.push(
+                serde_json::from_str(&text)
+                    .map_err(|e| std::io::Error::other(format!("{}: {e}", f.display())))?,
+            );
         }
         Ok(out)
     }
@@ -119,7 +137,10 @@ impl ItemStore for FileStore {
             std::fs::write(&tmp, serde_json::to_vec_pretty(&item.to_json())?)?;
             std::fs::rename(&tmp, &path)
         };
-        write().map_err(|e| StoreError { message: format!("{}: {e}", path.display()), retryable: false })
+        write().map_err(|e| StoreError {
+            message: format!("{}: {e}", path.display()),
+            retryable: false,
+        })
     }
 }
 
@@ -141,12 +162,18 @@ pub struct OrderReport {
 }
 
 /// Runs orders through the whole pipeline and reports each one.
-pub async fn run(rules: &RuleSet, transforms: &TransformChain, store_dir: &Path, orders: Vec<Parsed>) -> Vec<OrderReport> {
+pub async fn run(
+    rules: &RuleSet,
+    transforms: &TransformChain,
+    store_dir: &Path,
+    orders: Vec<Parsed>,
+) -> Vec<OrderReport> {
     let queue = MemoryQueue::default();
     let store = FileStore::new(store_dir);
     let produced = produce(rules, &queue, orders).await;
 
-    let mut consumed: std::collections::HashMap<String, ConsumerResult> = std::collections::HashMap::new();
+    let mut consumed: std::collections::HashMap<String, ConsumerResult> =
+        std::collections::HashMap::new();
     loop {
         let batch = queue.receive(10);
         if batch.is_empty() {
@@ -175,18 +202,31 @@ pub async fn run(rules: &RuleSet, transforms: &TransformChain, store_dir: &Path,
             };
             let (status, error) = match (&p.outcome, &consumer) {
                 (ProducerOutcome::NotHighValue, _) => ("not_high_value", None),
-                (ProducerOutcome::Rejected { reason }, _) | (ProducerOutcome::Failed { reason }, _) => {
-                    ("rejected", Some(reason.clone()))
-                }
+                (ProducerOutcome::Rejected { reason }, _)
+                | (ProducerOutcome::Failed { reason }, _) => ("rejected", Some(reason.clone())),
                 (ProducerOutcome::Published { .. }, Some(c)) => match &c.outcome {
                     ConsumerOutcome::Stored { .. } => ("stored", None),
-                    ConsumerOutcome::Failed { reason, .. } => ("rejected", Some(format!("{reason} (in the dead-letter queue)"))),
+                    ConsumerOutcome::Failed { reason, .. } => (
+                        "rejected",
+                        Some(format!("{reason} (in the dead-letter queue)")),
+                    ),
                 },
-                (ProducerOutcome::Published { message_id }, None) => {
-                    ("rejected", Some(format!("message {message_id} was never consumed")))
-                }
+                (ProducerOutcome::Published { message_id }, None) => (
+                    "rejected",
+                    Some(format!("message {message_id} was never consumed")),
+                ),
             };
-            OrderReport { line: p.line, order_id: p.order_id.clone(), high_value, attributes, reasons, status, error, producer: p, consumer }
+            OrderReport {
+                line: p.line,
+                order_id: p.order_id.clone(),
+                high_value,
+                attributes,
+                reasons,
+                status,
+                error,
+                producer: p,
+                consumer,
+            }
         })
         .collect()
 }

@@ -18,16 +18,26 @@ pub struct OutgoingMessage {
 impl OutgoingMessage {
     /// Bytes the message counts for against a batch's total payload.
     pub fn size(&self) -> usize {
-        self.body.len() + self.attributes.iter().map(|(k, v)| k.len() + v.len() + "String".len()).sum::<usize>()
+        self.body.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + "String".len())
+                .sum::<usize>()
     }
 }
 
 /// The fate of one entry of a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublishOutcome {
-    Published { message_id: String },
+    Published {
+        message_id: String,
+    },
     /// `retryable` is the service's word on whether trying again can help.
-    Failed { reason: String, retryable: bool },
+    Failed {
+        reason: String,
+        retryable: bool,
+    },
 }
 
 pub trait Publisher: Send + Sync {

@@ -26,12 +26,18 @@ pub const PUBLISH_ATTEMPTS: u32 = 3;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum ProducerOutcome {
-    Published { message_id: String },
+    Published {
+        message_id: String,
+    },
     NotHighValue,
     /// Invalid order, or a rule with `on_error: reject` failed.
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
     /// High-value, but could not be published; the caller must not drop it.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -64,7 +70,9 @@ fn valid_attribute_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     !name.is_empty()
         && name.len() <= 256
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
         && !name.starts_with('.')
         && !name.ends_with('.')
         && !name.contains("..")
@@ -74,7 +82,9 @@ fn valid_attribute_name(name: &str) -> bool {
 
 /// Splits messages into batches of at most 10 entries and 256 KiB.
 /// A message over 256 KiB on its own cannot be published at all.
-pub fn batches(messages: Vec<OutgoingMessage>) -> (Vec<Vec<OutgoingMessage>>, Vec<(OutgoingMessage, String)>) {
+pub fn batches(
+    messages: Vec<OutgoingMessage>,
+) -> (Vec<Vec<OutgoingMessage>>, Vec<(OutgoingMessage, String)>) {
     let mut out: Vec<Vec<OutgoingMessage>> = Vec::new();
     let mut too_big = Vec::new();
     let mut size = 0;
@@ -101,7 +111,11 @@ pub fn batches(messages: Vec<OutgoingMessage>) -> (Vec<Vec<OutgoingMessage>>, Ve
 
 /// Runs the rules over `orders` and publishes the high-value ones. Every
 /// input gets exactly one result, in input order.
-pub async fn produce<P: Publisher>(rules: &RuleSet, publisher: &P, orders: Vec<Parsed>) -> Vec<ProducerResult> {
+pub async fn produce<P: Publisher>(
+    rules: &RuleSet,
+    publisher: &P,
+    orders: Vec<Parsed>,
+) -> Vec<ProducerResult> {
     let mut results = Vec::with_capacity(orders.len());
     let mut pending: Vec<(usize, OutgoingMessage)> = Vec::new();
     for parsed in orders {
@@ -109,11 +123,13 @@ pub async fn produce<P: Publisher>(rules: &RuleSet, publisher: &P, orders: Vec<P
         let order = match parsed.order {
             Ok(o) => Arc::new(o),
             Err(e) => {
-                tracing::warn!(line = parsed.line, error = %e, "order rejected: invalid");
+                tracing::warn!(line = parsed.line, order_id = parsed.order_id.as_deref(), stage = "validate", error = %e, "order rejected: invalid");
                 results.push(ProducerResult {
                     line: Some(parsed.line),
-                    order_id: None,
-                    outcome: ProducerOutcome::Rejected { reason: e.to_string() },
+                    order_id: parsed.order_id,
+                    outcome: ProducerOutcome::Rejected {
+                        reason: e.to_string(),
+                    },
                     decision: None,
                 });
                 continue;
@@ -122,10 +138,14 @@ pub async fn produce<P: Publisher>(rules: &RuleSet, publisher: &P, orders: Vec<P
         let decision = rules.evaluate(&order);
         log_decision(&order, &decision);
         let outcome = if let Some(r) = &decision.rejected {
-            ProducerOutcome::Rejected { reason: r.error.clone() }
+            ProducerOutcome::Rejected {
+                reason: r.error.clone(),
+            }
         } else if decision.high_value {
             pending.push((index, message_for(&order, &decision, index)));
-            ProducerOutcome::Failed { reason: "not yet published".into() }
+            ProducerOutcome::Failed {
+                reason: "not yet published".into(),
+            }
         } else {
             ProducerOutcome::NotHighValue
         };
@@ -149,12 +169,24 @@ pub async fn produce<P: Publisher>(rules: &RuleSet, publisher: &P, orders: Vec<P
 }
 
 fn message_for(order: &Order, decision: &Decision, index: usize) -> OutgoingMessage {
-    let body = HighValueMessage { order: order.clone(), decision: PublishedDecision::from(decision) }.to_json();
-    OutgoingMessage { id: format!("m{index}"), body, attributes: message_attributes(decision) }
+    let body = HighValueMessage {
+        order: order.clone(),
+        decision: PublishedDecision::from(decision),
+    }
+    .to_json();
+    OutgoingMessage {
+        id: format!("m{index}"),
+        body,
+        attributes: message_attributes(decision),
+    }
 }
 
 fn log_decision(order: &Order, d: &Decision) {
-    let plugins: Vec<String> = d.trace.iter().map(|t| format!("{}@{}", t.plugin, t.version)).collect();
+    let plugins: Vec<String> = d
+        .trace
+        .iter()
+        .map(|t| format!("{}@{}", t.plugin, t.version))
+        .collect();
     let micros: u64 = d.trace.iter().map(|t| t.micros).sum();
     tracing::info!(
         order_id = %order.order_id, stage = "rules", revision = %d.revision, plugins = ?plugins,
@@ -164,8 +196,12 @@ fn log_decision(order: &Order, d: &Decision) {
 }
 
 /// Publishes in batches, retrying the entries that failed retryably.
-async fn publish_all<P: Publisher>(publisher: &P, pending: Vec<(usize, OutgoingMessage)>) -> Vec<(usize, ProducerOutcome)> {
-    let index_of: HashMap<String, usize> = pending.iter().map(|(i, m)| (m.id.clone(), *i)).collect();
+async fn publish_all<P: Publisher>(
+    publisher: &P,
+    pending: Vec<(usize, OutgoingMessage)>,
+) -> Vec<(usize, ProducerOutcome)> {
+    let index_of: HashMap<String, usize> =
+        pending.iter().map(|(i, m)| (m.id.clone(), *i)).collect();
     let mut done = Vec::with_capacity(pending.len());
     let mut todo: Vec<OutgoingMessage> = pending.into_iter().map(|(_, m)| m).collect();
     for attempt in 1..=PUBLISH_ATTEMPTS {
@@ -178,21 +214,46 @@ async fn publish_all<P: Publisher>(publisher: &P, pending: Vec<(usize, OutgoingM
                 Ok(a) => a.into_iter().collect::<HashMap<_, _>>(),
                 Err(e) => batch
                     .iter()
-                    .map(|m| (m.id.clone(), PublishOutcome::Failed { reason: e.clone(), retryable: true }))
+                    .map(|m| {
+                        (
+                            m.id.clone(),
+                            PublishOutcome::Failed {
+                                reason: e.clone(),
+                                retryable: true,
+                            },
+                        )
+                    })
                     .collect(),
             };
             for m in batch {
                 match answers.get(&m.id) {
-                    Some(PublishOutcome::Published { message_id }) => {
-                        done.push((index_of[&m.id], ProducerOutcome::Published { message_id: message_id.clone() }))
-                    }
-                    Some(PublishOutcome::Failed { retryable: true, .. }) if attempt < PUBLISH_ATTEMPTS => todo.push(m),
+                    Some(PublishOutcome::Published { message_id }) => done.push((
+                        index_of[&m.id],
+                        ProducerOutcome::Published {
+                            message_id: message_id.clone(),
+                        },
+                    )),
+                    Some(PublishOutcome::Failed {
+                        retryable: true, ..
+                    }) if attempt < PUBLISH_ATTEMPTS => todo.push(m),
                     Some(PublishOutcome::Failed { reason, .. }) => {
                         tracing::error!(entry = %m.id, attempt, "publish failed: {reason}");
-                        done.push((index_of[&m.id], ProducerOutcome::Failed { reason: format!("publish failed after {attempt} attempt(s): {reason}") }))
+                        done.push((
+                            index_of[&m.id],
+                            ProducerOutcome::Failed {
+                                reason: format!(
+                                    "publish failed after {attempt} attempt(s): {reason}"
+                                ),
+                            },
+                        ))
                     }
                     None if attempt < PUBLISH_ATTEMPTS => todo.push(m),
-                    None => done.push((index_of[&m.id], ProducerOutcome::Failed { reason: "the publisher gave no answer for this message".into() })),
+                    None => done.push((
+                        index_of[&m.id],
+                        ProducerOutcome::Failed {
+                            reason: "the publisher gave no answer for this message".into(),
+                        },
+                    )),
                 }
             }
         }
@@ -209,7 +270,11 @@ mod tests {
     use super::*;
 
     fn msg(id: usize, size: usize) -> OutgoingMessage {
-        OutgoingMessage { id: format!("m{id}"), body: "x".repeat(size), attributes: vec![] }
+        OutgoingMessage {
+            id: format!("m{id}"),
+            body: "x".repeat(size),
+            attributes: vec![],
+        }
     }
 
     #[test]
@@ -223,7 +288,10 @@ mod tests {
     fn batches_hold_at_most_256_kib_in_total() {
         let (b, _) = batches((0..5).map(|i| msg(i, 100 * 1024)).collect());
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
-        assert!(b.iter().all(|b| b.iter().map(OutgoingMessage::size).sum::<usize>() <= MAX_PAYLOAD_BYTES));
+        assert!(
+            b.iter()
+                .all(|b| b.iter().map(OutgoingMessage::size).sum::<usize>() <= MAX_PAYLOAD_BYTES)
+        );
     }
 
     #[test]
@@ -255,6 +323,10 @@ mod tests {
         let attrs = message_attributes(&d);
         assert_eq!(attrs.len(), MAX_MESSAGE_ATTRIBUTES);
         assert_eq!(attrs[0].0, "revision");
-        assert!(attrs.iter().all(|(k, v)| valid_attribute_name(k) && !v.is_empty()));
+        assert!(
+            attrs
+                .iter()
+                .all(|(k, v)| valid_attribute_name(k) && !v.is_empty())
+        );
     }
 }

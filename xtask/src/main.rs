@@ -22,7 +22,19 @@ fn main() -> Result<()> {
         }
         "demo" => {
             let manifest = plugins(&root)?;
-            cargo(&["run", "--quiet", "-p", "orderflow-cli", "--", "run", "samples/orders.jsonl", "--manifest"], Some(&manifest))?;
+            cargo(
+                &[
+                    "run",
+                    "--quiet",
+                    "-p",
+                    "orderflow-cli",
+                    "--",
+                    "run",
+                    "samples/orders.jsonl",
+                    "--manifest",
+                ],
+                Some(&manifest),
+            )?;
         }
         "test" => {
             plugins(&root)?;
@@ -38,8 +50,11 @@ fn main() -> Result<()> {
 }
 
 fn plugins(root: &Path) -> Result<std::path::PathBuf> {
-    orderflow_plugin_build::lock_manifest(&root.join("plugins/manifest.json"), &orderflow_plugin_build::output_dir())
-        .context("building the example plugins")
+    orderflow_plugin_build::lock_manifest(
+        &root.join("plugins/manifest.json"),
+        &orderflow_plugin_build::output_dir(),
+    )
+    .context("building the example plugins")
 }
 
 fn cargo(args: &[&str], last: Option<&Path>) -> Result<()> {

@@ -46,7 +46,11 @@ pub fn manifest(rules: Vec<PluginSpec>, transforms: Vec<PluginSpec>) -> LoadedMa
 }
 
 pub fn runtime() -> Arc<Runtime> {
-    Runtime::new(RuntimeConfig { max_instances: 32, ..Default::default() }).expect("runtime")
+    Runtime::new(RuntimeConfig {
+        max_instances: 32,
+        ..Default::default()
+    })
+    .expect("runtime")
 }
 
 pub fn order(json: &str) -> Arc<Order> {

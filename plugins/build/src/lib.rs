@@ -20,11 +20,21 @@ const PROFILE: &str = "plugin";
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("could not run cargo to build plugins {packages:?}: {source}")]
-    Spawn { packages: Vec<String>, source: std::io::Error },
+    Spawn {
+        packages: Vec<String>,
+        source: std::io::Error,
+    },
     #[error("cargo failed to build plugins {packages:?} (exit {status}); its output is above")]
-    Cargo { packages: Vec<String>, status: std::process::ExitStatus },
+    Cargo {
+        packages: Vec<String>,
+        status: std::process::ExitStatus,
+    },
     #[error("plugin {package}: {path}: {source}")]
-    Io { package: String, path: PathBuf, source: std::io::Error },
+    Io {
+        package: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("manifest {path}: {message}")]
     Manifest { path: PathBuf, message: String },
     #[error("plugin {package}: not a valid component once wrapped: {message}")]
@@ -33,7 +43,10 @@ pub enum BuildError {
 
 /// The workspace this crate belongs to.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
 }
 
 /// The workspace's target directory (honours `CARGO_TARGET_DIR`).
@@ -50,7 +63,13 @@ pub fn output_dir() -> PathBuf {
 }
 
 /// Every plugin crate in the workspace: the examples and the test fixtures.
-pub const EXAMPLES: &[&str] = &["threshold", "vip-customer", "bulk-quantity", "normalize", "redact-pii"];
+pub const EXAMPLES: &[&str] = &[
+    "threshold",
+    "vip-customer",
+    "bulk-quantity",
+    "normalize",
+    "redact-pii",
+];
 pub const FIXTURES: &[&str] = &["hostile-rule", "hostile-transform", "impostor"];
 
 /// Builds the named plugin crates and returns the path of each component,
@@ -61,7 +80,15 @@ pub fn build(packages: &[&str]) -> Result<Vec<PathBuf>, BuildError> {
     let core_dir = target_dir().join("plugin-build");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root())
-        .args(["build", "--quiet", "--target", TARGET, "--profile", PROFILE, "--target-dir"])
+        .args([
+            "build",
+            "--quiet",
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+            "--target-dir",
+        ])
         .arg(&core_dir)
         // Flags meant for the outer (native) build must not leak into the wasm one.
         .env_remove("RUSTFLAGS")
@@ -70,9 +97,15 @@ pub fn build(packages: &[&str]) -> Result<Vec<PathBuf>, BuildError> {
     for p in packages {
         cmd.args(["-p", p]);
     }
-    let status = cmd.status().map_err(|source| BuildError::Spawn { packages: names(), source })?;
+    let status = cmd.status().map_err(|source| BuildError::Spawn {
+        packages: names(),
+        source,
+    })?;
     if !status.success() {
-        return Err(BuildError::Cargo { packages: names(), status });
+        return Err(BuildError::Cargo {
+            packages: names(),
+            status,
+        });
     }
 
     let out = output_dir();
@@ -84,7 +117,10 @@ pub fn build(packages: &[&str]) -> Result<Vec<PathBuf>, BuildError> {
     packages
         .iter()
         .map(|package| {
-            let core = core_dir.join(TARGET).join(PROFILE).join(format!("{}.wasm", package.replace('-', "_")));
+            let core = core_dir
+                .join(TARGET)
+                .join(PROFILE)
+                .join(format!("{}.wasm", package.replace('-', "_")));
             let dest = out.join(format!("{package}.wasm"));
             componentize(package, &core, &dest)?;
             Ok(dest)
@@ -99,14 +135,21 @@ fn componentize(package: &str, core: &Path, dest: &Path) -> Result<(), BuildErro
     let io = |path: &Path| {
         let package = package.to_string();
         let path = path.to_path_buf();
-        move |source| BuildError::Io { package, path, source }
+        move |source| BuildError::Io {
+            package,
+            path,
+            source,
+        }
     };
     let module = std::fs::read(core).map_err(io(core))?;
     let component = wit_component::ComponentEncoder::default()
         .validate(true)
         .module(&module)
         .and_then(|e| e.encode())
-        .map_err(|e| BuildError::Componentize { package: package.into(), message: format!("{e:#}") })?;
+        .map_err(|e| BuildError::Componentize {
+            package: package.into(),
+            message: format!("{e:#}"),
+        })?;
     let tmp = dest.with_extension(format!("wasm.{}.tmp", std::process::id()));
     std::fs::write(&tmp, &component).map_err(io(&tmp))?;
     std::fs::rename(&tmp, dest).map_err(io(dest))?;
@@ -120,11 +163,18 @@ fn componentize(package: &str, core: &Path, dest: &Path) -> Result<(), BuildErro
 pub fn lock_manifest(source: &Path, out_dir: &Path) -> Result<PathBuf, BuildError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| BuildError::Io { package: "(manifest)".into(), path, source }
+        move |source| BuildError::Io {
+            package: "(manifest)".into(),
+            path,
+            source,
+        }
     };
     let text = std::fs::read_to_string(source).map_err(io(source))?;
-    let mut manifest: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| BuildError::Manifest { path: source.to_path_buf(), message: e.to_string() })?;
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| BuildError::Manifest {
+            path: source.to_path_buf(),
+            message: e.to_string(),
+        })?;
     let mut entries: Vec<&mut serde_json::Value> = Vec::new();
     if let Some(object) = manifest.as_object_mut() {
         for (chain, list) in object.iter_mut() {
@@ -136,10 +186,12 @@ pub fn lock_manifest(source: &Path, out_dir: &Path) -> Result<PathBuf, BuildErro
     let mut packages = Vec::new();
     for e in &entries {
         let wasm = e.get("wasm").and_then(|w| w.as_str()).unwrap_or_default();
-        let package = wasm.strip_suffix(".wasm").ok_or_else(|| BuildError::Manifest {
-            path: source.to_path_buf(),
-            message: format!("wasm {wasm:?} must be <package>.wasm"),
-        })?;
+        let package = wasm
+            .strip_suffix(".wasm")
+            .ok_or_else(|| BuildError::Manifest {
+                path: source.to_path_buf(),
+                message: format!("wasm {wasm:?} must be <package>.wasm"),
+            })?;
         packages.push(package.to_string());
     }
     let refs: Vec<&str> = packages.iter().map(String::as_str).collect();
@@ -162,5 +214,8 @@ pub fn lock_manifest(source: &Path, out_dir: &Path) -> Result<PathBuf, BuildErro
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

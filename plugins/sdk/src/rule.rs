@@ -10,11 +10,19 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn high_value(reason: impl Into<String>) -> Self {
-        Self { high_value: true, reason: reason.into(), attributes: Vec::new() }
+        Self {
+            high_value: true,
+            reason: reason.into(),
+            attributes: Vec::new(),
+        }
     }
 
     pub fn not_high_value(reason: impl Into<String>) -> Self {
-        Self { high_value: false, reason: reason.into(), attributes: Vec::new() }
+        Self {
+            high_value: false,
+            reason: reason.into(),
+            attributes: Vec::new(),
+        }
     }
 
     pub fn with_attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {

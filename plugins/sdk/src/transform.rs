@@ -17,7 +17,10 @@ pub struct Field {
 
 impl Field {
     pub fn new(name: impl Into<String>, value: Value) -> Self {
-        Self { name: name.into(), value }
+        Self {
+            name: name.into(),
+            value,
+        }
     }
 }
 
@@ -26,7 +29,12 @@ impl Field {
 /// instead of duplicate.
 pub trait Transform: Sized + 'static {
     fn configure(config: &str) -> Result<Self, String>;
-    fn apply(&self, order_id: &str, timestamp: &str, fields: Vec<Field>) -> Result<Vec<Field>, String>;
+    fn apply(
+        &self,
+        order_id: &str,
+        timestamp: &str,
+        fields: Vec<Field>,
+    ) -> Result<Vec<Field>, String>;
 }
 
 /// Exports a [`Transform`] implementation as the plugin's `transform` interface.

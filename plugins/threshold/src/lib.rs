@@ -27,7 +27,9 @@ impl Rule for Threshold {
             Some(&min) if total >= min => {
                 Verdict::high_value(format!("total {total} {currency} >= minimum {min}"))
             }
-            Some(&min) => Verdict::not_high_value(format!("total {total} {currency} < minimum {min}")),
+            Some(&min) => {
+                Verdict::not_high_value(format!("total {total} {currency} < minimum {min}"))
+            }
             None => Verdict::not_high_value(format!("no minimum configured for {currency}")),
         })
     }
@@ -74,7 +76,9 @@ mod tests {
     fn bad_configuration_names_the_problem() {
         let e = Threshold::configure(r#"{"minimum": 5}"#).err().unwrap();
         assert!(e.contains("unknown field `minimum`"), "{e}");
-        let e = Threshold::configure(r#"{"minimum_minor": {}}"#).err().unwrap();
+        let e = Threshold::configure(r#"{"minimum_minor": {}}"#)
+            .err()
+            .unwrap();
         assert!(e.contains("names no currency"), "{e}");
     }
 }

@@ -1,0 +1,228 @@
+//! The `orderflow` binary as a user runs it: sample orders through the
+//! embedded pipeline, bad lines reported, plugins checked.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+fn root() -> PathBuf {
+    orderflow_plugin_build::workspace_root()
+}
+
+/// The example manifest, locked (plugins built, hashes filled in).
+fn manifest() -> &'static PathBuf {
+    static M: OnceLock<PathBuf> = OnceLock::new();
+    M.get_or_init(|| {
+        let out = orderflow_plugin_build::target_dir().join("cli-test-plugins");
+        orderflow_plugin_build::lock_manifest(&root().join("plugins/manifest.json"), &out)
+            .expect("example plugins build")
+    })
+}
+
+fn orderflow(args: &[&str], dir: &Path, stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orderflow"));
+    cmd.args(args)
+        .arg("--manifest")
+        .arg(manifest())
+        .arg("--store")
+        .arg(dir.join("store"))
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .current_dir(root())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("orderflow runs");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+fn stored_items(dir: &Path) -> usize {
+    walk(&dir.join("store"))
+}
+
+fn walk(p: &Path) -> usize {
+    std::fs::read_dir(p).map_or(0, |d| {
+        d.map(|e| e.unwrap().path())
+            .map(|p| {
+                if p.is_dir() {
+                    walk(&p)
+                } else {
+                    usize::from(p.extension().is_some_and(|e| e == "json"))
+                }
+            })
+            .sum()
+    })
+}
+
+#[test]
+fn sample_orders_go_through_end_to_end_and_bad_lines_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = orderflow(
+        &[
+            "run",
+            "samples/orders.jsonl",
+            "samples/bad-orders.jsonl",
+            "--json",
+        ],
+        dir.path(),
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "rejections make exit code 1; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 46);
+    for r in &reports {
+        for key in [
+            "order_id",
+            "high_value",
+            "attributes",
+            "reasons",
+            "status",
+            "error",
+        ] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+    }
+    let count = |s: &str| reports.iter().filter(|r| r["status"] == s).count();
+    let stored = count("stored");
+    assert!(stored > 5, "some sample orders are high-value");
+    assert_eq!(stored + count("not_high_value") + count("rejected"), 46);
+    assert_eq!(count("rejected"), 8, "the eight bad lines, and only those");
+
+    let bad: Vec<_> = reports
+        .iter()
+        .filter(|r| r["source"] == "samples/bad-orders.jsonl" && r["status"] == "rejected")
+        .collect();
+    let quantity = bad.iter().find(|r| r["order_id"] == "ord-9004").unwrap();
+    assert_eq!(quantity["line"], 4);
+    assert_eq!(
+        quantity["error"],
+        "currency: unknown ISO-4217 currency code \"XYZ\""
+    );
+
+    let vip = reports
+        .iter()
+        .find(|r| r["attributes"]["tier"] == "platinum")
+        .expect("a platinum VIP in the samples");
+    assert_eq!(vip["status"], "stored");
+    assert!(vip["revision"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(
+        vip["trace"].as_array().unwrap().len(),
+        3,
+        "the decision trace names every rule"
+    );
+
+    assert_eq!(
+        stored_items(dir.path()),
+        stored,
+        "one item per stored order"
+    );
+    let again = orderflow(&["run", "samples/orders.jsonl", "--json"], dir.path(), None);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(
+        stored_items(dir.path()),
+        stored,
+        "running the same orders again overwrites, never duplicates"
+    );
+}
+
+#[test]
+fn stored_items_are_transformed() {
+    let dir = tempfile::tempdir().unwrap();
+    let order = r#"[{"order_id": "ord-1", "customer_id": "cust-13", "created_at": "2026-11-24T10:15:00Z", "currency": "eur", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}], "attributes": {"email": "ana@example.com"}}]"#;
+    let out = orderflow(&["run", "-"], dir.path(), Some(order));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("HIGH-VALUE") && text.contains("tier=platinum"),
+        "{text}"
+    );
+    let item: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("store/ord-1/2026-11-24T10:15:00Z.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(item["OrderId"], "ord-1");
+    assert_eq!(item["Currency"], "EUR");
+    assert_eq!(item["DisplayTotal"], "1250.00 EUR");
+    assert_eq!(item["Attributes"]["email"], "a***@example.com");
+    assert_eq!(item["RuleAttributes"]["tier"], "platinum");
+}
+
+#[test]
+fn a_missing_manifest_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_orderflow"))
+        .args([
+            "run",
+            "samples/orders.jsonl",
+            "--manifest",
+            "/nonexistent/manifest.json",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no manifest at /nonexistent/manifest.json")
+    );
+}
+
+#[test]
+fn plugin_check_tells_an_author_whether_a_plugin_fits() {
+    let plugins = orderflow_plugin_build::build(&["threshold", "impostor"]).unwrap();
+    let check = |wasm: &Path, config: &str| {
+        Command::new(env!("CARGO_BIN_EXE_orderflow"))
+            .args(["plugin", "check"])
+            .arg(wasm)
+            .args(["--config", config])
+            .output()
+            .unwrap()
+    };
+    let ok = check(&plugins[0], r#"{"minimum_minor": {"EUR": 100}}"#);
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("fits:     orderflow:plugin/rule-plugin@0.1.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("compile:") && text.contains("size:"),
+        "{text}"
+    );
+
+    let bad_config = check(&plugins[0], "{}");
+    assert_eq!(bad_config.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_config.stdout).contains("configuration refused"));
+
+    let impostor = check(&plugins[1], "{}");
+    assert_eq!(impostor.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&impostor.stdout).contains("problem:"));
+}
