@@ -40,7 +40,7 @@ enum Command {
         #[arg(
             long,
             env = "ORDERFLOW_MANIFEST",
-            default_value = "target/plugins/manifest.json"
+            default_value = "target/example-plugins/manifest.json"
         )]
         manifest: PathBuf,
         /// Where stored items go, one JSON file per (OrderId, Timestamp).
@@ -136,6 +136,12 @@ fn run(
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
     let rules = RuleSet::load(&runtime, &manifest, &wasm_from_dir(dir))?;
     let transforms = TransformChain::load(&runtime, &manifest, &wasm_from_dir(dir))?;
+    let loaded: Vec<_> = rules.loaded.iter().chain(&transforms.loaded).collect();
+    let compiled = loaded
+        .iter()
+        .filter(|p| p.load == orderflow_host::LoadKind::Compiled)
+        .count();
+    let load_ms = loaded.iter().map(|p| p.load_micros).sum::<u64>() as f64 / 1000.0;
 
     let mut orders: Vec<Parsed> = Vec::new();
     let mut sources: Vec<String> = Vec::new();
@@ -179,6 +185,11 @@ fn run(
             counts[2],
             short(&manifest.revision),
             store.display()
+        );
+        println!(
+            "{} plugins loaded in {load_ms:.1} ms ({compiled} compiled, {} from the artifact cache)",
+            loaded.len(),
+            loaded.len() - compiled
         );
     }
     Ok(if counts[2] == 0 {

@@ -84,7 +84,7 @@ impl Runtime {
             .max_memory_size(MAX_MEMORY_BYTES as usize)
             // Keep the first pages of each slot mapped between instances:
             // resetting them is a memset, not a fresh page fault per page.
-            .linear_memory_keep_resident(1 << 20)
+            .linear_memory_keep_resident(128 << 10)
             .table_keep_resident(1 << 12);
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)

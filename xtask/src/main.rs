@@ -2,7 +2,7 @@
 //! commands work on a fresh clone with nothing but cargo.
 //!
 //! - `plugins`: build the example plugins to wasm and write the example
-//!   manifest with their hashes to `target/plugins/manifest.json`;
+//!   manifest with their hashes to `target/example-plugins/manifest.json`;
 //! - `demo`: `plugins`, then run the sample orders through the embedded
 //!   pipeline;
 //! - `test`: the whole test suite (what CI runs).
@@ -50,11 +50,11 @@ fn main() -> Result<()> {
 }
 
 fn plugins(root: &Path) -> Result<std::path::PathBuf> {
-    orderflow_plugin_build::lock_manifest(
-        &root.join("plugins/manifest.json"),
-        &orderflow_plugin_build::output_dir(),
-    )
-    .context("building the example plugins")
+    // A copy of its own, so later plugin builds (tests) never make the
+    // demo's manifest stale.
+    let out = orderflow_plugin_build::target_dir().join("example-plugins");
+    orderflow_plugin_build::lock_manifest(&root.join("plugins/manifest.json"), &out)
+        .context("building the example plugins")
 }
 
 fn cargo(args: &[&str], last: Option<&Path>) -> Result<()> {

@@ -1,0 +1,225 @@
+//! The stages with faults injected at the port boundary: publish entries
+//! that fail and are retried, a store that fails, a transform that refuses.
+
+use orderflow_host::manifest::sha256_hex;
+use orderflow_host::order::parse_orders;
+use orderflow_host::{
+    Manifest, PluginSpec, RuleSet, Runtime, RuntimeConfig, TransformChain, wasm_from_dir,
+};
+use orderflow_pipeline::consumer::{ConsumerOutcome, IncomingMessage, consume};
+use orderflow_pipeline::embedded::{self, MemoryQueue};
+use orderflow_pipeline::producer::{ProducerOutcome, produce};
+use orderflow_pipeline::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
+use serde_json::json;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const ORDER: &str = r#"{"order_id": "ord-1", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}]}"#;
+
+fn spec(name: &str, config: serde_json::Value) -> PluginSpec {
+    let path = orderflow_plugin_build::build(&[name]).unwrap().remove(0);
+    PluginSpec {
+        name: name.into(),
+        version: "1.0.0".into(),
+        wasm: format!("{name}.wasm"),
+        sha256: sha256_hex(&std::fs::read(path).unwrap()),
+        config,
+        limits: Default::default(),
+        on_error: Default::default(),
+    }
+}
+
+fn chains(transform: (&str, serde_json::Value)) -> (RuleSet, TransformChain) {
+    let runtime = Runtime::new(RuntimeConfig {
+        max_instances: 16,
+        ..Default::default()
+    })
+    .unwrap();
+    let text = Manifest {
+        rules: vec![spec("threshold", json!({"minimum_minor": {"EUR": 1000}}))],
+        transforms: vec![spec(transform.0, transform.1)],
+    }
+    .to_json_pretty();
+    let m = Manifest::parse(text.as_bytes(), "test").unwrap();
+    let dir = orderflow_plugin_build::output_dir();
+    (
+        RuleSet::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap(),
+        TransformChain::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap(),
+    )
+}
+
+fn orders(n: usize) -> String {
+    (0..n)
+        .map(|i| ORDER.replace("ord-1", &format!("ord-{i}")) + "\n")
+        .collect()
+}
+
+/// A publisher that fails entries m3, m13, m23 … on their first attempt.
+struct Flaky {
+    inner: MemoryQueue,
+    calls: AtomicUsize,
+    retryable: bool,
+    seen: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Publisher for Flaky {
+    async fn publish_batch(
+        &self,
+        batch: &[OutgoingMessage],
+    ) -> Result<Vec<(String, PublishOutcome)>, String> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        assert!(batch.len() <= 10, "never more than 10 entries a batch");
+        let mut out = Vec::new();
+        let mut ok = Vec::new();
+        for m in batch {
+            let first = self.seen.lock().unwrap().insert(m.id.clone());
+            if first && m.id.ends_with('3') {
+                out.push((
+                    m.id.clone(),
+                    PublishOutcome::Failed {
+                        reason: "Throttled".into(),
+                        retryable: self.retryable,
+                    },
+                ));
+            } else {
+                ok.push(m.clone());
+            }
+        }
+        out.extend(self.inner.publish_batch(&ok).await?);
+        Ok(out)
+    }
+}
+
+#[tokio::test]
+async fn failed_entries_are_retried_and_reported_when_they_cannot_succeed() {
+    let (rules, _) = chains(("normalize", json!({})));
+    let flaky = Flaky {
+        inner: MemoryQueue::default(),
+        calls: AtomicUsize::new(0),
+        retryable: true,
+        seen: Default::default(),
+    };
+    let results = produce(&rules, &flaky, parse_orders(&orders(25))).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r.outcome, ProducerOutcome::Published { .. })),
+        "retried until published"
+    );
+    assert_eq!(
+        flaky.calls.load(Ordering::SeqCst),
+        4,
+        "3 batches of at most 10, then one retry batch"
+    );
+
+    let permanent = Flaky {
+        inner: MemoryQueue::default(),
+        calls: AtomicUsize::new(0),
+        retryable: false,
+        seen: Default::default(),
+    };
+    let results = produce(&rules, &permanent, parse_orders(&orders(25))).await;
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|r| matches!(r.outcome, ProducerOutcome::Failed { .. }))
+        .collect();
+    assert_eq!(
+        failed.len(),
+        3,
+        "m3, m13, m23 fail for good and are reported, not dropped"
+    );
+    assert!(
+        matches!(&failed[0].outcome, ProducerOutcome::Failed { reason } if reason.contains("Throttled"))
+    );
+}
+
+struct BrokenStore;
+
+impl ItemStore for BrokenStore {
+    async fn put(&self, _: &orderflow_host::Item) -> Result<(), StoreError> {
+        Err(StoreError {
+            message: "ProvisionedThroughputExceededException".into(),
+            retryable: true,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_is_a_retryable_failure_of_that_message() {
+    let (rules, transforms) = chains(("normalize", json!({})));
+    let queue = MemoryQueue::default();
+    let produced = produce(&rules, &queue, parse_orders(ORDER)).await;
+    let ProducerOutcome::Published { message_id } = &produced[0].outcome else {
+        panic!("published")
+    };
+    let body = serde_json::json!({"order": serde_json::from_str::<serde_json::Value>(ORDER).unwrap(), "decision": {"revision": rules.revision, "high_value": true}});
+    let r = consume(
+        &transforms,
+        &BrokenStore,
+        &IncomingMessage {
+            message_id: message_id.clone(),
+            body: body.to_string(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(
+            r.outcome,
+            ConsumerOutcome::Failed {
+                permanent: false,
+                ..
+            }
+        ),
+        "{:?}",
+        r.outcome
+    );
+}
+
+#[tokio::test]
+async fn malformed_messages_fail_permanently_with_their_reason() {
+    let (_, transforms) = chains(("normalize", json!({})));
+    for (body, expect) in [
+        ("not json", "malformed message"),
+        (
+            r#"{"order": {"order_id": "x"}, "decision": {"revision": "r", "high_value": true}}"#,
+            "missing field",
+        ),
+        (
+            r#"{"Type": "SubscriptionConfirmation", "Message": "x"}"#,
+            "SubscriptionConfirmation",
+        ),
+    ] {
+        let r = consume(
+            &transforms,
+            &BrokenStore,
+            &IncomingMessage {
+                message_id: "m".into(),
+                body: body.into(),
+            },
+        )
+        .await;
+        match r.outcome {
+            ConsumerOutcome::Failed {
+                reason,
+                permanent: true,
+            } => assert!(reason.contains(expect), "{reason}"),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refusing_transform_sends_the_order_to_the_dead_letter_queue_with_its_reason() {
+    let (rules, transforms) = chains(("hostile-transform", json!({"behaviour": "fail"})));
+    let store = tempfile::tempdir().unwrap();
+    let reports = embedded::run(&rules, &transforms, store.path(), parse_orders(&orders(2))).await;
+    assert_eq!(reports.len(), 2);
+    for r in reports {
+        assert_eq!(r.status, "rejected");
+        let error = r.error.unwrap();
+        assert!(
+            error.contains("refused on purpose") && error.contains("dead-letter queue"),
+            "{error}"
+        );
+    }
+}
