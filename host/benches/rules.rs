@@ -76,10 +76,20 @@ impl OrderView for View<'_> {
 }
 
 fn rule_set(runtime: &Runtime, dir: &std::path::Path, reuse: bool) -> RuleSet {
-    let rules = configs()
+    rule_set_of(runtime, dir, reuse, configs().to_vec())
+}
+
+fn rule_set_of(
+    runtime: &Runtime,
+    dir: &std::path::Path,
+    reuse: bool,
+    configs: Vec<(&'static str, serde_json::Value)>,
+) -> RuleSet {
+    let rules = configs
         .into_iter()
-        .map(|(name, config)| PluginSpec {
-            name: name.into(),
+        .enumerate()
+        .map(|(i, (name, config))| PluginSpec {
+            name: format!("{name}-{i}"),
             version: "1.0.0".into(),
             wasm: format!("{name}.wasm"),
             sha256: sha256_hex(&std::fs::read(dir.join(format!("{name}.wasm"))).unwrap()),
@@ -110,12 +120,17 @@ fn estimate_ns(id: &str) -> Option<f64> {
 }
 
 fn main() {
-    let names: Vec<&str> = configs().iter().map(|(n, _)| *n).collect();
+    let mut names: Vec<&str> = configs().iter().map(|(n, _)| *n).collect();
+    names.push("hostile-rule");
     orderflow_plugin_build::build(&names).expect("plugins build");
     let dir = orderflow_plugin_build::output_dir();
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let fresh = rule_set(&runtime, &dir, false);
     let reused = rule_set(&runtime, &dir, true);
+    // The floor: three calls of a rule that reads nothing and answers a
+    // constant, to tell the host's fixed cost per call from the rules' own work.
+    let noop = || ("hostile-rule", json!({"behaviour": "ok"}));
+    let floor = rule_set_of(&runtime, &dir, true, vec![noop(), noop(), noop()]);
     let [t, v, b] = configs();
     let native_threshold = threshold::Threshold::configure(&t.1.to_string()).unwrap();
     let native_vip = vip_customer::VipCustomer::configure(&v.1.to_string()).unwrap();
@@ -166,13 +181,19 @@ fn main() {
             black_box(reused.evaluate(&order).high_value)
         })
     });
+    g.bench_function("wasm_call_floor", |bench| {
+        bench.iter(|| {
+            let order = Arc::new(Order::from_json(black_box(ORDER)).unwrap());
+            black_box(floor.evaluate(&order).high_value)
+        })
+    });
     g.finish();
     c.final_summary();
 
     if let Some(native) = estimate_ns("rules_per_order/native") {
         println!("\nratios to the native baseline measured in this run (median, lower is better):");
         println!("  native        {:>9.0} ns   1.00x", native);
-        for id in ["wasm_fresh", "wasm_reused"] {
+        for id in ["wasm_fresh", "wasm_reused", "wasm_call_floor"] {
             if let Some(ns) = estimate_ns(&format!("rules_per_order/{id}")) {
                 println!("  {id:<13} {ns:>9.0} ns   {:.2}x", ns / native);
             }
