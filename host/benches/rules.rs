@@ -10,12 +10,13 @@
 //! The summary prints each wasm path as a ratio to the native baseline
 //! measured in this same run. Run: `cargo bench -p orderflow-host --bench rules`.
 
-use criterion::{Criterion, black_box};
+use criterion::Criterion;
 use orderflow_host::limits::LimitOverrides;
 use orderflow_host::manifest::sha256_hex;
 use orderflow_host::{Manifest, Order, PluginSpec, RuleSet, Runtime, RuntimeConfig, wasm_from_dir};
 use orderflow_plugin_sdk::{Line, OrderView, Rule};
 use serde_json::json;
+use std::hint::black_box;
 use std::sync::Arc;
 
 const ORDER: &str = r#"{"order_id": "ord-1001", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}], "attributes": {"channel": "web", "country": "DE", "email": "ana@example.com"}}"#;
