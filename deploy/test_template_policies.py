@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import copy
 import json
-import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# samtranslator derives the partition from the boto3 session's region.
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from samtranslator.translator.transform import transform  # noqa: E402
-from samtranslator.yaml_helper import yaml_parse  # noqa: E402
-
-TEMPLATE = Path(os.environ.get("ORDERFLOW_TEMPLATE", Path(__file__).resolve().parent.parent / "template.yaml"))
+# Offline load + SAM transform, shared with deploy/local_stack.py.
+from sam_offline import TEMPLATE, load_sam, to_cloudformation  # noqa: E402,F401
+from sam_offline import NoManagedPolicies as _NoManagedPolicies  # noqa: E402
 
 PLUGINS = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${PluginBucket}/plugins/*"}
 
@@ -79,39 +77,7 @@ ENV_VARS = {
 # --------------------------------------------------------------------------- loading
 
 
-def load_sam(path: Path = TEMPLATE) -> dict[str, Any]:
-    """Parse the SAM template, turning !Ref/!GetAtt/!Sub... into Fn:: dicts."""
-    return yaml_parse(path.read_text())
-
-
-class _NoManagedPolicies:
-    """ManagedPolicyLoader stand-in: offline, and records whether SAM needed it.
-
-    SAM only asks for the managed-policy map when a function uses `Policies`;
-    this template gives every function an explicit Role, so it must not be asked.
-    """
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def load(self) -> dict[str, str]:
-        self.calls += 1
-        return {}
-
-
-def to_cloudformation(sam: dict[str, Any], loader: _NoManagedPolicies | None = None) -> dict[str, Any]:
-    """Transform SAM -> CloudFormation offline.
-
-    Local CodeUri paths are swapped for s3:// URIs first, as `sam package`
-    does, since the translator only accepts S3 locations.
-    """
-    sam = copy.deepcopy(sam)
-    for logical_id, res in sam.get("Resources", {}).items():
-        if res.get("Type") == "AWS::Serverless::Function":
-            code = res.get("Properties", {}).get("CodeUri")
-            if isinstance(code, str) and not code.startswith("s3://"):
-                res["Properties"]["CodeUri"] = f"s3://offline-placeholder/{logical_id}.zip"
-    return transform(sam, {}, loader or _NoManagedPolicies())
+# load_sam, _NoManagedPolicies and to_cloudformation live in sam_offline.py.
 
 
 # --------------------------------------------------------------------------- the IAM checker
@@ -336,7 +302,8 @@ def test_function_runtime_build_and_env(sam: dict[str, Any], function: str) -> N
     props = res["Properties"]
     assert res["Type"] == "AWS::Serverless::Function"
     assert res["Metadata"]["BuildMethod"] == "rust-cargolambda"
-    assert res["Metadata"]["BuildProperties"]["Binary"] == "bootstrap"
+    crate = "orderflow-" + function.removesuffix("Function").lower()
+    assert res["Metadata"]["BuildProperties"]["Binary"] == crate
     assert props["Runtime"] == "provided.al2023"
     assert props["Handler"] == "bootstrap"
     assert props["Architectures"] == [{"Ref": "Architecture"}]

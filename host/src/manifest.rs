@@ -86,6 +86,12 @@ impl Manifest {
     /// Parses and checks a manifest; `source_name` (a path, an S3 key) goes
     /// into every error so an operator knows which file is wrong.
     pub fn parse(bytes: &[u8], source_name: &str) -> Result<LoadedManifest, ManifestError> {
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(ManifestError::Invalid {
+                source_name: source_name.into(),
+                message: "a manifest must be a JSON object with `rules` and `transforms`".into(),
+            });
+        }
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         let manifest: Manifest =
             serde_path_to_error::deserialize(de).map_err(|e| ManifestError::Parse {
@@ -233,6 +239,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("must be a relative path"), "{e}");
+    }
+
+    #[test]
+    fn only_an_object_is_a_manifest() {
+        let e = Manifest::parse(b"[]", "m.json").unwrap_err();
+        assert!(e.to_string().contains("must be a JSON object"), "{e}");
     }
 
     #[test]

@@ -74,6 +74,11 @@ fn check_id(field: &str, value: &str) -> Result<(), OrderError> {
 impl Order {
     /// Parses and validates one order from its wire JSON.
     pub fn from_json(json: &str) -> Result<Order, OrderError> {
+        // serde would also accept a struct written as an array; the wire
+        // format is an object.
+        if !json.trim_start().starts_with('{') {
+            return Err(OrderError::Json("an order must be a JSON object".into()));
+        }
         let de = &mut serde_json::Deserializer::from_str(json);
         let order: Order = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -322,6 +327,7 @@ mod tests {
         v.as_object_mut().unwrap().remove("customer_id");
         assert!(err(&v.to_string()).contains("missing field `customer_id`"));
         assert!(err("{not json").starts_with("invalid order JSON"));
+        assert_eq!(err(r#"["ord-1", "cust-1"]"#), "invalid order JSON: an order must be a JSON object");
     }
 
     #[test]

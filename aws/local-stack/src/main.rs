@@ -1,0 +1,254 @@
+//! `local-stack`: the whole AWS pipeline on a local moto server.
+//!
+//! Starts moto on a free loopback port (or uses `AWS_ENDPOINT_URL` if set),
+//! creates the template's resources, builds and publishes the plugins,
+//! runs the producer handler on the sample orders, drives the consumer
+//! handler like an SQS event source mapping, and prints what landed in the
+//! table. See aws/README.md.
+
+use anyhow::{Context, Result, bail};
+use orderflow_aws::moto::{MotoServer, sdk_config_for};
+use orderflow_aws::telemetry;
+use orderflow_host::{Manifest, Runtime, RuntimeConfig};
+use orderflow_local_stack::{
+    Stack, StackSettings, build_plugins, count_by_status, example_manifest, unique_name,
+};
+use orderflow_producer::Request;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: local-stack [--orders FILE] [--manifest FILE] [--json] [--keep]
+
+  --orders FILE     orders to send, JSON Lines or a JSON array
+                    (default: samples/orders.jsonl, or a few built-in orders)
+  --manifest FILE   source plugin manifest, plugins named by built file
+                    (default: plugins/manifest.json, or a built-in example)
+  --json            print the table's items as JSON Lines only
+  --keep            keep the moto server running until Enter is pressed
+  AWS_ENDPOINT_URL  use this endpoint instead of starting moto
+  RUST_LOG          log filter (default: warn)";
+
+struct Args {
+    orders: Option<PathBuf>,
+    manifest: Option<PathBuf>,
+    json: bool,
+    keep: bool,
+}
+
+fn args() -> Result<Args> {
+    let mut a = Args {
+        orders: None,
+        manifest: None,
+        json: false,
+        keep: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--orders" => a.orders = Some(it.next().context("--orders needs a file")?.into()),
+            "--manifest" => a.manifest = Some(it.next().context("--manifest needs a file")?.into()),
+            "--json" => a.json = true,
+            "--keep" => a.keep = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    Ok(a)
+}
+
+const BUILTIN_ORDERS: &str = r#"{"order_id": "ord-1001", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}], "attributes": {"channel": "web", "country": "DE", "email": "ana@example.com"}}
+{"order_id": "ord-1002", "customer_id": "cust-9", "created_at": "2026-11-24T10:16:00Z", "currency": "EUR", "total_minor": 4500, "lines": [{"sku": "SKU-2", "quantity": 1, "unit_price_minor": 4500}]}
+{"order_id": "ord-1003", "customer_id": "cust-7", "created_at": "2026-11-24T10:17:00Z", "currency": "usd", "total_minor": 9900, "lines": [{"sku": "SKU-3", "quantity": 1, "unit_price_minor": 9900}], "attributes": {"phone": "+1 555 0100 1234"}}
+{"order_id": "ord-1004", "customer_id": "cust-3", "created_at": "2026-11-24T10:18:00Z", "currency": "GBP", "total_minor": 3000, "lines": [{"sku": "SKU-4", "quantity": 12, "unit_price_minor": 250}]}
+{"order_id": "ord-1005", "customer_id": "cust-3", "created_at": "2026-11-24T10:19:00Z", "currency": "EUX", "total_minor": 100, "lines": [{"sku": "SKU-5", "quantity": 1, "unit_price_minor": 100}]}
+"#;
+
+/// The orders of a JSON Lines document or a JSON array, as JSON values; a
+/// line that is not JSON stays a string (the producer rejects it, by position).
+fn order_values(text: &str) -> Result<Vec<serde_json::Value>> {
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(text).context("the orders file is not a JSON array");
+    }
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|_| serde_json::Value::String(l.to_string()))
+        })
+        .collect())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    telemetry::init_text();
+    let args = args()?;
+    let root = orderflow_plugin_build::workspace_root();
+    let started = Instant::now();
+
+    // Inputs.
+    let manifest_path = args
+        .manifest
+        .clone()
+        .or_else(|| Some(root.join("plugins/manifest.json")).filter(|p| p.exists()));
+    let source: Manifest = match &manifest_path {
+        Some(p) => serde_json::from_slice(
+            &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .with_context(|| format!("{} is not a plugin manifest", p.display()))?,
+        None => example_manifest(),
+    };
+    let orders_path = args
+        .orders
+        .clone()
+        .or_else(|| Some(root.join("samples/orders.jsonl")).filter(|p| p.exists()));
+    let orders_text = match &orders_path {
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
+        None => BUILTIN_ORDERS.to_string(),
+    };
+    let say = |s: String| {
+        if !args.json {
+            eprintln!("{s}")
+        }
+    };
+    say(format!(
+        "manifest: {}\norders:   {}",
+        manifest_path
+            .as_ref()
+            .map_or("built-in example".into(), |p| p.display().to_string()),
+        orders_path
+            .as_ref()
+            .map_or("built-in sample".into(), |p| p.display().to_string())
+    ));
+
+    // Endpoint.
+    let (moto, endpoint) = match std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|e| !e.is_empty())
+    {
+        Some(e) => (None, e),
+        None => {
+            let m = MotoServer::start().context("starting moto")?;
+            let e = m.endpoint();
+            (Some(m), e)
+        }
+    };
+    say(format!(
+        "endpoint: {endpoint}{}",
+        if moto.is_some() {
+            " (moto, started for this run)"
+        } else {
+            " (AWS_ENDPOINT_URL)"
+        }
+    ));
+    let sdk = sdk_config_for(&endpoint).await;
+    let stack = Stack::create(&sdk, StackSettings::new(unique_name("orderflow-local")))
+        .await
+        .context("creating the resources")?;
+    say(format!(
+        "created:  s3://{} (versioned), table {}, topic {}, queue {} (DLQ after {} receives)",
+        stack.bucket,
+        stack.table,
+        stack.topic_arn,
+        stack.queue_url,
+        stack.settings.max_receive_count
+    ));
+
+    // Plugins.
+    let t = Instant::now();
+    let wasm_dir = build_plugins(&source)?;
+    let cache = std::env::temp_dir().join("orderflow-cache");
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache),
+        ..Default::default()
+    })
+    .map_err(anyhow::Error::msg)?;
+    let published = stack
+        .plugin_store()
+        .publish(&source, &wasm_dir, Some(&runtime))
+        .await?;
+    say(format!(
+        "plugins:  {} published in {} ms:",
+        published.revision,
+        t.elapsed().as_millis()
+    ));
+    for p in &published.plugins {
+        say(format!(
+            "          {:9} {}@{} -> s3://{}/{}",
+            p.kind, p.name, p.version, stack.bucket, p.key
+        ));
+    }
+
+    // Producer: the orders go in as direct invocations of up to 100, so the
+    // handler parses them exactly as it parses a Lambda event.
+    let producer = stack.producer(runtime.clone(), Duration::from_secs(60));
+    let raw = order_values(&orders_text)?;
+    let mut results = Vec::new();
+    for chunk in raw.chunks(orderflow_producer::MAX_ORDERS) {
+        let event = serde_json::json!({ "orders": chunk });
+        let Request::Direct(orders) = orderflow_producer::parse_event(&event)? else {
+            unreachable!("a direct event")
+        };
+        let offset = results.len();
+        let response = producer.process(orders).await?;
+        results.extend(response.results.into_iter().map(|mut r| {
+            r.index += offset;
+            r
+        }));
+    }
+    let counts = count_by_status(&results);
+    say(format!("producer: {} orders: {:?}", results.len(), counts));
+    for r in &results {
+        say(format!(
+            "          #{}: {} {}",
+            r.index + 1,
+            r.order_id.as_deref().unwrap_or("-"),
+            serde_json::to_string(&r.outcome)?
+        ));
+    }
+
+    // Consumer, driven like the event source mapping.
+    let consumer = stack.consumer(runtime.clone(), Duration::from_secs(60));
+    let drain = stack
+        .event_source()
+        .drain(&consumer, Duration::from_secs(120))
+        .await?;
+    say(format!(
+        "consumer: {} invocation(s), {} record(s), {} stored, {} returned to the queue",
+        drain.invocations, drain.received, drain.deleted, drain.failed
+    ));
+    let dead = stack.dead_letters().await?;
+    if !dead.is_empty() {
+        say(format!("DLQ:      {} message(s)", dead.len()));
+    }
+
+    // What landed.
+    let items = stack.items().await?;
+    if args.json {
+        for item in &items {
+            println!("{item}");
+        }
+    } else {
+        println!("{} item(s) in table {}:", items.len(), stack.table);
+        for item in &items {
+            println!("{}", serde_json::to_string_pretty(item)?);
+        }
+        eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
+    }
+
+    if args.keep && moto.is_some() {
+        eprintln!(
+            "moto is still running at {endpoint} (region {}); press Enter to stop it",
+            orderflow_aws::moto::REGION
+        );
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+    }
+    drop(moto);
+    Ok(())
+}

@@ -1,0 +1,643 @@
+//! The AWS pipeline end to end on a moto server, through the real handlers
+//! and the real SDK clients: plugins published to S3, the producer handler
+//! publishing to SNS, SNS delivering raw to SQS, an emulated event source
+//! mapping invoking the consumer handler, items in DynamoDB.
+//!
+//! Each test starts its own moto server (about a second) and stack.
+
+use aws_lambda_events::sqs::SqsEvent;
+use orderflow_aws::moto::MotoServer;
+use orderflow_aws::{DynamoStore, SnsPublisher};
+use orderflow_consumer::Consumer;
+use orderflow_host::order::parse_orders;
+use orderflow_host::{Item, Manifest, Runtime, RuntimeConfig};
+use orderflow_local_stack::{Stack, StackSettings, build_plugins, unique_name};
+use orderflow_pipeline::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
+use orderflow_producer::Producer;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+const DRAIN: Duration = Duration::from_secs(90);
+
+fn root() -> PathBuf {
+    orderflow_plugin_build::workspace_root()
+}
+
+/// The example manifest (plugins/manifest.json), its plugins built once.
+fn example() -> &'static (Manifest, PathBuf) {
+    static EXAMPLE: OnceLock<(Manifest, PathBuf)> = OnceLock::new();
+    EXAMPLE.get_or_init(|| {
+        let m: Manifest =
+            serde_json::from_slice(&std::fs::read(root().join("plugins/manifest.json")).unwrap())
+                .unwrap();
+        let dir = build_plugins(&m).unwrap();
+        (m, dir)
+    })
+}
+
+/// The example manifest with the threshold rule's EUR minimum changed.
+fn with_eur_minimum(minimum: u64) -> Manifest {
+    let mut m = example().0.clone();
+    m.rules[0].config["minimum_minor"]["EUR"] = json!(minimum);
+    m
+}
+
+fn sample_orders() -> Vec<Value> {
+    std::fs::read_to_string(root().join("samples/orders.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn order(id: &str, currency: &str, total: u64) -> Value {
+    json!({"order_id": id, "customer_id": "cust-500", "created_at": "2026-11-24T10:15:00Z", "currency": currency,
+           "total_minor": total, "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_minor": total}],
+           "attributes": {"email": "someone@example.com"}})
+}
+
+fn runtime() -> Arc<Runtime> {
+    Runtime::new(RuntimeConfig {
+        max_instances: 32,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+struct Env {
+    _moto: MotoServer,
+    stack: Stack,
+    runtime: Arc<Runtime>,
+}
+
+async fn env(settings: impl FnOnce(&mut StackSettings)) -> Env {
+    let moto = MotoServer::start().unwrap();
+    let mut s = StackSettings::new(unique_name("e2e"));
+    settings(&mut s);
+    let stack = Stack::create(&moto.sdk_config().await, s).await.unwrap();
+    Env {
+        _moto: moto,
+        stack,
+        runtime: runtime(),
+    }
+}
+
+impl Env {
+    async fn publish(&self, source: &Manifest) -> String {
+        self.stack
+            .plugin_store()
+            .publish(source, &example().1, Some(&self.runtime))
+            .await
+            .unwrap()
+            .revision
+    }
+
+    fn producer(&self, refresh: Duration) -> Producer<SnsPublisher> {
+        self.stack.producer(self.runtime.clone(), refresh)
+    }
+
+    fn consumer(&self) -> Consumer<DynamoStore> {
+        self.stack
+            .consumer(self.runtime.clone(), Duration::from_secs(60))
+    }
+}
+
+/// A direct invocation, answered as Lambda would return it.
+async fn invoke(producer: &Producer<impl Publisher>, event: Value) -> Value {
+    producer.handle(event).await.unwrap()
+}
+
+fn published(r: &Value) -> Vec<String> {
+    r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["status"] == "published")
+        .map(|x| x["order_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn count(r: &Value, status: &str) -> u64 {
+    r["summary"][status].as_u64().unwrap()
+}
+
+fn ids(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i["OrderId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What the embedded (in-process) pipeline stores for the same orders and
+/// manifest: the AWS pipeline must store the same items.
+async fn embedded_items(source: &Manifest, orders: &[Value]) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = source.clone();
+    for spec in m.rules.iter_mut().chain(m.transforms.iter_mut()) {
+        let bytes = std::fs::read(example().1.join(&spec.wasm)).unwrap();
+        spec.sha256 = orderflow_host::manifest::sha256_hex(&bytes);
+        std::fs::write(dir.path().join(&spec.wasm), bytes).unwrap();
+    }
+    let path = dir.path().join("manifest.json");
+    std::fs::write(&path, m.to_json_pretty()).unwrap();
+    let loaded = orderflow_host::read_manifest(&path).unwrap();
+    let rt = runtime();
+    let wasm = orderflow_host::wasm_from_dir(dir.path());
+    let rules = orderflow_host::RuleSet::load(&rt, &loaded, &wasm).unwrap();
+    let transforms = orderflow_host::TransformChain::load(&rt, &loaded, &wasm).unwrap();
+    let text: String = orders.iter().map(|o| o.to_string() + "\n").collect();
+    let store = dir.path().join("items");
+    orderflow_pipeline::embedded::run(&rules, &transforms, &store, parse_orders(&text)).await;
+    let mut items = orderflow_pipeline::embedded::FileStore::new(&store)
+        .items()
+        .unwrap();
+    items.sort_by_key(|i| i["OrderId"].as_str().unwrap().to_string());
+    items
+}
+
+fn without_revision(items: &[Value]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|i| {
+            let mut i = i.clone();
+            i.as_object_mut().unwrap().remove("RuleSetRevision");
+            i
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn high_value_orders_land_in_the_table_transformed_once_each() {
+    let env = env(|_| {}).await;
+    let revision = env.publish(&example().0).await;
+    let producer = env.producer(Duration::from_secs(60));
+    let consumer = env.consumer();
+
+    // A batch by direct invocation, one order over the HTTP API.
+    let orders = sample_orders();
+    let (http_order, batch) = orders.split_last().unwrap();
+    let response = invoke(&producer, json!({ "orders": batch })).await;
+    assert_eq!(response["revision"], json!(revision));
+    assert_eq!(response["results"].as_array().unwrap().len(), batch.len());
+    assert_eq!(
+        count(&response, "failed") + count(&response, "rejected"),
+        0,
+        "{}",
+        response["summary"]
+    );
+    let mut expected = published(&response);
+    assert!(
+        !expected.is_empty() && count(&response, "not_high_value") > 0,
+        "{}",
+        response["summary"]
+    );
+
+    let http = producer
+        .handle(http_event(&http_order.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(http["statusCode"], 200, "{http}");
+    let body: Value = serde_json::from_str(http["body"].as_str().unwrap()).unwrap();
+    expected.extend(published(&body));
+    expected.sort();
+
+    let drain = env
+        .stack
+        .event_source()
+        .drain(&consumer, DRAIN)
+        .await
+        .unwrap();
+    assert_eq!(
+        (drain.received, drain.deleted, drain.failed),
+        (expected.len(), expected.len(), 0)
+    );
+    let items = env.stack.items().await.unwrap();
+    assert_eq!(ids(&items), expected, "exactly the high-value orders");
+    for item in &items {
+        assert_eq!(item["RuleSetRevision"], json!(revision));
+        assert_eq!(item["HighValue"], json!(true));
+        assert!(
+            item["DisplayTotal"].is_string() && item["ItemCount"].is_i64(),
+            "normalize ran: {item}"
+        );
+        let attrs = item["Attributes"].as_object().unwrap();
+        for key in ["email", "phone"] {
+            if let Some(v) = attrs.get(key) {
+                assert!(
+                    v.as_str().unwrap().contains("***"),
+                    "redact-pii ran: {item}"
+                );
+            }
+        }
+    }
+    // The same items as the in-process pipeline stores for the same input.
+    let embedded = embedded_items(&example().0, &orders).await;
+    assert_eq!(without_revision(&items), without_revision(&embedded));
+
+    // Delivered twice: the event source mapping invokes the consumer, the
+    // delete is lost, the message comes back after its visibility timeout.
+    let again = invoke(&producer, json!({ "orders": batch })).await;
+    assert_eq!(published(&again).len(), published(&response).len());
+    let mapping = env.stack.event_source();
+    let event: SqsEvent = mapping
+        .receive(1)
+        .await
+        .unwrap()
+        .expect("messages are waiting");
+    // Raw message delivery: the body is the producer's message, its
+    // attributes are SQS message attributes.
+    let record = &event.records[0];
+    assert!(
+        record.body.as_deref().unwrap().starts_with("{\"order\":"),
+        "{:?}",
+        record.body
+    );
+    assert_eq!(
+        record.message_attributes["revision"]
+            .string_value
+            .as_deref(),
+        Some(revision.as_str())
+    );
+    let first = consumer.handle(event.clone()).await.unwrap();
+    assert!(first.batch_item_failures.is_empty());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let drain = mapping.drain(&consumer, DRAIN).await.unwrap();
+    assert_eq!(
+        drain.received,
+        published(&again).len(),
+        "every message once more, the redelivered ones included"
+    );
+    let after = env.stack.items().await.unwrap();
+    assert_eq!(after, items, "redelivery and republishing change nothing");
+}
+
+fn http_event(body: &str) -> Value {
+    json!({
+        "version": "2.0", "routeKey": "POST /orders", "rawPath": "/orders", "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/orders", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+                           "routeKey": "POST /orders", "stage": "$default", "requestId": "r", "timeEpoch": 0},
+        "body": body, "isBase64Encoded": false
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_end_in_the_dead_letter_queue_after_the_receive_limit() {
+    let env = env(|s| s.max_receive_count = 2).await;
+    env.publish(&example().0).await;
+    let producer = env.producer(Duration::from_secs(60));
+    let consumer = env.consumer();
+
+    let good = invoke(&producer, json!(order("ord-good", "EUR", 500_000))).await;
+    assert_eq!(count(&good, "published"), 1);
+    env.stack.send_raw("this is not JSON").await.unwrap();
+    let envelope = json!({"Type": "Notification", "MessageId": "m", "TopicArn": env.stack.topic_arn,
+                          "Message": json!({"order": {"order_id": "ord-bad"}, "decision": {}}).to_string()});
+    env.stack.send_raw(&envelope.to_string()).await.unwrap();
+
+    let drain = env
+        .stack
+        .event_source()
+        .drain(&consumer, DRAIN)
+        .await
+        .unwrap();
+    assert!(
+        drain.invocation_errors.is_empty(),
+        "{:?}",
+        drain.invocation_errors
+    );
+    assert_eq!(drain.deleted, 1, "only the good message is deleted");
+    assert_eq!(
+        drain.failed, 4,
+        "each bad message is reported on each of its 2 receives"
+    );
+    let reasons: HashSet<String> = drain
+        .results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            orderflow_pipeline::consumer::ConsumerOutcome::Failed {
+                reason,
+                permanent: true,
+            } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| r.starts_with("malformed message")),
+        "{reasons:?}"
+    );
+
+    assert_eq!(ids(&env.stack.items().await.unwrap()), ["ord-good"]);
+    let mut dead = env.stack.dead_letters().await.unwrap();
+    dead.sort();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert_eq!(dead[0], "this is not JSON");
+    assert!(
+        dead[1].contains("ord-bad"),
+        "the SNS-enveloped one: {}",
+        dead[1]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_producer_picks_up_a_rule_change_and_survives_a_bad_one() {
+    let env = env(|_| {}).await;
+    let first = env.publish(&with_eur_minimum(100_000)).await;
+    // Checks the manifest on every event (ORDERFLOW_REFRESH_SECONDS=0).
+    let producer = env.producer(Duration::ZERO);
+    let consumer = env.consumer();
+    let mid = |id: &str| json!(order(id, "EUR", 50_000));
+
+    let r = invoke(&producer, mid("ord-a")).await;
+    assert_eq!(
+        (r["revision"].as_str().unwrap(), count(&r, "not_high_value")),
+        (first.as_str(), 1)
+    );
+
+    // A new minimum, published while the producer keeps running.
+    let second = env.publish(&with_eur_minimum(40_000)).await;
+    let r = invoke(&producer, mid("ord-b")).await;
+    assert_eq!(
+        (r["revision"].as_str().unwrap(), count(&r, "published")),
+        (second.as_str(), 1)
+    );
+
+    // Bad manifests: each leaves the last good rule set in place.
+    let unhashed: Value =
+        serde_json::from_slice(&std::fs::read(root().join("plugins/manifest.json")).unwrap())
+            .unwrap();
+    let mut wrong_hash = serde_json::to_value(&status_manifest(&env).await).unwrap();
+    wrong_hash["rules"][0]["sha256"] = json!("0".repeat(64));
+    wrong_hash["rules"][0]["config"]["minimum_minor"]["EUR"] = json!(1);
+    let mut missing = serde_json::to_value(&status_manifest(&env).await).unwrap();
+    missing["rules"][0]["wasm"] = json!("threshold-00000000.wasm");
+    missing["rules"][0]["sha256"] = json!("1".repeat(64));
+    let mut refused = serde_json::to_value(&status_manifest(&env).await).unwrap();
+    refused["rules"][0]["config"] = json!({"minimum_minor": {}});
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("wrong sha256", wrong_hash.to_string().into_bytes()),
+        ("missing object", missing.to_string().into_bytes()),
+        ("configuration refused", refused.to_string().into_bytes()),
+        ("no hashes", unhashed.to_string().into_bytes()),
+        ("not JSON", b"<html>oops</html>".to_vec()),
+    ];
+    for (what, bytes) in bad {
+        env.stack.put_manifest_raw(bytes).await.unwrap();
+        let r = invoke(&producer, mid(&format!("ord-{}", what.replace(' ', "-")))).await;
+        assert_eq!(
+            r["revision"],
+            json!(second),
+            "{what}: the last good rule set stays"
+        );
+        assert_eq!(count(&r, "published"), 1, "{what}: and decides as before");
+        assert!(
+            producer.plugins.status().await.last_error.is_some(),
+            "{what}: the failure is reported"
+        );
+    }
+
+    // Recovery: a good publish is picked up again.
+    let third = env.publish(&with_eur_minimum(60_000)).await;
+    let r = invoke(&producer, mid("ord-c")).await;
+    assert_eq!(
+        (r["revision"].as_str().unwrap(), count(&r, "not_high_value")),
+        (third.as_str(), 1)
+    );
+    assert!(producer.plugins.status().await.last_error.is_none());
+
+    // Every published order carries the revision that decided it.
+    env.stack
+        .event_source()
+        .drain(&consumer, DRAIN)
+        .await
+        .unwrap();
+    let items = env.stack.items().await.unwrap();
+    assert_eq!(ids(&items).len(), 6, "{:?}", ids(&items));
+    assert!(items.iter().all(|i| i["RuleSetRevision"] == json!(second)));
+}
+
+async fn status_manifest(env: &Env) -> Manifest {
+    let key = env.stack.settings.manifest_key.clone();
+    let out = env
+        .stack
+        .s3
+        .get_object()
+        .bucket(&env.stack.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_slice(&out.body.collect().await.unwrap().to_vec()).unwrap()
+}
+
+/// Fails entries at the client boundary: the first attempt of every
+/// other message retryably, one message for good (a sender fault), and
+/// one whole call.
+struct FlakyPublisher {
+    inner: SnsPublisher,
+    seen: Mutex<HashMap<String, u32>>,
+    calls: Mutex<u32>,
+    poison: String,
+}
+
+impl Publisher for FlakyPublisher {
+    async fn publish_batch(
+        &self,
+        batch: &[OutgoingMessage],
+    ) -> Result<Vec<(String, PublishOutcome)>, String> {
+        {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            if *calls == 1 {
+                return Err("connection reset by peer (injected)".into());
+            }
+        }
+        let mut pass = Vec::new();
+        let mut answers = Vec::new();
+        for (i, m) in batch.iter().enumerate() {
+            let attempt = {
+                let mut seen = self.seen.lock().unwrap();
+                let n = seen.entry(m.id.clone()).or_insert(0);
+                *n += 1;
+                *n
+            };
+            if m.body.contains(&self.poison) {
+                answers.push((
+                    m.id.clone(),
+                    PublishOutcome::Failed {
+                        reason: "InvalidParameter (injected)".into(),
+                        retryable: false,
+                    },
+                ));
+            } else if attempt == 1 && i % 2 == 0 {
+                answers.push((
+                    m.id.clone(),
+                    PublishOutcome::Failed {
+                        reason: "Throttled (injected)".into(),
+                        retryable: true,
+                    },
+                ));
+            } else {
+                pass.push(m.clone());
+            }
+        }
+        if !pass.is_empty() {
+            answers.extend(self.inner.publish_batch(&pass).await?);
+        }
+        Ok(answers)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_failures_at_the_client_are_retried_and_the_rest_reported() {
+    let env = env(|_| {}).await;
+    env.publish(&example().0).await;
+    let flaky = FlakyPublisher {
+        inner: env.stack.publisher(),
+        seen: Mutex::new(HashMap::new()),
+        calls: Mutex::new(0),
+        poison: "ord-poison".into(),
+    };
+    let producer = Producer::new(
+        env.stack
+            .rule_cache(env.runtime.clone(), Duration::from_secs(60)),
+        flaky,
+    );
+    let mut orders: Vec<Value> = (0..14)
+        .map(|i| order(&format!("ord-{i:02}"), "EUR", 200_000 + i))
+        .collect();
+    orders.push(order("ord-poison", "EUR", 300_000));
+    let r = invoke(&producer, json!({ "orders": orders })).await;
+    assert_eq!(
+        (count(&r, "published"), count(&r, "failed")),
+        (14, 1),
+        "{}",
+        r["results"]
+    );
+    let failed = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["status"] == "failed")
+        .unwrap();
+    assert_eq!(failed["order_id"], "ord-poison");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidParameter"),
+        "{failed}"
+    );
+    let seen = producer.publisher.seen.lock().unwrap().clone();
+    assert!(
+        seen.values().any(|&n| n >= 2),
+        "some entries were retried: {seen:?}"
+    );
+
+    // Over HTTP the caller learns to retry: 503, with every order's result.
+    let http = producer
+        .handle(http_event(
+            &json!({"orders": [order("ord-poison", "EUR", 300_000)]}).to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(http["statusCode"], 503);
+
+    // Each message reached the queue exactly once despite the retries.
+    let drain = env
+        .stack
+        .event_source()
+        .drain(&env.consumer(), DRAIN)
+        .await
+        .unwrap();
+    assert_eq!(drain.received, 14);
+    let items = env.stack.items().await.unwrap();
+    assert_eq!(
+        ids(&items),
+        (0..14).map(|i| format!("ord-{i:02}")).collect::<Vec<_>>()
+    );
+}
+
+/// A store that throttles the first write of every item, as DynamoDB
+/// does under a burst.
+struct ThrottledStore {
+    inner: DynamoStore,
+    seen: Mutex<BTreeMap<String, u32>>,
+}
+
+impl ItemStore for ThrottledStore {
+    async fn put(&self, item: &Item) -> Result<(), StoreError> {
+        let first = {
+            let mut seen = self.seen.lock().unwrap();
+            let n = seen.entry(item.order_id.clone()).or_insert(0);
+            *n += 1;
+            *n == 1
+        };
+        if first {
+            return Err(StoreError {
+                message: "ProvisionedThroughputExceededException (injected)".into(),
+                retryable: true,
+            });
+        }
+        self.inner.put(item).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_write_returns_the_record_and_succeeds_on_redelivery() {
+    let env = env(|s| s.max_receive_count = 3).await;
+    env.publish(&example().0).await;
+    let producer = env.producer(Duration::from_secs(60));
+    let orders: Vec<Value> = (0..12)
+        .map(|i| order(&format!("ord-{i:02}"), "EUR", 150_000))
+        .collect();
+    assert_eq!(
+        count(
+            &invoke(&producer, json!({ "orders": orders })).await,
+            "published"
+        ),
+        12
+    );
+
+    let store = ThrottledStore {
+        inner: env.stack.store(),
+        seen: Mutex::new(BTreeMap::new()),
+    };
+    let consumer = Consumer::new(
+        env.stack
+            .transform_cache(env.runtime.clone(), Duration::from_secs(60)),
+        store,
+    );
+    let drain = env
+        .stack
+        .event_source()
+        .drain(&consumer, DRAIN)
+        .await
+        .unwrap();
+    assert_eq!(
+        drain.failed, 12,
+        "every first write was refused and reported"
+    );
+    assert_eq!(drain.deleted, 12);
+    let retryable = drain
+        .results
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.outcome,
+                orderflow_pipeline::consumer::ConsumerOutcome::Failed {
+                    permanent: false,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(retryable, 12);
+    assert_eq!(env.stack.items().await.unwrap().len(), 12);
+    assert!(env.stack.dead_letters().await.unwrap().is_empty());
+}

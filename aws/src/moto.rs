@@ -1,0 +1,173 @@
+//! A moto server on a free loopback port, for tests and the local stack.
+//!
+//! `moto_server` (from `pip install 'moto[server]'`) must be on `PATH`, or
+//! named by `ORDERFLOW_MOTO_SERVER`. The server is killed when the
+//! [`MotoServer`] is dropped. Clients are pointed at it through the
+//! [`SdkConfig`] that [`MotoServer::sdk_config`] builds, never through the
+//! process environment, so tests running in parallel each talk to their own.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::Credentials;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REGION: &str = "us-east-1";
+/// moto's account id.
+pub const ACCOUNT: &str = "123456789012";
+const STARTUP: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum MotoError {
+    #[error(
+        "cannot start {command}: {source} (install it with `pip install 'moto[server]'`, or set ORDERFLOW_MOTO_SERVER)"
+    )]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("{command} exited before answering ({status}); its log:\n{log}")]
+    Exited {
+        command: String,
+        status: std::process::ExitStatus,
+        log: String,
+    },
+    #[error("{command} did not answer on {addr} within {seconds} s; its log:\n{log}")]
+    Timeout {
+        command: String,
+        addr: SocketAddr,
+        seconds: u64,
+        log: String,
+    },
+    #[error("no free loopback port: {0}")]
+    Port(std::io::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct MotoServer {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+fn free_port() -> Result<u16, MotoError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(MotoError::Port)?;
+    Ok(listener.local_addr().map_err(MotoError::Port)?.port())
+}
+
+/// One plain HTTP request to moto's own API: is it up?
+fn answers(addr: SocketAddr) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+impl MotoServer {
+    /// Starts a server and waits until it answers.
+    pub fn start() -> Result<MotoServer, MotoError> {
+        let command =
+            std::env::var("ORDERFLOW_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+        let mut last = None;
+        // A port found free can be taken before moto binds it: try another.
+        for _ in 0..3 {
+            match Self::start_on(&command, free_port()?) {
+                Ok(server) => return Ok(server),
+                Err(e @ MotoError::Exited { .. }) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    fn start_on(command: &str, port: u16) -> Result<MotoServer, MotoError> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let log =
+            std::env::temp_dir().join(format!("orderflow-moto-{}-{port}.log", std::process::id()));
+        let out = std::fs::File::create(&log)?;
+        let child = Command::new(command)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .map_err(|source| MotoError::Spawn {
+                command: command.to_string(),
+                source,
+            })?;
+        let mut server = MotoServer { child, addr, log };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = server.child.try_wait()? {
+                return Err(MotoError::Exited {
+                    command: command.to_string(),
+                    status,
+                    log: server.log_text(),
+                });
+            }
+            if answers(addr) {
+                tracing::debug!(%addr, ms = started.elapsed().as_millis() as u64, "moto server up");
+                return Ok(server);
+            }
+            if started.elapsed() > STARTUP {
+                return Err(MotoError::Timeout {
+                    command: command.to_string(),
+                    addr,
+                    seconds: STARTUP.as_secs(),
+                    log: server.log_text(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn log_text(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    /// SDK configuration for this server: its endpoint, moto's region, and
+    /// dummy static credentials (moto accepts any).
+    pub async fn sdk_config(&self) -> SdkConfig {
+        sdk_config_for(&self.endpoint()).await
+    }
+}
+
+/// SDK configuration for a local endpoint with dummy credentials.
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "orderflow-local",
+        ))
+        .load()
+        .await
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}

@@ -1,0 +1,421 @@
+//! Against a moto server: the S3 plugin source (conditional GET), the
+//! operator's publish / status / rollback, a function's plugin cache
+//! following them, and the DynamoDB store.
+
+mod support;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use orderflow_aws::moto::MotoServer;
+use orderflow_aws::operator::OperatorError;
+use orderflow_aws::plugins::{ManifestFetch, PluginCache, PluginSource, RefreshErrorKind};
+use orderflow_aws::{DynamoStore, PluginLocation, PluginStore, S3Source, clients};
+use orderflow_host::RuleSet;
+use orderflow_host::item::{Field, Item, Value};
+use orderflow_pipeline::ItemStore;
+use std::time::Duration;
+use support::*;
+
+const BUCKET: &str = "orderflow-test-plugins";
+
+async fn bucket(moto: &MotoServer) -> aws_sdk_s3::Client {
+    let sdk = moto.sdk_config().await;
+    let s3 = clients::s3(&sdk);
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3
+}
+
+fn location() -> PluginLocation {
+    PluginLocation::new(BUCKET, "plugins/manifest.json")
+}
+
+#[tokio::test]
+async fn the_s3_source_answers_not_modified_for_an_unchanged_manifest() {
+    let moto = MotoServer::start().unwrap();
+    let s3 = bucket(&moto).await;
+    let source = S3Source::new(s3.clone(), location());
+    let e = source.fetch_manifest(None).await.unwrap_err();
+    assert!(e.missing, "{e}");
+    assert_eq!(
+        e.object,
+        "s3://orderflow-test-plugins/plugins/manifest.json"
+    );
+
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("plugins/manifest.json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let ManifestFetch::Fetched(first) = source.fetch_manifest(None).await.unwrap() else {
+        panic!("expected the object")
+    };
+    assert_eq!(first.bytes, b"{}");
+    let etag = first.etag.clone().expect("S3 gives an ETag");
+    assert!(first.version_id.is_some(), "the bucket is versioned");
+    assert!(first.last_modified.is_some());
+    assert_eq!(
+        source.fetch_manifest(Some(&etag)).await.unwrap(),
+        ManifestFetch::NotModified
+    );
+
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("plugins/manifest.json")
+        .body(b"{\"rules\": []}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let ManifestFetch::Fetched(second) = source.fetch_manifest(Some(&etag)).await.unwrap() else {
+        panic!("changed")
+    };
+    assert_ne!(second.etag, first.etag);
+
+    let e = source.fetch_wasm("nope.wasm").await.unwrap_err();
+    assert!(e.missing && e.object.ends_with("/plugins/nope.wasm"), "{e}");
+}
+
+#[tokio::test]
+async fn publish_status_and_rollback_and_a_running_function_follows() {
+    let moto = MotoServer::start().unwrap();
+    let s3 = bucket(&moto).await;
+    let store = PluginStore::new(s3.clone(), location());
+    let rt = runtime();
+    let rules: PluginCache<RuleSet> = PluginCache::new(
+        S3Source::new(s3.clone(), location()),
+        rt.clone(),
+        Duration::ZERO,
+    );
+
+    assert!(matches!(
+        store.status().await,
+        Err(OperatorError::NoLiveManifest { .. })
+    ));
+    assert!(matches!(
+        store.rollback(None).await,
+        Err(OperatorError::NoLiveManifest { .. })
+    ));
+
+    // First publish: every plugin uploaded under a content-addressed key.
+    let first = store
+        .publish(&source(100_000), wasm_dir(), Some(&rt))
+        .await
+        .unwrap();
+    assert!(first.changed && first.previous.is_none());
+    assert_eq!(first.plugins.len(), 3);
+    for p in &first.plugins {
+        assert!(p.uploaded, "{p:?}");
+        assert_eq!(p.key, format!("plugins/{}-{}.wasm", p.name, &p.sha256[..8]));
+    }
+    assert_eq!(
+        first.copy_key,
+        format!(
+            "plugins/manifests/{}.json",
+            &first.revision["sha256:".len()..]
+        )
+    );
+    let live = rules.current().await.unwrap();
+    assert_eq!(live.revision, first.revision);
+    assert!(live.set.evaluate(&order_total(100_000)).high_value);
+
+    let status = store.status().await.unwrap();
+    assert_eq!(status.revision, first.revision);
+    assert_eq!(status.action.as_deref(), Some("publish"));
+    assert!(status.previous.is_none());
+    assert!(
+        status.version_id.is_some()
+            && status.last_modified.is_some()
+            && status.published_at.is_some()
+    );
+    assert!(
+        status
+            .plugins
+            .iter()
+            .all(|p| p.present && p.size.unwrap() > 0),
+        "{:?}",
+        status.plugins
+    );
+    assert_eq!(status.plugins[0].name, "threshold");
+    assert_eq!(status.plugins[0].version, "1.0.0");
+
+    // The same source again changes nothing and uploads nothing.
+    let again = store
+        .publish(&source(100_000), wasm_dir(), None)
+        .await
+        .unwrap();
+    assert!(!again.changed && again.plugins.iter().all(|p| !p.uploaded));
+    assert_eq!(again.revision, first.revision);
+
+    // A rule change: same plugin bytes (nothing uploaded), new revision.
+    let second = store
+        .publish(&source(50_000), wasm_dir(), Some(&rt))
+        .await
+        .unwrap();
+    assert!(second.changed);
+    assert_eq!(second.previous.as_deref(), Some(first.revision.as_str()));
+    assert!(second.plugins.iter().all(|p| !p.uploaded));
+    assert!(
+        rules
+            .current()
+            .await
+            .unwrap()
+            .set
+            .evaluate(&order_total(60_000))
+            .high_value
+    );
+    let status = store.status().await.unwrap();
+    assert_eq!(status.previous.as_deref(), Some(first.revision.as_str()));
+    assert_eq!(status.history.len(), 2);
+
+    // Roll back: the first revision is live again, byte for byte.
+    let back = store.rollback(None).await.unwrap();
+    assert_eq!(
+        (back.from.as_str(), back.to.as_str()),
+        (second.revision.as_str(), first.revision.as_str())
+    );
+    let status = store.status().await.unwrap();
+    assert_eq!(status.revision, first.revision);
+    assert_eq!(status.action.as_deref(), Some("rollback"));
+    let live = rules.current().await.unwrap();
+    assert_eq!(live.revision, first.revision);
+    assert!(!live.set.evaluate(&order_total(60_000)).high_value);
+
+    // Nothing before the first revision.
+    assert!(matches!(
+        store.rollback(None).await,
+        Err(OperatorError::NoPrevious { .. })
+    ));
+    // Forward again by (a prefix of) the revision.
+    let hex = &second.revision["sha256:".len()..];
+    let fwd = store.rollback(Some(&hex[..10])).await.unwrap();
+    assert_eq!(fwd.to, second.revision);
+    assert!(matches!(
+        store.rollback(Some("sha256:0000000000")).await,
+        Err(OperatorError::UnknownRevision { .. })
+    ));
+    assert_eq!(rules.current().await.unwrap().revision, second.revision);
+}
+
+#[tokio::test]
+async fn publish_checks_before_it_uploads_anything() {
+    let moto = MotoServer::start().unwrap();
+    let s3 = bucket(&moto).await;
+    let store = PluginStore::new(s3.clone(), location());
+
+    let mut refused = source(100_000);
+    refused.rules[0].config = serde_json::json!({"minimum_minor": {}});
+    let e = store
+        .publish(&refused, wasm_dir(), Some(&runtime()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OperatorError::Load(_)), "{e}");
+    assert!(e.to_string().contains("configuration refused"), "{e}");
+
+    let mut pinned = source(100_000);
+    pinned.rules[0].sha256 = "a".repeat(64);
+    let e = store.publish(&pinned, wasm_dir(), None).await.unwrap_err();
+    assert!(matches!(e, OperatorError::HashMismatch { .. }), "{e}");
+
+    let mut missing = source(100_000);
+    missing.rules[0].wasm = "nope.wasm".into();
+    assert!(matches!(
+        store.publish(&missing, wasm_dir(), None).await.unwrap_err(),
+        OperatorError::Read { .. }
+    ));
+
+    let listed = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();
+    assert!(
+        listed.contents().is_empty(),
+        "nothing was uploaded: {:?}",
+        listed.contents()
+    );
+}
+
+#[tokio::test]
+async fn a_function_keeps_its_rules_when_the_live_manifest_goes_bad() {
+    let moto = MotoServer::start().unwrap();
+    let s3 = bucket(&moto).await;
+    let store = PluginStore::new(s3.clone(), location());
+    let good = store
+        .publish(&source(100_000), wasm_dir(), None)
+        .await
+        .unwrap();
+    let rules: PluginCache<RuleSet> = PluginCache::new(
+        S3Source::new(s3.clone(), location()),
+        runtime(),
+        Duration::ZERO,
+    );
+    assert_eq!(rules.current().await.unwrap().revision, good.revision);
+
+    // Wrong sha256 for the threshold plugin, uploaded by hand.
+    let mut bad: serde_json::Value = serde_json::to_value(&good.manifest).unwrap();
+    bad["rules"][0]["sha256"] = serde_json::json!("f".repeat(64));
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("plugins/manifest.json")
+        .body(bad.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rules.current().await.unwrap().revision, good.revision);
+    assert_eq!(
+        rules.status().await.last_error.unwrap().kind,
+        RefreshErrorKind::HashMismatch
+    );
+
+    // Not JSON at all.
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("plugins/manifest.json")
+        .body(b"<html>".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rules.current().await.unwrap().revision, good.revision);
+    assert_eq!(
+        rules.status().await.last_error.unwrap().kind,
+        RefreshErrorKind::Manifest
+    );
+    // status refuses to describe it, naming the object.
+    let e = store.status().await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("s3://orderflow-test-plugins/plugins/manifest.json"),
+        "{e}"
+    );
+
+    // Deleted.
+    s3.delete_object()
+        .bucket(BUCKET)
+        .key("plugins/manifest.json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rules.current().await.unwrap().revision, good.revision);
+    assert_eq!(
+        rules.status().await.last_error.unwrap().kind,
+        RefreshErrorKind::Fetch
+    );
+}
+
+async fn table(moto: &MotoServer, name: &str) -> aws_sdk_dynamodb::Client {
+    let db = clients::dynamodb(&moto.sdk_config().await);
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    db.create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("OrderId", KeyType::Hash))
+        .key_schema(key("Timestamp", KeyType::Range))
+        .attribute_definitions(attr("OrderId"))
+        .attribute_definitions(attr("Timestamp"))
+        .send()
+        .await
+        .unwrap();
+    db
+}
+
+#[tokio::test]
+async fn the_dynamo_store_writes_each_key_once() {
+    let moto = MotoServer::start().unwrap();
+    let db = table(&moto, "orders").await;
+    let store = DynamoStore::new(db.clone(), "orders");
+    let mut item = Item {
+        order_id: "ord-1".into(),
+        timestamp: "2026-11-24T10:15:00Z".into(),
+        fields: vec![
+            Field {
+                name: "TotalMinor".into(),
+                value: Value::Integer(125000),
+            },
+            Field {
+                name: "HighValue".into(),
+                value: Value::Boolean(true),
+            },
+            Field {
+                name: "Reasons".into(),
+                value: Value::TextList(vec!["threshold: yes".into()]),
+            },
+            Field {
+                name: "Attributes".into(),
+                value: Value::TextMap(
+                    [("email".to_string(), "a***@example.com".to_string())].into(),
+                ),
+            },
+        ],
+    };
+    store.put(&item).await.unwrap();
+    item.fields.push(Field {
+        name: "DisplayTotal".into(),
+        value: Value::Text("1250.00 EUR".into()),
+    });
+    store.put(&item).await.unwrap();
+
+    let scan = db.scan().table_name("orders").send().await.unwrap();
+    assert_eq!(scan.items().len(), 1, "a redelivery replaces the item");
+    let got = orderflow_aws::dynamo::to_json(&scan.items()[0]);
+    assert_eq!(got, item.to_json());
+    assert_eq!(
+        scan.items()[0]["TotalMinor"],
+        AttributeValue::N("125000".into())
+    );
+
+    let e = DynamoStore::new(db, "no-such-table")
+        .put(&item)
+        .await
+        .unwrap_err();
+    assert!(
+        !e.retryable,
+        "a missing table will not appear by retrying: {e}"
+    );
+    assert!(
+        e.message.contains("ResourceNotFoundException") && e.message.contains("no-such-table"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_a_retryable_store_error() {
+    // A port nothing listens on: the SDK's own retries fail fast, and the
+    // message comes back to the queue.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sdk = orderflow_aws::moto::sdk_config_for(&format!("http://127.0.0.1:{port}")).await;
+    let store = DynamoStore::new(clients::dynamodb(&sdk), "orders");
+    let item = Item {
+        order_id: "o".into(),
+        timestamp: "t".into(),
+        fields: vec![],
+    };
+    let e = store.put(&item).await.unwrap_err();
+    assert!(e.retryable, "{e}");
+}

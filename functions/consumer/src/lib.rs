@@ -1,0 +1,112 @@
+//! The consumer function's handler, apart from Lambda so it can be tested
+//! without it.
+//!
+//! An SQS batch (up to 10 records from the event source mapping) is
+//! processed record by record with the pipeline's `consume` (raw bodies and
+//! SNS envelopes alike); the answer lists the records that failed in
+//! `batchItemFailures` (the mapping has `ReportBatchItemFailures`), so only
+//! those return to the queue and, past its `maxReceiveCount`, move to the
+//! dead-letter queue. One bad message never fails the batch.
+//!
+//! The whole invocation fails (and every record comes back) only when no
+//! transform chain can be loaded at all, or when a record has no message id
+//! to report it by (the event source mapping always sets one).
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures_util::future::join_all;
+use orderflow_aws::PluginCache;
+use orderflow_host::TransformChain;
+use orderflow_pipeline::ItemStore;
+use orderflow_pipeline::consumer::{ConsumerOutcome, ConsumerResult, IncomingMessage, consume};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("no transform chain is available: {0}")]
+    Plugins(#[from] orderflow_aws::RefreshError),
+    #[error(
+        "record {index} of the batch has no messageId, so its failure could not be reported alone; failing the whole batch"
+    )]
+    NoMessageId { index: usize },
+}
+
+/// The records of an SQS event as the pipeline's messages. A record
+/// without a body becomes an empty body, which `consume` reports malformed.
+pub fn messages(event: &SqsEvent) -> Result<Vec<IncomingMessage>, HandlerError> {
+    event
+        .records
+        .iter()
+        .enumerate()
+        .map(|(index, r)| match r.message_id.as_deref() {
+            Some(id) if !id.is_empty() => Ok(IncomingMessage {
+                message_id: id.to_string(),
+                body: r.body.clone().unwrap_or_default(),
+            }),
+            _ => Err(HandlerError::NoMessageId { index }),
+        })
+        .collect()
+}
+
+/// Consumes every record; the response names the ones to retry.
+pub async fn consume_batch<S: ItemStore>(
+    transforms: &TransformChain,
+    store: &S,
+    event: &SqsEvent,
+) -> Result<(SqsBatchResponse, Vec<ConsumerResult>), HandlerError> {
+    let started = Instant::now();
+    let messages = messages(event)?;
+    // Transforms run one at a time (they are CPU-bound and synchronous);
+    // the DynamoDB writes of a batch overlap.
+    let results = join_all(messages.iter().map(|m| consume(transforms, store, m))).await;
+    let mut response = SqsBatchResponse::default();
+    for (result, record) in results.iter().zip(&event.records) {
+        if let ConsumerOutcome::Failed { reason, permanent } = &result.outcome {
+            tracing::warn!(
+                message_id = %result.message_id, order_id = result.order_id.as_deref(), permanent = *permanent,
+                receive_count = record.attributes.get("ApproximateReceiveCount").map(String::as_str),
+                "record returned to the queue: {reason}"
+            );
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = result.message_id.clone();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    tracing::info!(
+        revision = %transforms.revision, records = results.len(), failed = response.batch_item_failures.len(),
+        micros = started.elapsed().as_micros() as u64, "batch consumed"
+    );
+    Ok((response, results))
+}
+
+pub struct Consumer<S> {
+    pub plugins: Arc<PluginCache<TransformChain>>,
+    pub store: S,
+}
+
+impl<S: ItemStore> Consumer<S> {
+    pub fn new(plugins: Arc<PluginCache<TransformChain>>, store: S) -> Consumer<S> {
+        Consumer { plugins, store }
+    }
+
+    /// One Lambda event → the batch response.
+    pub async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, HandlerError> {
+        Ok(self.handle_with_results(event).await?.0)
+    }
+
+    /// As [`handle`](Self::handle), with each record's result (for reports and tests).
+    pub async fn handle_with_results(
+        &self,
+        event: SqsEvent,
+    ) -> Result<(SqsBatchResponse, Vec<ConsumerResult>), HandlerError> {
+        let transforms = self.plugins.current().await.inspect_err(|e| {
+            tracing::error!(
+                records = event.records.len(),
+                "failing the whole batch: no transform chain: {e}"
+            )
+        })?;
+        consume_batch(&transforms.set, &self.store, &event)
+            .await
+            .inspect_err(|e| tracing::error!("{e}"))
+    }
+}
