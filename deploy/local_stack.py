@@ -20,9 +20,11 @@ the same template `sam deploy` uses:
    AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::CloudWatch::Alarm;
    skipped properties S3 VersioningConfiguration, PublicAccessBlockConfiguration,
    OwnershipControls, LifecycleConfiguration, BucketEncryption.BucketKeyEnabled,
-   DynamoDB PointInTimeRecoverySpecification, Lambda Tags. What no moto API can
-   reproduce (Lambda Architectures and LoggingConfig, DynamoDB SSESpecification)
-   is reported on stderr as "not reproduced".
+   DynamoDB PointInTimeRecoverySpecification, Lambda Tags. What moto cannot
+   reproduce is reported on stderr as "not reproduced": Lambda Architectures
+   and LoggingConfig, DynamoDB SSESpecification (no API changes them on moto),
+   and the bucket policy: moto enforces bucket policies but ignores their
+   Conditions, so the template's DenyInsecureTransport would deny every request.
    The SQS event source mapping is created but then disabled: an enabled
    mapping makes moto try to invoke the placeholder function in Docker for
    every message, which fails and bumps the messages' receive count towards
@@ -436,6 +438,7 @@ def _attr_string(value: Any) -> str:
 
 @dataclass
 class Report:
+    skipped_resources: list[str] = field(default_factory=list)  # logical ids moto's CloudFormation did not create
     applied: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
     not_reproduced: list[str] = field(default_factory=list)
@@ -517,6 +520,16 @@ def _apply_queue_policy(ctx: Ctx, logical_id: str, props: dict[str, Any]) -> Opt
 def _apply_bucket_policy(ctx: Ctx, logical_id: str, props: dict[str, Any]) -> Optional[str]:
     s3 = ctx.clients.s3
     bucket, document = props["Bucket"], props["PolicyDocument"]
+    conditional = [st.get("Sid", "?") for st in document.get("Statement", []) if "Condition" in st]
+    if conditional:
+        # moto enforces bucket policies but ignores their Conditions: the
+        # template's DenyInsecureTransport (Deny s3:* to "*" when
+        # aws:SecureTransport is false) would deny every request to the bucket.
+        ctx.not_reproduced(
+            f"{logical_id} (AWS::S3::BucketPolicy): statements {conditional} have Conditions, which moto "
+            "ignores when it enforces bucket policies (a conditional Deny would lock the bucket); not applied"
+        )
+        return None
     try:
         if json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == document:
             ctx.already(f"{logical_id} (AWS::S3::BucketPolicy)")
@@ -749,13 +762,13 @@ def _function_gaps(ctx: Ctx, logical_id: str, name: str, props: dict[str, Any]) 
 def _event_source_mapping(ctx: Ctx, logical_id: str, uuid: str, props: dict[str, Any]) -> None:
     lam = ctx.clients.lambda_
     live = lam.get_event_source_mapping(UUID=uuid)
-    if live.get("State") not in ("Disabled", "Disabling"):
-        lam.update_event_source_mapping(UUID=uuid, Enabled=False)
     ctx.report.deviations.append(
         f"{logical_id}: event source mapping created from the template, then disabled "
         "(moto would invoke the placeholder function in Docker for every message)"
     )
-    ctx.log(f"disabled {logical_id} (moto cannot run the functions; poll the queue instead)")
+    if live.get("State") not in ("Disabled", "Disabling"):
+        lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+        ctx.log(f"disabled {logical_id} (moto cannot run the functions; poll the queue instead)")
 
 
 # type -> fixer(ctx, logical_id, physical id, resolved properties)
@@ -887,6 +900,7 @@ def build_local_stack(
         f"moto created {len(physical)} of {len(resources)} resources; skipped: "
         + (", ".join(f"{lid} ({resources[lid]['Type']})" for lid in skipped) or "none")
     )
+    report.skipped_resources.extend(skipped)
     unsupported = [f"{lid} ({resources[lid]['Type']})" for lid in skipped if resources[lid]["Type"] not in RESOURCE_APPLIERS]
     if unsupported:
         raise LocalStackError(

@@ -7,6 +7,10 @@
 #      every skip is declared, with its reason, in the template's Metadata)
 #   4. pytest deploy/test_template_policies.py  (offline SAM transform + exact
 #      least-privilege IAM table and pipeline wiring)
+#   5. pytest deploy/test_local_stack.py  (deploy/local_stack.py creates the
+#      stack from the transformed template on a throwaway moto_server on
+#      127.0.0.1, fills what moto's CloudFormation skips, and the live
+#      resources are compared with the template + SNS->SQS->DLQ smoke tests)
 #
 # The tools live in three venvs because their pins conflict:
 #   $ORDERFLOW_VENV_DIR/{lint,sam,checkov}   (default: deploy/.venv/)
@@ -104,4 +108,10 @@ echo "checkov: $counts"
 
 run pytest env ORDERFLOW_TEMPLATE="$TEMPLATE" "$VENV_DIR/lint/bin/python" -m pytest -q -p no:cacheprovider \
     "$DEPLOY_DIR/test_template_policies.py"
-tail -n 1 "$LOG_DIR/pytest.log"
+echo "template policies: $(tail -n 1 "$LOG_DIR/pytest.log")"
+
+# moto_server comes from the lint venv (moto[server] in requirements-lint.txt);
+# the test starts and stops its own server on a free 127.0.0.1 port.
+run pytest-local-stack env ORDERFLOW_TEMPLATE="$TEMPLATE" PATH="$VENV_DIR/lint/bin:$PATH" \
+    "$VENV_DIR/lint/bin/python" -m pytest -q -p no:cacheprovider "$DEPLOY_DIR/test_local_stack.py"
+echo "local stack on moto: $(tail -n 1 "$LOG_DIR/pytest-local-stack.log")"
