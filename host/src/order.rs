@@ -327,7 +327,10 @@ mod tests {
         v.as_object_mut().unwrap().remove("customer_id");
         assert!(err(&v.to_string()).contains("missing field `customer_id`"));
         assert!(err("{not json").starts_with("invalid order JSON"));
-        assert_eq!(err(r#"["ord-1", "cust-1"]"#), "invalid order JSON: an order must be a JSON object");
+        assert_eq!(
+            err(r#"["ord-1", "cust-1"]"#),
+            "invalid order JSON: an order must be a JSON object"
+        );
     }
 
     #[test]
