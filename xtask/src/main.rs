@@ -5,7 +5,8 @@
 //!   manifest with their hashes to `target/example-plugins/manifest.json`;
 //! - `demo`: `plugins`, then run the sample orders through the embedded
 //!   pipeline;
-//! - `test`: the whole test suite (what CI runs).
+//! - `test`: the whole test suite (what CI runs): every crate's tests, the
+//!   template checks, and the arm64 Lambdas under qemu.
 
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -39,10 +40,15 @@ fn main() -> Result<()> {
         "test" => {
             plugins(&root)?;
             cargo(&["test", "--workspace", "--no-fail-fast"], None)?;
-            let template = root.join("deploy/validate-template.sh");
-            if template.exists() {
-                run(Command::new("bash").arg(template))?;
-            }
+            // The template: cfn-lint, sam validate, checkov, least privilege,
+            // the local stack created from it on moto.
+            run(Command::new("bash").arg(root.join("deploy/validate-template.sh")))?;
+            // What ships is what was tested: the arm64 Lambdas, built the way
+            // SAM builds them (unoptimised here, to keep CI short), run under
+            // qemu against that local stack.
+            run(Command::new("bash").arg(root.join("deploy/build-lambdas.sh")).arg("arm64").env("PROFILE", "debug"))?;
+            let python = root.join("deploy/.venv/lint/bin/python");
+            run(Command::new(python).args(["-m", "pytest", "-q", "deploy/test_arm64_lambdas.py"]))?;
         }
         _ => bail!("usage: cargo xtask <plugins|demo|test>"),
     }
