@@ -115,16 +115,7 @@ impl RulePlugin {
         spec: &PluginSpec,
         wasm: &[u8],
     ) -> Result<RulePlugin, LoadError> {
-        let limits = spec.limits.apply(runtime.config.default_limits);
-        let sandbox = Sandbox::load(
-            runtime,
-            &runtime.rule_linker,
-            &format!("{}@{}", spec.name, spec.version),
-            wasm,
-            &spec.sha256,
-            spec.config.to_string(),
-            limits,
-        )?;
+        let sandbox = Sandbox::load(runtime, &runtime.rule_linker, spec, wasm)?;
         Ok(RulePlugin {
             name: spec.name.clone(),
             version: spec.version.clone(),

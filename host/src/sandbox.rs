@@ -428,12 +428,14 @@ impl<W: World> Sandbox<W> {
     pub(crate) fn load(
         runtime: &Runtime,
         linker: &Linker<State>,
-        plugin: &str,
+        spec: &crate::PluginSpec,
         wasm: &[u8],
-        sha256: &str,
-        config: String,
-        limits: Limits,
     ) -> Result<Sandbox<W>, LoadError> {
+        let plugin = format!("{}@{}", spec.name, spec.version);
+        let plugin = plugin.as_str();
+        let sha256 = spec.sha256.as_str();
+        let config = spec.config.to_string();
+        let limits = spec.limits.apply(runtime.config.default_limits);
         let actual = crate::manifest::sha256_hex(wasm);
         if actual != sha256 {
             return Err(LoadError::HashMismatch {

@@ -112,16 +112,7 @@ impl TransformPlugin {
         spec: &PluginSpec,
         wasm: &[u8],
     ) -> Result<TransformPlugin, LoadError> {
-        let limits = spec.limits.apply(runtime.config.default_limits);
-        let sandbox = Sandbox::load(
-            runtime,
-            &runtime.transform_linker,
-            &format!("{}@{}", spec.name, spec.version),
-            wasm,
-            &spec.sha256,
-            spec.config.to_string(),
-            limits,
-        )?;
+        let sandbox = Sandbox::load(runtime, &runtime.transform_linker, spec, wasm)?;
         Ok(TransformPlugin {
             name: spec.name.clone(),
             version: spec.version.clone(),

@@ -46,7 +46,10 @@ fn main() -> Result<()> {
             // What ships is what was tested: the arm64 Lambdas, built the way
             // SAM builds them (unoptimised here, to keep CI short), run under
             // qemu against that local stack.
-            run(Command::new("bash").arg(root.join("deploy/build-lambdas.sh")).arg("arm64").env("PROFILE", "debug"))?;
+            run(Command::new("bash")
+                .arg(root.join("deploy/build-lambdas.sh"))
+                .arg("arm64")
+                .env("PROFILE", "debug"))?;
             let python = root.join("deploy/.venv/lint/bin/python");
             run(Command::new(python).args(["-m", "pytest", "-q", "deploy/test_arm64_lambdas.py"]))?;
         }

@@ -1,16 +1,13 @@
-//! The AWS pipeline on a local endpoint (a moto server): the template's
-//! resources, the real producer and consumer handlers with the real SDK
-//! clients, and an emulated SQS event source mapping between them.
+//! The AWS pipeline on a local endpoint (a moto server): the resources of
+//! template.yaml, created from the template itself by
+//! `deploy/local_stack.py`, the real producer and consumer handlers with the
+//! real SDK clients, and an emulated SQS event source mapping between them.
 //!
 //! Used by the `local-stack` command and by the end-to-end tests.
 
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use orderflow_aws::{
     DynamoStore, PluginCache, PluginLocation, PluginStore, S3Source, SnsPublisher, clients,
@@ -21,30 +18,163 @@ use orderflow_pipeline::ItemStore;
 use orderflow_pipeline::consumer::ConsumerResult;
 use orderflow_producer::Producer;
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The settings the template gives the queue, scaled down for a local run.
+/// How the stack is created from template.yaml, and how the local event
+/// source mapping drives it.
 #[derive(Debug, Clone)]
 pub struct StackSettings {
-    /// Prefix of every resource name.
-    pub name: String,
-    /// Deliveries before SQS moves a message to the DLQ (template: MaxReceiveCount).
-    pub max_receive_count: u32,
-    /// Seconds a received message stays invisible (template: 190).
-    pub visibility_timeout: u32,
-    pub manifest_key: String,
+    /// CloudFormation stack name (moto derives the plugin bucket's name from it).
+    pub stack_name: String,
+    /// Template parameter overrides (`StageName` names the topic, queues,
+    /// table and functions).
+    pub parameters: Vec<(String, String)>,
+    /// Seconds a message received by the local event source mapping stays
+    /// invisible: the template's queue VisibilityTimeout (190 s, sized for
+    /// Lambda) scaled down, so failed records come back within a test. Given
+    /// on each ReceiveMessage; the queue itself keeps the template's value.
+    pub visibility_timeout: i32,
 }
 
 impl StackSettings {
-    pub fn new(name: impl Into<String>) -> StackSettings {
+    /// Stack `orderflow-<stage>` with `StageName=<stage>` (lowercase letters,
+    /// digits and `-`, at most 20 characters: see [`unique_stage`]).
+    pub fn new(stage: impl Into<String>) -> StackSettings {
+        let stage = stage.into();
         StackSettings {
-            name: name.into(),
-            max_receive_count: 3,
+            stack_name: format!("orderflow-{stage}"),
+            parameters: vec![("StageName".into(), stage)],
             visibility_timeout: 1,
-            manifest_key: "plugins/manifest.json".into(),
         }
     }
+
+    /// Overrides a template parameter (replacing an earlier override).
+    pub fn parameter(&mut self, key: &str, value: impl Into<String>) -> &mut StackSettings {
+        self.parameters.retain(|(k, _)| k != key);
+        self.parameters.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// What `deploy/local_stack.py` prints: the stack's Outputs and the
+/// functions' environment.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct TemplateOutputs {
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub table_name: String,
+    pub bucket: String,
+    pub manifest_key: String,
+    pub refresh_seconds: u64,
+    pub producer_function: String,
+    pub consumer_function: String,
+}
+
+/// The Python packages `deploy/local_stack.py` imports: (module, package).
+const PYTHON_MODULES: [(&str, &str); 3] = [
+    ("boto3", "boto3"),
+    ("samtranslator", "aws-sam-translator"),
+    ("yaml", "PyYAML"),
+];
+const PIP_INSTALL: &str = "pip install boto3 aws-sam-translator PyYAML";
+
+/// The Python that runs `deploy/local_stack.py`: `ORDERFLOW_PYTHON` or `python3`.
+pub fn python() -> String {
+    std::env::var("ORDERFLOW_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".into())
+}
+
+/// `deploy/local_stack.py` in this workspace.
+pub fn template_script() -> PathBuf {
+    orderflow_plugin_build::workspace_root().join("deploy/local_stack.py")
+}
+
+/// The packages of [`PYTHON_MODULES`] that `python` cannot import.
+fn missing_python_packages(python: &str) -> Result<Vec<&'static str>> {
+    let modules: Vec<&str> = PYTHON_MODULES.iter().map(|(m, _)| *m).collect();
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(
+            "import importlib.util, sys\n\
+             print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))",
+        )
+        .args(&modules)
+        .output()
+        .with_context(|| format!("running {python}"))?;
+    if !out.status.success() {
+        bail!(
+            "{python} could not check its packages ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let missing = String::from_utf8_lossy(&out.stdout).to_string();
+    Ok(PYTHON_MODULES
+        .iter()
+        .filter(|(m, _)| missing.split_whitespace().any(|x| x == *m))
+        .map(|(_, p)| *p)
+        .collect())
+}
+
+/// Runs `deploy/local_stack.py` with `python` against `endpoint`: creates
+/// the stack from template.yaml and answers its outputs and the script's
+/// progress (its stderr).
+pub fn run_template_script(
+    python: &str,
+    endpoint: &str,
+    region: &str,
+    settings: &StackSettings,
+) -> Result<(TemplateOutputs, String)> {
+    let script = template_script();
+    let mut cmd = Command::new(python);
+    cmd.arg(&script)
+        .args(["--endpoint", endpoint, "--region", region])
+        .args(["--stack-name", &settings.stack_name]);
+    for (k, v) in &settings.parameters {
+        cmd.arg("-p").arg(format!("{k}={v}"));
+    }
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "cannot run {python} ({e}): deploy/local_stack.py needs Python 3 with boto3, \
+             aws-sam-translator and PyYAML (`{PIP_INSTALL}`); set ORDERFLOW_PYTHON to use another interpreter"
+        ),
+        Err(e) => return Err(e).with_context(|| format!("running {python}")),
+    };
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        if let Ok(missing) = missing_python_packages(python)
+            && !missing.is_empty()
+        {
+            bail!(
+                "{python} lacks the Python package(s) {} that {} needs: `{PIP_INSTALL}` \
+                 (or set ORDERFLOW_PYTHON to a Python that has them)",
+                missing.join(", "),
+                script.display()
+            );
+        }
+        bail!(
+            "{python} {} failed ({}):\n{}",
+            script.display(),
+            out.status,
+            log.trim_end()
+        );
+    }
+    let outputs = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "{} printed no stack outputs: {}\n{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stdout).trim(),
+            log.trim_end()
+        )
+    })?;
+    Ok((outputs, log))
 }
 
 /// The resources of template.yaml, created on a local endpoint.
@@ -60,165 +190,137 @@ pub struct Stack {
     pub dlq_url: String,
     pub table: String,
     pub bucket: String,
+    /// `ORDERFLOW_MANIFEST_KEY` of the functions.
+    pub manifest_key: String,
+    /// `ORDERFLOW_REFRESH_SECONDS` of the functions.
+    pub refresh: Duration,
+    /// Deliveries before SQS moves a message to the DLQ: the queue's RedrivePolicy.
+    pub max_receive_count: u32,
+    pub producer_function: String,
+    pub consumer_function: String,
     pub settings: StackSettings,
+    /// What `deploy/local_stack.py` reported while creating the stack.
+    pub log: String,
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String> {
-    let attrs = sqs
+/// The queue's ARN and its RedrivePolicy's (deadLetterTargetArn, maxReceiveCount).
+async fn queue_attributes(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<(String, Option<(String, u32)>)> {
+    let out = sqs
         .get_queue_attributes()
         .queue_url(url)
         .attribute_names(QueueAttributeName::QueueArn)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
         .send()
-        .await?;
-    attrs
-        .attributes()
+        .await
+        .with_context(|| format!("GetQueueAttributes {url}"))?;
+    let attrs = out.attributes();
+    let arn = attrs
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .cloned()
-        .context("the queue has no QueueArn")
+        .context("the queue has no QueueArn")?;
+    let Some(policy) = attrs.and_then(|a| a.get(&QueueAttributeName::RedrivePolicy)) else {
+        return Ok((arn, None));
+    };
+    let policy: serde_json::Value = serde_json::from_str(policy)
+        .with_context(|| format!("RedrivePolicy of {url} is not JSON: {policy}"))?;
+    let target = policy["deadLetterTargetArn"]
+        .as_str()
+        .with_context(|| format!("RedrivePolicy of {url} has no deadLetterTargetArn: {policy}"))?;
+    // A number, or a number in a string (as CloudFormation passes it on).
+    let count = match &policy["maxReceiveCount"] {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+    .and_then(|n| u32::try_from(n).ok())
+    .with_context(|| format!("RedrivePolicy of {url} has no maxReceiveCount: {policy}"))?;
+    Ok((arn, Some((target.to_string(), count))))
 }
 
 impl Stack {
-    /// Creates the bucket (versioned), table, queue with its DLQ and redrive
-    /// policy, topic, and the raw-delivery subscription.
+    /// Creates the template's resources on the endpoint of `sdk` by running
+    /// `deploy/local_stack.py` (see [`run_template_script`]), and connects
+    /// clients to what it created.
     pub async fn create(sdk: &SdkConfig, settings: StackSettings) -> Result<Stack> {
-        let s3 = clients::s3(sdk);
-        let sns = clients::sns(sdk);
+        let endpoint = sdk
+            .endpoint_url()
+            .context("the SDK configuration has no endpoint URL (a local stack needs one)")?
+            .to_string();
+        let region = sdk.region().map_or_else(
+            || orderflow_aws::moto::REGION.to_string(),
+            |r| r.to_string(),
+        );
+        let script_settings = settings.clone();
+        let (out, log) = tokio::task::spawn_blocking(move || {
+            run_template_script(&python(), &endpoint, &region, &script_settings)
+        })
+        .await
+        .context("deploy/local_stack.py panicked")?
+        .context("creating the stack from template.yaml (deploy/local_stack.py)")?;
+
         let sqs = aws_sdk_sqs::Client::new(sdk);
-        let dynamodb = clients::dynamodb(sdk);
-        let name = &settings.name;
-
-        let bucket = format!("{name}-plugins");
-        s3.create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .context("CreateBucket")?;
-        s3.put_bucket_versioning()
-            .bucket(&bucket)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .context("PutBucketVersioning")?;
-
-        let table = format!("{name}-orders");
-        let key = |n: &str, t| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(t)
-                .build()
+        let (queue_arn, redrive) = queue_attributes(&sqs, &out.queue_url).await?;
+        let (dlq_arn, _) = queue_attributes(&sqs, &out.dlq_url).await?;
+        let Some((target, max_receive_count)) = redrive else {
+            bail!("the queue {} has no RedrivePolicy", out.queue_url);
         };
-        let attr = |n: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(n)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-        };
-        dynamodb
-            .create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("OrderId", KeyType::Hash)?)
-            .key_schema(key("Timestamp", KeyType::Range)?)
-            .attribute_definitions(attr("OrderId")?)
-            .attribute_definitions(attr("Timestamp")?)
-            .send()
-            .await
-            .context("CreateTable")?;
-
-        let dlq_url = sqs
-            .create_queue()
-            .queue_name(format!("{name}-high-value-dlq"))
-            .send()
-            .await
-            .context("CreateQueue (DLQ)")?;
-        let dlq_url = dlq_url.queue_url().context("no DLQ url")?.to_string();
-        let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
-        let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}).to_string();
-        let queue = sqs
-            .create_queue()
-            .queue_name(format!("{name}-high-value"))
-            .attributes(
-                QueueAttributeName::VisibilityTimeout,
-                settings.visibility_timeout.to_string(),
-            )
-            .attributes(QueueAttributeName::RedrivePolicy, redrive)
-            .send()
-            .await
-            .context("CreateQueue")?;
-        let queue_url = queue.queue_url().context("no queue url")?.to_string();
-        let queue_arn = queue_arn(&sqs, &queue_url).await?;
-
-        let topic = sns
-            .create_topic()
-            .name(format!("{name}-high-value-orders"))
-            .send()
-            .await
-            .context("CreateTopic")?;
-        let topic_arn = topic.topic_arn().context("no topic ARN")?.to_string();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(&queue_arn)
-            .attributes("RawMessageDelivery", "true")
-            .send()
-            .await
-            .context("Subscribe")?;
-
+        if target != dlq_arn {
+            bail!("the queue's RedrivePolicy targets {target}, not the stack's DLQ {dlq_arn}");
+        }
         Ok(Stack {
             sdk: sdk.clone(),
-            s3,
-            sns,
+            s3: clients::s3(sdk),
+            sns: clients::sns(sdk),
             sqs,
-            dynamodb,
-            topic_arn,
-            queue_url,
+            dynamodb: clients::dynamodb(sdk),
+            topic_arn: out.topic_arn,
+            queue_url: out.queue_url,
             queue_arn,
-            dlq_url,
-            table,
-            bucket,
+            dlq_url: out.dlq_url,
+            table: out.table_name,
+            bucket: out.bucket,
+            manifest_key: out.manifest_key,
+            refresh: Duration::from_secs(out.refresh_seconds),
+            max_receive_count,
+            producer_function: out.producer_function,
+            consumer_function: out.consumer_function,
             settings,
+            log,
         })
     }
 
     pub fn plugin_location(&self) -> PluginLocation {
-        PluginLocation::new(&self.bucket, &self.settings.manifest_key)
+        PluginLocation::new(&self.bucket, &self.manifest_key)
     }
 
     pub fn plugin_store(&self) -> PluginStore {
         PluginStore::new(self.s3.clone(), self.plugin_location())
     }
 
-    pub fn rule_cache(
-        &self,
-        runtime: Arc<Runtime>,
-        refresh: Duration,
-    ) -> Arc<PluginCache<RuleSet>> {
+    /// The producer's rule set, re-checked every `ORDERFLOW_REFRESH_SECONDS`.
+    pub fn rule_cache(&self, runtime: Arc<Runtime>) -> Arc<PluginCache<RuleSet>> {
         Arc::new(PluginCache::new(
             S3Source::new(self.s3.clone(), self.plugin_location()),
             runtime,
-            refresh,
+            self.refresh,
         ))
     }
 
-    pub fn transform_cache(
-        &self,
-        runtime: Arc<Runtime>,
-        refresh: Duration,
-    ) -> Arc<PluginCache<TransformChain>> {
+    /// The consumer's transform chain, re-checked every `ORDERFLOW_REFRESH_SECONDS`.
+    pub fn transform_cache(&self, runtime: Arc<Runtime>) -> Arc<PluginCache<TransformChain>> {
         Arc::new(PluginCache::new(
             S3Source::new(self.s3.clone(), self.plugin_location()),
             runtime,
-            refresh,
+            self.refresh,
         ))
     }
 
     /// The producer function as Lambda would build it.
-    pub fn producer(&self, runtime: Arc<Runtime>, refresh: Duration) -> Producer<SnsPublisher> {
-        Producer::new(self.rule_cache(runtime, refresh), self.publisher())
+    pub fn producer(&self, runtime: Arc<Runtime>) -> Producer<SnsPublisher> {
+        Producer::new(self.rule_cache(runtime), self.publisher())
     }
 
     pub fn publisher(&self) -> SnsPublisher {
@@ -230,8 +332,8 @@ impl Stack {
     }
 
     /// The consumer function as Lambda would build it.
-    pub fn consumer(&self, runtime: Arc<Runtime>, refresh: Duration) -> Consumer<DynamoStore> {
-        Consumer::new(self.transform_cache(runtime, refresh), self.store())
+    pub fn consumer(&self, runtime: Arc<Runtime>) -> Consumer<DynamoStore> {
+        Consumer::new(self.transform_cache(runtime), self.store())
     }
 
     /// The event source mapping between the queue and a consumer.
@@ -241,6 +343,7 @@ impl Stack {
             queue_url: self.queue_url.clone(),
             queue_arn: self.queue_arn.clone(),
             batch_size: 10,
+            visibility_timeout: Some(self.settings.visibility_timeout),
         }
     }
 
@@ -312,7 +415,7 @@ impl Stack {
         self.s3
             .put_object()
             .bucket(&self.bucket)
-            .key(&self.settings.manifest_key)
+            .key(&self.manifest_key)
             .body(bytes.into())
             .send()
             .await
@@ -353,6 +456,8 @@ pub struct EventSourceMapping {
     pub queue_url: String,
     pub queue_arn: String,
     pub batch_size: i32,
+    /// Visibility timeout given on each receive; `None`: the queue's own.
+    pub visibility_timeout: Option<i32>,
 }
 
 impl EventSourceMapping {
@@ -364,6 +469,7 @@ impl EventSourceMapping {
             .queue_url(&self.queue_url)
             .max_number_of_messages(self.batch_size)
             .wait_time_seconds(wait_seconds)
+            .set_visibility_timeout(self.visibility_timeout)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .message_attribute_names("All")
             .send()
@@ -567,16 +673,28 @@ pub fn build_plugins(manifest: &Manifest) -> Result<std::path::PathBuf> {
     Ok(orderflow_plugin_build::output_dir())
 }
 
-/// Per-run resource prefix: a local endpoint may outlive one run.
-pub fn unique_name(base: &str) -> String {
+/// A stage name no other stack on the same endpoint has: `<base>-<8 hex>`
+/// (a local endpoint may outlive one run, and tests run concurrently).
+/// `base` must fit the template's StageName pattern with 9 characters to spare.
+pub fn unique_stage(base: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
+        .map(|d| d.subsec_nanos() ^ d.as_secs() as u32)
         .unwrap_or(0);
-    format!(
-        "{base}-{:x}",
-        (nanos as u64) ^ (std::process::id() as u64) << 32
-    )
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mixed = nanos ^ std::process::id().rotate_left(16) ^ n.wrapping_mul(0x9e37_79b9);
+    let stage = format!("{base}-{mixed:08x}");
+    assert!(
+        stage.len() <= 20
+            && stage.starts_with(|c: char| c.is_ascii_lowercase())
+            && stage
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+        "{stage:?} is not a StageName (^[a-z][a-z0-9-]{{0,19}}$)"
+    );
+    stage
 }
 
 /// Counts of producer results by status.
@@ -595,4 +713,69 @@ pub fn count_by_status(
         *m.entry(k).or_insert(0) += 1;
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_python_without_the_packages_is_named_with_the_fix() {
+        // python3 without site-packages (-S): none of the three importable.
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("python-bare");
+        std::fs::write(&fake, format!("#!/bin/sh\nexec {} -S \"$@\"\n", python())).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = run_template_script(
+            fake.to_str().unwrap(),
+            "http://127.0.0.1:9",
+            "us-east-1",
+            &StackSettings::new("t"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("boto3, aws-sam-translator, PyYAML"), "{err}");
+        assert!(
+            err.contains("pip install boto3 aws-sam-translator PyYAML"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_interpreter_is_named_with_the_fix() {
+        let err = run_template_script(
+            "/nonexistent/python3",
+            "http://127.0.0.1:9",
+            "us-east-1",
+            &StackSettings::new("t"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("/nonexistent/python3"), "{err}");
+        assert!(err.contains("ORDERFLOW_PYTHON"), "{err}");
+        assert!(
+            err.contains("pip install boto3 aws-sam-translator PyYAML"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unique_stages_fit_the_template_and_differ() {
+        let a = unique_stage("e2e");
+        let b = unique_stage("e2e");
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 12);
+        let mut s = StackSettings::new(&a);
+        s.parameter("RefreshSeconds", "0")
+            .parameter("RefreshSeconds", "5");
+        assert_eq!(s.stack_name, format!("orderflow-{a}"));
+        assert_eq!(
+            s.parameters,
+            [
+                ("StageName".into(), a),
+                ("RefreshSeconds".into(), "5".into())
+            ]
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! `local-stack`: the whole AWS pipeline on a local moto server.
 //!
 //! Starts moto on a free loopback port (or uses `AWS_ENDPOINT_URL` if set),
-//! creates the template's resources, builds and publishes the plugins,
+//! creates the resources from template.yaml with `deploy/local_stack.py`,
+//! builds and publishes the plugins,
 //! runs the producer handler on the sample orders, drives the consumer
 //! handler like an SQS event source mapping, and prints what landed in the
 //! table. See aws/README.md.
@@ -11,7 +12,7 @@ use orderflow_aws::moto::{MotoServer, sdk_config_for};
 use orderflow_aws::telemetry;
 use orderflow_host::{Manifest, Runtime, RuntimeConfig};
 use orderflow_local_stack::{
-    Stack, StackSettings, build_plugins, count_by_status, example_manifest, unique_name,
+    Stack, StackSettings, build_plugins, count_by_status, example_manifest, unique_stage,
 };
 use orderflow_producer::Request;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ usage: local-stack [--orders FILE] [--manifest FILE] [--json] [--keep]
   --json            print the table's items as JSON Lines only
   --keep            keep the moto server running until Enter is pressed
   AWS_ENDPOINT_URL  use this endpoint instead of starting moto
+  ORDERFLOW_PYTHON  Python for deploy/local_stack.py (default: python3)
   RUST_LOG          log filter (default: warn)";
 
 struct Args {
@@ -147,16 +149,29 @@ async fn main() -> Result<()> {
         }
     ));
     let sdk = sdk_config_for(&endpoint).await;
-    let stack = Stack::create(&sdk, StackSettings::new(unique_name("orderflow-local")))
-        .await
-        .context("creating the resources")?;
+    // A moto of its own holds only this run's stack; a shared endpoint may
+    // hold earlier runs' stacks (and their items).
+    let stage = if moto.is_some() {
+        "local".to_string()
+    } else {
+        unique_stage("local")
+    };
+    let t = Instant::now();
+    let stack = Stack::create(&sdk, StackSettings::new(stage)).await?;
     say(format!(
-        "created:  s3://{} (versioned), table {}, topic {}, queue {} (DLQ after {} receives)",
-        stack.bucket,
-        stack.table,
-        stack.topic_arn,
-        stack.queue_url,
-        stack.settings.max_receive_count
+        "stack:    {} from template.yaml in {} ms (deploy/local_stack.py: {})",
+        stack.settings.stack_name,
+        t.elapsed().as_millis(),
+        stack
+            .log
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim_start_matches("local-stack: ")
+    ));
+    say(format!(
+        "          s3://{}, table {}, topic {}, queue {} (DLQ after {} receives)",
+        stack.bucket, stack.table, stack.topic_arn, stack.queue_url, stack.max_receive_count
     ));
 
     // Plugins.
@@ -186,7 +201,7 @@ async fn main() -> Result<()> {
 
     // Producer: the orders go in as direct invocations of up to 100, so the
     // handler parses them exactly as it parses a Lambda event.
-    let producer = stack.producer(runtime.clone(), Duration::from_secs(60));
+    let producer = stack.producer(runtime.clone());
     let raw = order_values(&orders_text)?;
     let mut results = Vec::new();
     for chunk in raw.chunks(orderflow_producer::MAX_ORDERS) {
@@ -213,7 +228,7 @@ async fn main() -> Result<()> {
     }
 
     // Consumer, driven like the event source mapping.
-    let consumer = stack.consumer(runtime.clone(), Duration::from_secs(60));
+    let consumer = stack.consumer(runtime.clone());
     let drain = stack
         .event_source()
         .drain(&consumer, Duration::from_secs(120))

@@ -3,7 +3,9 @@
 //! publishing to SNS, SNS delivering raw to SQS, an emulated event source
 //! mapping invoking the consumer handler, items in DynamoDB.
 //!
-//! Each test starts its own moto server (about a second) and stack.
+//! Each test starts its own moto server (about a second) and creates the
+//! stack from template.yaml on it with `deploy/local_stack.py` (a few
+//! seconds), under a stage name of its own.
 
 use aws_lambda_events::sqs::SqsEvent;
 use orderflow_aws::moto::MotoServer;
@@ -11,7 +13,7 @@ use orderflow_aws::{DynamoStore, SnsPublisher};
 use orderflow_consumer::Consumer;
 use orderflow_host::order::parse_orders;
 use orderflow_host::{Item, Manifest, Runtime, RuntimeConfig};
-use orderflow_local_stack::{Stack, StackSettings, build_plugins, unique_name};
+use orderflow_local_stack::{Stack, StackSettings, build_plugins, unique_stage};
 use orderflow_pipeline::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
 use orderflow_producer::Producer;
 use serde_json::{Value, json};
@@ -76,7 +78,7 @@ struct Env {
 
 async fn env(settings: impl FnOnce(&mut StackSettings)) -> Env {
     let moto = MotoServer::start().unwrap();
-    let mut s = StackSettings::new(unique_name("e2e"));
+    let mut s = StackSettings::new(unique_stage("e2e"));
     settings(&mut s);
     let stack = Stack::create(&moto.sdk_config().await, s).await.unwrap();
     Env {
@@ -96,13 +98,12 @@ impl Env {
             .revision
     }
 
-    fn producer(&self, refresh: Duration) -> Producer<SnsPublisher> {
-        self.stack.producer(self.runtime.clone(), refresh)
+    fn producer(&self) -> Producer<SnsPublisher> {
+        self.stack.producer(self.runtime.clone())
     }
 
     fn consumer(&self) -> Consumer<DynamoStore> {
-        self.stack
-            .consumer(self.runtime.clone(), Duration::from_secs(60))
+        self.stack.consumer(self.runtime.clone())
     }
 }
 
@@ -174,7 +175,7 @@ fn without_revision(items: &[Value]) -> Vec<Value> {
 async fn high_value_orders_land_in_the_table_transformed_once_each() {
     let env = env(|_| {}).await;
     let revision = env.publish(&example().0).await;
-    let producer = env.producer(Duration::from_secs(60));
+    let producer = env.producer();
     let consumer = env.consumer();
 
     // A batch by direct invocation, one order over the HTTP API.
@@ -287,9 +288,12 @@ fn http_event(body: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_end_in_the_dead_letter_queue_after_the_receive_limit() {
-    let env = env(|s| s.max_receive_count = 2).await;
+    let env = env(|_| {}).await;
+    // The template's MaxReceiveCount, as the queue's RedrivePolicy has it.
+    let receives = env.stack.max_receive_count as usize;
+    assert!(receives >= 2, "{receives}");
     env.publish(&example().0).await;
-    let producer = env.producer(Duration::from_secs(60));
+    let producer = env.producer();
     let consumer = env.consumer();
 
     let good = invoke(&producer, json!(order("ord-good", "EUR", 500_000))).await;
@@ -312,8 +316,9 @@ async fn malformed_messages_end_in_the_dead_letter_queue_after_the_receive_limit
     );
     assert_eq!(drain.deleted, 1, "only the good message is deleted");
     assert_eq!(
-        drain.failed, 4,
-        "each bad message is reported on each of its 2 receives"
+        drain.failed,
+        2 * receives,
+        "each bad message is reported on each of its {receives} receives"
     );
     let reasons: HashSet<String> = drain
         .results
@@ -346,10 +351,14 @@ async fn malformed_messages_end_in_the_dead_letter_queue_after_the_receive_limit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_producer_picks_up_a_rule_change_and_survives_a_bad_one() {
-    let env = env(|_| {}).await;
+    // Deployed to check the manifest on every event (ORDERFLOW_REFRESH_SECONDS=0).
+    let env = env(|s| {
+        s.parameter("RefreshSeconds", "0");
+    })
+    .await;
+    assert_eq!(env.stack.refresh, Duration::ZERO);
     let first = env.publish(&with_eur_minimum(100_000)).await;
-    // Checks the manifest on every event (ORDERFLOW_REFRESH_SECONDS=0).
-    let producer = env.producer(Duration::ZERO);
+    let producer = env.producer();
     let consumer = env.consumer();
     let mid = |id: &str| json!(order(id, "EUR", 50_000));
 
@@ -422,7 +431,7 @@ async fn a_running_producer_picks_up_a_rule_change_and_survives_a_bad_one() {
 }
 
 async fn status_manifest(env: &Env) -> Manifest {
-    let key = env.stack.settings.manifest_key.clone();
+    let key = env.stack.manifest_key.clone();
     let out = env
         .stack
         .s3
@@ -503,11 +512,7 @@ async fn publish_failures_at_the_client_are_retried_and_the_rest_reported() {
         calls: Mutex::new(0),
         poison: "ord-poison".into(),
     };
-    let producer = Producer::new(
-        env.stack
-            .rule_cache(env.runtime.clone(), Duration::from_secs(60)),
-        flaky,
-    );
+    let producer = Producer::new(env.stack.rule_cache(env.runtime.clone()), flaky);
     let mut orders: Vec<Value> = (0..14)
         .map(|i| order(&format!("ord-{i:02}"), "EUR", 200_000 + i))
         .collect();
@@ -590,9 +595,9 @@ impl ItemStore for ThrottledStore {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_write_returns_the_record_and_succeeds_on_redelivery() {
-    let env = env(|s| s.max_receive_count = 3).await;
+    let env = env(|_| {}).await;
     env.publish(&example().0).await;
-    let producer = env.producer(Duration::from_secs(60));
+    let producer = env.producer();
     let orders: Vec<Value> = (0..12)
         .map(|i| order(&format!("ord-{i:02}"), "EUR", 150_000))
         .collect();
@@ -608,11 +613,7 @@ async fn a_throttled_write_returns_the_record_and_succeeds_on_redelivery() {
         inner: env.stack.store(),
         seen: Mutex::new(BTreeMap::new()),
     };
-    let consumer = Consumer::new(
-        env.stack
-            .transform_cache(env.runtime.clone(), Duration::from_secs(60)),
-        store,
-    );
+    let consumer = Consumer::new(env.stack.transform_cache(env.runtime.clone()), store);
     let drain = env
         .stack
         .event_source()
