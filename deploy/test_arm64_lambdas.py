@@ -23,6 +23,7 @@ Needs: target/lambda/orderflow-{producer,consumer}/bootstrap built for arm64
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -222,3 +223,13 @@ def test_arm64_producer_and_consumer_run_the_pipeline(lambda_env: Any) -> None:
     items = dynamodb.scan(TableName=stack["table_name"])["Items"]
     assert sorted(i["OrderId"]["S"] for i in items) == sorted(published)
     assert all("DisplayTotal" in i for i in items), "the transforms ran"
+
+
+@pytest.mark.parametrize("function", ["producer", "consumer"])
+def test_binaries_run_on_provided_al2023(function: str) -> None:
+    """provided.al2023 ships glibc 2.34: no symbol may need a newer one."""
+    symbols = subprocess.run(["objdump", "-T", str(_binary(f"orderflow-{function}"))],
+                             check=True, capture_output=True, text=True).stdout
+    versions = {tuple(int(p) for p in v.split(".")) for v in re.findall(r"GLIBC_([0-9.]+)", symbols)}
+    assert versions, "a dynamically linked glibc binary"
+    assert max(versions) <= (2, 34), f"needs glibc {max(versions)}, provided.al2023 has 2.34"
