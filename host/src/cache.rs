@@ -100,11 +100,10 @@ fn store(component: &Component, path: &Path) -> std::io::Result<()> {
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let dir = path.parent().expect("cache paths have a parent");
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        sha256_hex(&bytes)
-    ));
+    // Unique per write: two threads may compile the same plugin at once.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{}.{n}.tmp", std::process::id()));
     std::fs::write(&tmp, &bytes)?;
     std::fs::write(sidecar(path), sha256_hex(&bytes))?;
     std::fs::rename(&tmp, path)

@@ -133,7 +133,10 @@ impl ItemStore for FileStore {
         let write = || -> std::io::Result<()> {
             let dir = path.parent().expect("item paths have a parent");
             std::fs::create_dir_all(dir)?;
-            let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+            // Unique per write: two deliveries of one order may be written at once.
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = dir.join(format!(".{}.{n}.tmp", std::process::id()));
             std::fs::write(&tmp, serde_json::to_vec_pretty(&item.to_json())?)?;
             std::fs::rename(&tmp, &path)
         };

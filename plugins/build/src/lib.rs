@@ -150,7 +150,10 @@ fn componentize(package: &str, core: &Path, dest: &Path) -> Result<(), BuildErro
             package: package.into(),
             message: format!("{e:#}"),
         })?;
-    let tmp = dest.with_extension(format!("wasm.{}.tmp", std::process::id()));
+    // Unique per call: tests build the same plugin from several threads.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dest.with_extension(format!("wasm.{}.{n}.tmp", std::process::id()));
     std::fs::write(&tmp, &component).map_err(io(&tmp))?;
     std::fs::rename(&tmp, dest).map_err(io(dest))?;
     Ok(())
