@@ -64,6 +64,21 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// A plugin's own error message, cut to 512 bytes: it is untrusted text
+    /// that ends up in reports and logs.
+    pub fn refused(message: &str) -> Failure {
+        let message = if message.len() <= 512 {
+            message.to_string()
+        } else {
+            let mut end = 512;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}… ({} bytes)", &message[..end], message.len())
+        };
+        Failure::Refused { message }
+    }
+
     /// A short stable tag for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -75,5 +90,28 @@ impl Failure {
             Failure::Invalid { .. } => "invalid_result",
             Failure::Refused { .. } => "refused",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugins_error_message_is_cut_to_512_bytes() {
+        assert_eq!(
+            Failure::refused("no"),
+            Failure::Refused {
+                message: "no".into()
+            }
+        );
+        let Failure::Refused { message } = Failure::refused(&"é".repeat(1000)) else {
+            unreachable!()
+        };
+        assert!(
+            message.starts_with("éé") && message.ends_with("… (2000 bytes)"),
+            "{message}"
+        );
+        assert!(message.len() < 530);
     }
 }

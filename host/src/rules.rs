@@ -138,11 +138,7 @@ impl RulePlugin {
                     .call_evaluate(&mut *store, Resource::<OrderRef>::new_borrow(0))
             })
             .map_err(fail)?;
-        let v = answer.map_err(|message| {
-            fail(Failure::Refused {
-                message: truncate(&message),
-            })
-        })?;
+        let v = answer.map_err(|message| fail(Failure::refused(&message)))?;
         check_verdict(&v, self.sandbox.limits.max_output_bytes).map_err(fail)?;
         Ok((
             Verdict {
@@ -153,17 +149,6 @@ impl RulePlugin {
             cost,
         ))
     }
-}
-
-fn truncate(s: &str) -> String {
-    if s.len() <= 512 {
-        return s.to_string();
-    }
-    let mut end = 512;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &s[..end], s.len())
 }
 
 /// A plugin's answer is untrusted: bound its size and shape.

@@ -145,7 +145,7 @@ impl TransformPlugin {
                 )
             })
             .map_err(fail)?;
-        let out = answer.map_err(|message| fail(Failure::Refused { message }))?;
+        let out = answer.map_err(|message| fail(Failure::refused(&message)))?;
         Ok((
             from_wit(out, self.sandbox.limits.max_output_bytes).map_err(fail)?,
             cost,
