@@ -409,6 +409,7 @@ impl PluginStore {
                 p.uploaded = uploaded;
                 continue;
             }
+            // An object already under the key must hold these very bytes.
             p.uploaded = match self.head(&p.key).await? {
                 Some((_, meta)) => match meta.get(META_SHA256) {
                     Some(existing) if existing == &p.sha256 => false,
@@ -429,31 +430,21 @@ impl PluginStore {
                                 wanted: p.sha256.clone(),
                             });
                         }
-                        None => {
-                            self.put(
-                                &p.key,
-                                bytes_by_sha[&p.sha256].clone(),
-                                "application/wasm",
-                                &[(META_SHA256, &p.sha256)],
-                                None,
-                            )
-                            .await?;
-                            true
-                        }
+                        None => true,
                     },
                 },
-                None => {
-                    self.put(
-                        &p.key,
-                        bytes_by_sha[&p.sha256].clone(),
-                        "application/wasm",
-                        &[(META_SHA256, &p.sha256)],
-                        None,
-                    )
-                    .await?;
-                    true
-                }
+                None => true,
             };
+            if p.uploaded {
+                self.put(
+                    &p.key,
+                    bytes_by_sha[&p.sha256].clone(),
+                    "application/wasm",
+                    &[(META_SHA256, &p.sha256)],
+                    None,
+                )
+                .await?;
+            }
             done.insert(p.key.clone(), p.uploaded);
         }
 
