@@ -385,6 +385,9 @@ pub enum RefreshErrorKind {
     HashMismatch,
     /// A plugin does not compile, implement its world or accept its configuration.
     Load,
+    /// A plugin's first instance hit its deadline or found the instance
+    /// pool full: the same manifest may load on the next check.
+    Busy,
     Internal,
 }
 
@@ -661,7 +664,11 @@ impl<T: PluginSet> PluginCache<T> {
             message: format!("loading the plugins panicked: {e}"),
         })?
         .map_err(|e| RefreshError {
-            kind: RefreshErrorKind::Load,
+            kind: if e.is_transient() {
+                RefreshErrorKind::Busy
+            } else {
+                RefreshErrorKind::Load
+            },
             message: format!("{name}: {e}"),
         })?;
 

@@ -46,9 +46,11 @@ enum Command {
         /// Where stored items go, one JSON file per (OrderId, Timestamp).
         #[arg(long, default_value = ".orderflow/store")]
         store: PathBuf,
-        /// Compiled-plugin cache, so a second run does not compile.
-        #[arg(long, default_value = ".orderflow/cache")]
-        cache_dir: PathBuf,
+        /// Compiled-plugin cache, so a second run does not compile
+        /// [default: $XDG_CACHE_HOME/orderflow, or ~/.cache/orderflow]. It
+        /// holds native code, so it must be private to this user.
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
         /// One JSON object per order instead of a summary line.
         #[arg(long)]
         json: bool,
@@ -160,11 +162,21 @@ fn read_input(path: &Path) -> Result<String> {
     }
 }
 
+/// The per-user cache directory (never one inside the working directory,
+/// which may be a checkout someone else prepared).
+fn user_cache_dir() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    std::env::var_os("XDG_CACHE_HOME")
+        .and_then(absolute)
+        .or_else(|| std::env::var_os("HOME").and_then(absolute).map(|h| h.join(".cache")))
+        .map(|d| d.join("orderflow"))
+}
+
 fn run(
     inputs: &[PathBuf],
     manifest_path: &Path,
     store: &Path,
-    cache_dir: PathBuf,
+    cache_dir: Option<PathBuf>,
     json: bool,
 ) -> Result<ExitCode> {
     if !manifest_path.exists() {
@@ -174,7 +186,7 @@ fn run(
         );
     }
     let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(cache_dir),
+        cache_dir: cache_dir.or_else(user_cache_dir),
         ..Default::default()
     })
     .map_err(anyhow::Error::msg)?;

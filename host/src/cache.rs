@@ -5,8 +5,15 @@
 //! hash (wasmtime version and every setting that changes the machine code),
 //! so an artifact is only ever loaded by an engine that could have built it.
 //! Each artifact's own sha256 is stored beside it and checked before the
-//! artifact is deserialized: loading native code from a truncated or
-//! tampered file is not an option.
+//! artifact is deserialized, so a truncated or corrupted file is recompiled,
+//! never loaded.
+//!
+//! The hash beside an artifact cannot tell a file from a forgery: whoever
+//! can write one can write both, and a deserialized artifact is native code
+//! that runs outside the sandbox. So the cache is trusted like the binary
+//! itself: it is used only if it is a directory owned by this user that no
+//! one else can write (created 0700), and so is every entry it loads.
+//! Otherwise plugins are compiled, with a warning saying why.
 
 use crate::error::LoadError;
 use crate::manifest::sha256_hex;
@@ -19,6 +26,8 @@ use wasmtime::component::Component;
 
 pub(crate) struct ArtifactCache {
     dir: PathBuf,
+    /// Whether the directory passed the ownership check, checked once.
+    usable: std::sync::OnceLock<Result<(), String>>,
 }
 
 /// Feeds `Hash` output into sha256, for a key that is stable across runs
@@ -36,7 +45,25 @@ impl Hasher for ShaHasher {
 
 impl ArtifactCache {
     pub(crate) fn new(dir: PathBuf) -> ArtifactCache {
-        ArtifactCache { dir }
+        ArtifactCache {
+            dir,
+            usable: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Creates the directory if needed, and checks it is private to us.
+    fn usable(&self) -> Result<(), &str> {
+        self.usable
+            .get_or_init(|| {
+                let result = create_private(&self.dir).and_then(|()| private(&self.dir));
+                if let Err(why) = &result {
+                    tracing::warn!(path = %self.dir.display(), "compiled-plugin cache not used: {why}");
+                }
+                result
+            })
+            .as_ref()
+            .map(|_| ())
+            .map_err(String::as_str)
     }
 
     fn path(&self, engine: &Engine, wasm_sha256: &str) -> PathBuf {
@@ -58,6 +85,9 @@ impl ArtifactCache {
         wasm_sha256: &str,
         compile: impl FnOnce() -> Result<Component, LoadError>,
     ) -> Result<(Component, LoadKind), LoadError> {
+        if self.usable().is_err() {
+            return Ok((compile()?, LoadKind::Compiled));
+        }
         let path = self.path(engine, wasm_sha256);
         if let Some(component) = load(engine, &path) {
             return Ok((component, LoadKind::FromDiskCache));
@@ -75,7 +105,60 @@ fn sidecar(path: &Path) -> PathBuf {
     path.with_extension("cwasm.sha256")
 }
 
+#[cfg(unix)]
+fn create_private(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create it: {e}"))
+}
+
+/// Owned by this process's user and writable by no one else.
+#[cfg(unix)]
+fn private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(format!(
+            "{} is owned by uid {}, not by this user ({me})",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} is writable by group or others (mode {:o})",
+            path.display(),
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn create_private(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it: {e}"))
+}
+
+#[cfg(not(unix))]
+fn private(_: &Path) -> Result<(), String> {
+    Err("ownership cannot be checked on this platform".into())
+}
+
 fn load(engine: &Engine, path: &Path) -> Option<Component> {
+    if !path.exists() {
+        return None;
+    }
+    for file in [path.to_path_buf(), sidecar(path)] {
+        if let Err(why) = private(&file) {
+            tracing::warn!("compiled-plugin cache entry refused: {why}; recompiling");
+            return None;
+        }
+    }
     let bytes = std::fs::read(path).ok()?;
     let expected = std::fs::read_to_string(sidecar(path)).ok()?;
     if sha256_hex(&bytes) != expected.trim() {
@@ -84,7 +167,8 @@ fn load(engine: &Engine, path: &Path) -> Option<Component> {
     }
     // SAFETY: the bytes were written by `store` below from
     // `Component::serialize` of an engine with the same compatibility hash
-    // (it is part of the file name), and their sha256 was just verified.
+    // (it is part of the file name): the directory and both files are
+    // private to this user, and the sha256 was just verified.
     match unsafe { Component::deserialize(engine, &bytes) } {
         Ok(c) => Some(c),
         Err(e) => {
@@ -99,7 +183,6 @@ fn store(component: &Component, path: &Path) -> std::io::Result<()> {
         .serialize()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let dir = path.parent().expect("cache paths have a parent");
-    std::fs::create_dir_all(dir)?;
     // Unique per write: two threads may compile the same plugin at once.
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -107,4 +190,25 @@ fn store(component: &Component, path: &Path) -> std::io::Result<()> {
     std::fs::write(&tmp, &bytes)?;
     std::fs::write(sidecar(path), sha256_hex(&bytes))?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn only_a_private_directory_is_used() {
+        let root = tempfile::tempdir().unwrap();
+        let fresh = ArtifactCache::new(root.path().join("a/b"));
+        assert_eq!(fresh.usable(), Ok(()));
+        let mode = std::fs::metadata(root.path().join("a/b")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "created private");
+
+        let shared = root.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let why = ArtifactCache::new(shared).usable().unwrap_err().to_string();
+        assert!(why.contains("writable by group or others (mode 777)"), "{why}");
+    }
 }

@@ -2,6 +2,29 @@
 
 use std::path::PathBuf;
 
+/// How much of a plugin's own message (an error, an invalid name) a report
+/// or log line repeats.
+pub(crate) const PLUGIN_MESSAGE_MAX: usize = 512;
+
+/// Text that came out of a plugin, made fit for reports and logs: it is
+/// untrusted and may carry personal data, so words that look like an e-mail
+/// address are blanked and the whole is cut to `max` bytes.
+pub(crate) fn plugin_text(message: &str, max: usize) -> String {
+    let redacted = message
+        .split(' ')
+        .map(|word| if word.contains('@') { "[redacted]" } else { word })
+        .collect::<Vec<_>>()
+        .join(" ");
+    if redacted.len() <= max {
+        return redacted;
+    }
+    let mut end = max;
+    while !redacted.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &redacted[..end], redacted.len())
+}
+
 /// Why a plugin could not be loaded. Every variant names the plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -35,6 +58,15 @@ pub enum LoadError {
     Manifest(#[from] crate::manifest::ManifestError),
 }
 
+impl LoadError {
+    /// Whether loading again may succeed: the plugin's first instance hit
+    /// its deadline or found the instance pool full. Everything else
+    /// follows from the bytes and the manifest.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, LoadError::Start { failure, .. } if failure.is_transient())
+    }
+}
+
 /// A failed plugin call, naming the plugin; the host goes on serving.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("plugin {plugin}: {failure}")]
@@ -61,22 +93,25 @@ pub enum Failure {
     Invalid { message: String },
     #[error("refused: {message}")]
     Refused { message: String },
+    /// No free instance slot in the pooling allocator: every slot is busy.
+    #[error("no free instance slot: {message}")]
+    Capacity { message: String },
 }
 
 impl Failure {
-    /// A plugin's own error message, cut to 512 bytes: it is untrusted text
-    /// that ends up in reports and logs.
+    /// A plugin's own error message: untrusted text that ends up in reports
+    /// and logs, so it goes through [`plugin_text`].
     pub fn refused(message: &str) -> Failure {
-        let message = if message.len() <= 512 {
-            message.to_string()
-        } else {
-            let mut end = 512;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            format!("{}… ({} bytes)", &message[..end], message.len())
-        };
-        Failure::Refused { message }
+        Failure::Refused {
+            message: plugin_text(message, PLUGIN_MESSAGE_MAX),
+        }
+    }
+
+    /// Whether trying again may succeed: a wall-clock deadline depends on
+    /// how loaded the machine is, and pool slots free up. Fuel, memory, a
+    /// trap or a plugin's own refusal give the same answer every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Failure::Timeout { .. } | Failure::Capacity { .. })
     }
 
     /// A short stable tag for logs and metrics.
@@ -89,6 +124,7 @@ impl Failure {
             Failure::Trap { .. } => "trap",
             Failure::Invalid { .. } => "invalid_result",
             Failure::Refused { .. } => "refused",
+            Failure::Capacity { .. } => "capacity",
         }
     }
 }
@@ -113,5 +149,18 @@ mod tests {
             "{message}"
         );
         assert!(message.len() < 530);
+    }
+
+    #[test]
+    fn plugin_text_redacts_e_mail_like_words() {
+        assert_eq!(
+            plugin_text("customer ana@example.com is blocked", 512),
+            "customer [redacted] is blocked"
+        );
+        let Failure::Refused { message } = Failure::refused("bad <bo@b.io>") else {
+            unreachable!()
+        };
+        assert_eq!(message, "bad [redacted]");
+        assert_eq!(plugin_text("abcdef", 3), "abc… (6 bytes)");
     }
 }

@@ -49,7 +49,8 @@ impl Item {
             },
             Field {
                 name: "TotalMinor".into(),
-                value: Value::Integer(order.total_minor as i64),
+                // Validation keeps totals within i64.
+                value: Value::Integer(i64::try_from(order.total_minor).unwrap_or(i64::MAX)),
             },
             Field {
                 name: "Lines".into(),

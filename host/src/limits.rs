@@ -15,10 +15,13 @@ pub struct Limits {
     /// Linear memory cap per instance.
     pub memory_bytes: u64,
     /// Cap on the size of what one call returns (reason, attributes,
-    /// fields), counted in bytes of strings.
+    /// fields): the bytes of its strings plus [`ELEMENT_BYTES`] for each
+    /// attribute, field, list item and map entry, so a million empty strings
+    /// count too.
     pub max_output_bytes: u64,
     /// How many calls one instance serves before it is thrown away; 1 gives
-    /// every order a fresh instance. Any failure also discards the instance.
+    /// every order a fresh instance. A trap or a broken limit also discards
+    /// the instance; a plugin's own error answer does not.
     pub max_calls_per_instance: u32,
 }
 
@@ -34,9 +37,21 @@ impl Default for Limits {
     }
 }
 
+/// What each element of a result counts towards `max_output_bytes` besides
+/// its strings' bytes.
+pub const ELEMENT_BYTES: u64 = 8;
+
 /// The largest memory cap a manifest may ask for; the pooling allocator
-/// reserves slots of this size.
-pub const MAX_MEMORY_BYTES: u64 = 256 << 20;
+/// reserves slots of this size. What a call returns is lifted into host
+/// memory before it can be checked, at up to ~3x the guest's bytes (a list
+/// of empty strings), so this also bounds what one plugin can make the host
+/// allocate: under 200 MiB on a 1024 MB Lambda.
+pub const MAX_MEMORY_BYTES: u64 = 64 << 20;
+/// The longest deadline a manifest may ask for: a Lambda evaluating a batch
+/// cannot wait longer for one plugin call anyway.
+pub const MAX_TIMEOUT_MS: u64 = 60_000;
+/// The largest result a manifest may allow: an SNS message is 256 KiB.
+pub const MAX_OUTPUT_BYTES: u64 = 1 << 20;
 
 /// Per-plugin overrides, as written in the manifest.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,12 +90,17 @@ impl LimitOverrides {
                 return Err(format!("{name} must be positive"));
             }
         }
-        if let Some(m) = self.memory_bytes
-            && m > MAX_MEMORY_BYTES
-        {
-            return Err(format!(
-                "memory_bytes {m} is above the host's maximum {MAX_MEMORY_BYTES}"
-            ));
+        let capped = [
+            ("memory_bytes", self.memory_bytes, MAX_MEMORY_BYTES),
+            ("timeout_ms", self.timeout_ms, MAX_TIMEOUT_MS),
+            ("max_output_bytes", self.max_output_bytes, MAX_OUTPUT_BYTES),
+        ];
+        for (name, value, max) in capped {
+            if let Some(v) = value
+                && v > max
+            {
+                return Err(format!("{name} {v} is above the host's maximum {max}"));
+            }
         }
         Ok(())
     }
@@ -95,5 +115,50 @@ impl LimitOverrides {
                 .max_calls_per_instance
                 .unwrap_or(base.max_calls_per_instance),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_are_positive_and_capped() {
+        let ok = LimitOverrides {
+            memory_bytes: Some(MAX_MEMORY_BYTES),
+            timeout_ms: Some(MAX_TIMEOUT_MS),
+            max_output_bytes: Some(MAX_OUTPUT_BYTES),
+            ..Default::default()
+        };
+        assert_eq!(ok.check(), Ok(()));
+        let over = |o: LimitOverrides| o.check().unwrap_err();
+        assert_eq!(
+            over(LimitOverrides {
+                timeout_ms: Some(u64::MAX),
+                ..Default::default()
+            }),
+            format!("timeout_ms {} is above the host's maximum 60000", u64::MAX)
+        );
+        assert!(
+            over(LimitOverrides {
+                memory_bytes: Some(MAX_MEMORY_BYTES + 1),
+                ..Default::default()
+            })
+            .starts_with("memory_bytes 67108865 is above")
+        );
+        assert!(
+            over(LimitOverrides {
+                max_output_bytes: Some(MAX_OUTPUT_BYTES + 1),
+                ..Default::default()
+            })
+            .starts_with("max_output_bytes")
+        );
+        assert_eq!(
+            over(LimitOverrides {
+                fuel: Some(0),
+                ..Default::default()
+            }),
+            "fuel must be positive"
+        );
     }
 }

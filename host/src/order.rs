@@ -52,22 +52,28 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> OrderError {
     }
 }
 
-/// Identifiers become storage keys and file names: keep them to a safe alphabet.
+/// Identifiers become storage keys and file names: keep them to a safe
+/// alphabet, and never start one with '.' (no `.` or `..` path segments).
+/// The error names the offending character, not the value: a customer id
+/// that is really an e-mail address must not reach the logs.
 fn check_id(field: &str, value: &str) -> Result<(), OrderError> {
-    let ok = !value.is_empty()
-        && value.len() <= 128
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-    if ok {
-        Ok(())
+    const RULE: &str = "must be 1-128 characters of letters, digits, '-', '_', '.', ':', not starting with '.'";
+    let problem = if value.is_empty() {
+        Some("it is empty".to_string())
+    } else if value.len() > 128 {
+        Some(format!("it has {} bytes", value.len()))
+    } else if value.starts_with('.') {
+        Some("it starts with '.'".to_string())
     } else {
-        Err(invalid(
-            field,
-            format!(
-                "must be 1-128 characters of letters, digits, '-', '_', '.', ':' (got {value:?})"
-            ),
-        ))
+        value
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c)))
+            .map(|(i, c)| format!("character {} is {c:?}", i + 1))
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(invalid(field, format!("{RULE} ({problem})"))),
     }
 }
 
@@ -141,6 +147,13 @@ impl Order {
                 .and_then(|a| sum.checked_add(a))
                 .ok_or_else(|| invalid(format!("lines[{i}]"), "amount overflows"))?;
             sum = amount;
+        }
+        // Stored as a DynamoDB number and handed to transforms as an s64.
+        if sum > i64::MAX as u64 {
+            return Err(invalid(
+                "total_minor",
+                format!("{sum} is more than the largest total stored ({})", i64::MAX),
+            ));
         }
         if sum != self.total_minor {
             return Err(invalid(
@@ -310,8 +323,26 @@ mod tests {
         assert!(
             err(&with("created_at", "\"yesterday\"")).starts_with("created_at: not an RFC 3339")
         );
+        assert_eq!(
+            err(&with("order_id", "\"a/b\"")),
+            "order_id: must be 1-128 characters of letters, digits, '-', '_', '.', ':', \
+             not starting with '.' (character 2 is '/')"
+        );
+        for dots in ["\".\"", "\"..\"", "\".hidden\""] {
+            assert!(err(&with("order_id", dots)).ends_with("(it starts with '.')"), "{dots}");
+        }
+        // The value itself is not repeated: it may be personal data.
+        let e = err(&with("customer_id", "\"ana@example.com\""));
+        assert!(e.ends_with("(character 4 is '@')") && !e.contains("example"), "{e}");
+        let huge = serde_json::json!({
+            "order_id": "o", "customer_id": "c", "created_at": "2026-11-24T10:15:00Z",
+            "currency": "EUR", "total_minor": 9_223_372_036_854_775_808u64,
+            "lines": [{"sku": "S", "quantity": 1, "unit_price_minor": 9_223_372_036_854_775_808u64}]
+        });
         assert!(
-            err(&with("order_id", "\"a/b\"")).starts_with("order_id: must be 1-128 characters")
+            err(&huge.to_string()).starts_with("total_minor: 9223372036854775808 is more than"),
+            "{}",
+            err(&huge.to_string())
         );
         assert!(
             err(&with("total_minor", "12.5"))

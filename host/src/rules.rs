@@ -82,6 +82,10 @@ pub struct Decision {
 pub struct PluginErrorReport {
     pub plugin: String,
     pub error: String,
+    /// Trying again may succeed (see [`Failure::is_transient`]): the order
+    /// is to be retried, not refused.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub transient: bool,
 }
 
 impl From<&PluginError> for PluginErrorReport {
@@ -89,6 +93,7 @@ impl From<&PluginError> for PluginErrorReport {
         PluginErrorReport {
             plugin: e.plugin.clone(),
             error: e.to_string(),
+            transient: e.failure.is_transient(),
         }
     }
 }
@@ -156,14 +161,14 @@ fn check_verdict(
     v: &bindings::rule::exports::orderflow::plugin::rule::Verdict,
     limit: u64,
 ) -> Result<(), Failure> {
-    let size = v.reason.len()
+    let size = v.reason.len() as u64
         + v.attributes
             .iter()
-            .map(|(k, v)| k.len() + v.len())
-            .sum::<usize>();
-    if size as u64 > limit {
+            .map(|(k, v)| crate::limits::ELEMENT_BYTES + (k.len() + v.len()) as u64)
+            .sum::<u64>();
+    if size > limit {
         return Err(Failure::OutputTooLarge {
-            size: size as u64,
+            size,
             limit,
         });
     }
@@ -179,7 +184,8 @@ fn check_verdict(
         if k.is_empty() || k.len() > MAX_ATTRIBUTE_NAME || k.chars().any(char::is_control) {
             return Err(Failure::Invalid {
                 message: format!(
-                    "attribute name {k:?} is empty, too long or has control characters"
+                    "attribute name {:?} is empty, too long or has control characters",
+                    crate::error::plugin_text(k, 64)
                 ),
             });
         }

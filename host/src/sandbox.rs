@@ -9,7 +9,7 @@
 
 use crate::bindings::{self, CurrentOrder, OrderRef};
 use crate::cache::ArtifactCache;
-use crate::error::{Failure, LoadError};
+use crate::error::{Failure, LoadError, PLUGIN_MESSAGE_MAX, plugin_text};
 use crate::limits::{Limits, MAX_MEMORY_BYTES};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -225,15 +225,7 @@ impl State {
     }
 
     fn log(&mut self, level: tracing::Level, message: &str) {
-        let mut line = redact(message);
-        if line.len() > LOG_LINE_MAX {
-            let mut end = LOG_LINE_MAX;
-            while !line.is_char_boundary(end) {
-                end -= 1;
-            }
-            line.truncate(end);
-            line.push('…');
-        }
+        let line = plugin_text(message, LOG_LINE_MAX);
         if line.len() > self.log_left {
             self.logs_dropped += 1;
             return;
@@ -247,22 +239,6 @@ impl State {
             _ => tracing::debug!(plugin, "{line}"),
         }
     }
-}
-
-/// Plugin log lines are untrusted text: blank out anything that looks like
-/// an e-mail address before it reaches the logs.
-fn redact(message: &str) -> String {
-    message
-        .split(' ')
-        .map(|word| {
-            if word.contains('@') {
-                "[redacted]"
-            } else {
-                word
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn level(l: impl Into<u8>) -> tracing::Level {
@@ -501,10 +477,15 @@ impl<W: World> Sandbox<W> {
         let mut store = self.new_store();
         self.arm(&mut store);
         let bindings = W::instantiate(&self.pre, &mut store).map_err(|e| {
-            // Instantiation runs no plugin code of ours; an error that is not
-            // a trap or the memory cap is the component's types not matching
-            // the world (wasmtime checks function types lazily, here).
-            if e.downcast_ref::<Trap>().is_none() && !store.data().memory_denied {
+            // Instantiation can run a core module's start function (a trap,
+            // fuel, the memory cap) or find the pool full; any other error
+            // is the component's types not matching the world (wasmtime
+            // checks function types lazily, here).
+            if let Some(full) = e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+                StartError::Failed(Failure::Capacity {
+                    message: full.to_string(),
+                })
+            } else if e.downcast_ref::<Trap>().is_none() && !store.data().memory_denied {
                 StartError::Link(format!("{e:#}"))
             } else {
                 StartError::Failed(self.classify(e, &store))
@@ -516,7 +497,7 @@ impl<W: World> Sandbox<W> {
                 bindings,
                 calls: 0,
             }),
-            Ok(Err(message)) => Err(StartError::Config(message)),
+            Ok(Err(message)) => Err(StartError::Config(plugin_text(&message, PLUGIN_MESSAGE_MAX))),
             Err(e) => Err(StartError::Failed(self.classify(e, &store))),
         }
     }

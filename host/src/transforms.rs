@@ -5,6 +5,7 @@
 use crate::bindings::{self, transform::exports::orderflow::plugin::transform as wit};
 use crate::error::{Failure, LoadError, PluginError};
 use crate::item::{Field, Item, KEY_FIELDS, Value};
+use crate::limits::ELEMENT_BYTES;
 use crate::manifest::{LoadedManifest, OnError, PluginSpec};
 use crate::sandbox::{Cost, Runtime, Sandbox};
 use crate::{PluginInfo, load_specs};
@@ -55,7 +56,7 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
         {
             return Err(invalid(format!(
                 "field name {:?} is empty, too long or has control characters",
-                f.name
+                crate::error::plugin_text(&f.name, 64)
             )));
         }
         if KEY_FIELDS.contains(&f.name.as_str()) {
@@ -67,7 +68,7 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
         if !seen.insert(f.name.clone()) {
             return Err(invalid(format!("field {} is returned twice", f.name)));
         }
-        size += f.name.len() as u64;
+        size += ELEMENT_BYTES + f.name.len() as u64;
         let value = match f.value {
             wit::Value::Text(s) => {
                 size += s.len() as u64;
@@ -76,13 +77,13 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
             wit::Value::Integer(i) => Value::Integer(i),
             wit::Value::Boolean(b) => Value::Boolean(b),
             wit::Value::TextList(l) => {
-                size += l.iter().map(|s| s.len() as u64).sum::<u64>();
+                size += l.iter().map(|s| ELEMENT_BYTES + s.len() as u64).sum::<u64>();
                 Value::TextList(l)
             }
             wit::Value::TextMap(m) => {
                 size += m
                     .iter()
-                    .map(|(k, v)| (k.len() + v.len()) as u64)
+                    .map(|(k, v)| ELEMENT_BYTES + (k.len() + v.len()) as u64)
                     .sum::<u64>();
                 let n = m.len();
                 let map: std::collections::BTreeMap<_, _> = m.into_iter().collect();

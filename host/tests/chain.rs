@@ -317,4 +317,24 @@ fn the_disk_cache_makes_a_warm_start_skip_compilation() {
     )
     .unwrap();
     assert!(healed.loaded.iter().all(|p| p.load == LoadKind::Compiled));
+
+    // An entry someone else could have written is native code we cannot
+    // vouch for: refused and recompiled, however good its hash.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "cwasm") {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+            }
+        }
+        let refused = RuleSet::load(
+            &Runtime::new(config()).unwrap(),
+            &m,
+            &wasm_from_dir(plugin_dir()),
+        )
+        .unwrap();
+        assert!(refused.loaded.iter().all(|p| p.load == LoadKind::Compiled));
+    }
 }

@@ -344,3 +344,25 @@ fn a_rejecting_rule_failure_is_in_the_trace() {
         }
     ));
 }
+
+#[test]
+fn a_full_instance_pool_is_a_transient_failure_not_a_wrong_interface() {
+    // One slot: the first plugin's idle instance holds it.
+    let runtime = orderflow_host::Runtime::new(orderflow_host::RuntimeConfig {
+        max_instances: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let ok = spec("hostile", "hostile-rule", json!({"behaviour": "ok"}));
+    let _first = RulePlugin::load(&runtime, &ok, &wasm("hostile-rule")).unwrap();
+    let second = spec("second", "hostile-rule", json!({"behaviour": "ok"}));
+    match RulePlugin::load(&runtime, &second, &wasm("hostile-rule")) {
+        Err(LoadError::Start { plugin, failure }) => {
+            assert_eq!(plugin, "second@1.0.0");
+            assert_eq!(failure.kind(), "capacity", "{failure}");
+            assert!(failure.is_transient());
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a second instance cannot fit in one slot"),
+    }
+}

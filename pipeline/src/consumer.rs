@@ -115,7 +115,7 @@ pub async fn consume<S: ItemStore>(
         Err(e) => {
             result.outcome = ConsumerOutcome::Failed {
                 reason: e.to_string(),
-                permanent: true,
+                permanent: !e.failure.is_transient(),
             };
             return log(result, message, &msg, started);
         }

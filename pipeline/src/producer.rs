@@ -30,11 +30,14 @@ pub enum ProducerOutcome {
         message_id: String,
     },
     NotHighValue,
-    /// Invalid order, or a rule with `on_error: reject` failed.
+    /// Invalid order, or a rule with `on_error: reject` failed in a way
+    /// that would fail again (fuel, memory, a trap, the plugin's refusal).
     Rejected {
         reason: String,
     },
-    /// High-value, but could not be published; the caller must not drop it.
+    /// Could not be published, or a rule failed in a way that may pass
+    /// next time (its deadline, a full instance pool); the caller must not
+    /// drop it but send it again.
     Failed {
         reason: String,
     },
@@ -59,11 +62,22 @@ pub fn message_attributes(d: &Decision) -> Vec<(String, String)> {
         if attrs.len() == MAX_MESSAGE_ATTRIBUTES {
             break;
         }
-        if valid_attribute_name(k) && !v.is_empty() {
+        if valid_attribute_name(k) && valid_attribute_value(v) {
             attrs.push((k.clone(), v.clone()));
         }
     }
     attrs
+}
+
+/// SNS refuses a String attribute that is empty or holds a character
+/// outside XML's (a control character, U+FFFE, U+FFFF): such an attribute
+/// is left out rather than failing the publish, since the message body
+/// carries the whole decision anyway.
+fn valid_attribute_value(value: &str) -> bool {
+    !value.is_empty()
+        && value.chars().all(|c| {
+            matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+        })
 }
 
 fn valid_attribute_name(name: &str) -> bool {
@@ -138,8 +152,17 @@ pub async fn produce<P: Publisher>(
         let decision = rules.evaluate(&order);
         log_decision(&order, &decision);
         let outcome = if let Some(r) = &decision.rejected {
-            ProducerOutcome::Rejected {
-                reason: r.error.clone(),
+            if r.transient {
+                // A deadline under load is not a verdict on the order: the
+                // caller sends it again rather than dropping a possibly
+                // high-value order.
+                ProducerOutcome::Failed {
+                    reason: format!("{} (transient: send the order again)", r.error),
+                }
+            } else {
+                ProducerOutcome::Rejected {
+                    reason: r.error.clone(),
+                }
             }
         } else if decision.high_value {
             pending.push((index, message_for(&order, &decision, index)));
@@ -320,13 +343,18 @@ mod tests {
         d.attributes.insert("AWS.reserved".into(), "v".into());
         d.attributes.insert("has space".into(), "v".into());
         d.attributes.insert("empty".into(), "".into());
+        d.attributes.insert("a00".into(), "bell\u{7}".into());
+        d.attributes.insert("a01".into(), "not a char \u{FFFE}".into());
+        d.attributes.insert("a02".into(), "tab\tand ünïcode 🙂".into());
         let attrs = message_attributes(&d);
+        assert!(!attrs.iter().any(|(k, _)| k == "a00" || k == "a01"), "{attrs:?}");
+        assert!(attrs.iter().any(|(k, _)| k == "a02"));
         assert_eq!(attrs.len(), MAX_MESSAGE_ATTRIBUTES);
         assert_eq!(attrs[0].0, "revision");
         assert!(
             attrs
                 .iter()
-                .all(|(k, v)| valid_attribute_name(k) && !v.is_empty())
+                .all(|(k, v)| valid_attribute_name(k) && valid_attribute_value(v))
         );
     }
 }

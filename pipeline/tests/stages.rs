@@ -223,3 +223,54 @@ async fn a_refusing_transform_sends_the_order_to_the_dead_letter_queue_with_its_
         );
     }
 }
+
+/// A rule set of one hostile rule that loops, under the given limits.
+fn looping_rule(limits: orderflow_host::limits::LimitOverrides) -> RuleSet {
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let text = Manifest {
+        rules: vec![PluginSpec {
+            limits,
+            ..spec("hostile-rule", json!({"behaviour": "loop"}))
+        }],
+        transforms: vec![],
+    }
+    .to_json_pretty();
+    let m = Manifest::parse(text.as_bytes(), "test").unwrap();
+    let dir = orderflow_plugin_build::output_dir();
+    RuleSet::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap()
+}
+
+#[tokio::test]
+async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_rejects_it() {
+    use orderflow_host::limits::LimitOverrides;
+    let queue = MemoryQueue::default();
+    // Only the deadline can stop this loop: fuel is plentiful.
+    let deadline = looping_rule(LimitOverrides {
+        fuel: Some(u64::MAX / 2),
+        timeout_ms: Some(5),
+        ..Default::default()
+    });
+    let results = produce(&deadline, &queue, parse_orders(&orders(1))).await;
+    match &results[0].outcome {
+        ProducerOutcome::Failed { reason } => assert!(
+            reason.contains("exceeded its deadline of 5 ms") && reason.contains("send the order again"),
+            "{reason}"
+        ),
+        other => panic!("a deadline is transient, not a verdict: {other:?}"),
+    }
+    let report = results[0].decision.as_ref().unwrap().rejected.as_ref().unwrap();
+    assert!(report.transient);
+
+    // Fuel is deterministic: the same order would fail the same way again.
+    let fuel = looping_rule(LimitOverrides {
+        fuel: Some(100_000),
+        ..Default::default()
+    });
+    let results = produce(&fuel, &queue, parse_orders(&orders(1))).await;
+    match &results[0].outcome {
+        ProducerOutcome::Rejected { reason } => {
+            assert!(reason.contains("ran out of fuel"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
