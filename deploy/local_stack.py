@@ -565,12 +565,30 @@ def _apply_alarm(ctx: Ctx, logical_id: str, props: dict[str, Any]) -> Optional[s
     return name
 
 
+def _apply_metric_filter(ctx: Ctx, logical_id: str, props: dict[str, Any]) -> Optional[str]:
+    logs = ctx.clients.logs
+    group = props["LogGroupName"]
+    name = props.get("FilterName", f"{ctx.stack_name}-{logical_id}")
+    found = logs.describe_metric_filters(logGroupName=group, filterNamePrefix=name)["metricFilters"]
+    if any(f["filterName"] == name for f in found):
+        ctx.already(f"{logical_id} (AWS::Logs::MetricFilter)")
+        return name
+    transformations = [
+        {k[0].lower() + k[1:]: v for k, v in t.items()} for t in props["MetricTransformations"]
+    ]
+    logs.put_metric_filter(logGroupName=group, filterName=name, filterPattern=props["FilterPattern"],
+                           metricTransformations=transformations)
+    ctx.applied(f"{logical_id} (AWS::Logs::MetricFilter): logs.put_metric_filter {name} on {group}")
+    return name
+
+
 # type -> applier(ctx, logical_id, resolved properties) -> physical id or None
 RESOURCE_APPLIERS: dict[str, Callable[[Ctx, str, dict[str, Any]], Optional[str]]] = {
     "AWS::SNS::Subscription": _apply_subscription,
     "AWS::SQS::QueuePolicy": _apply_queue_policy,
     "AWS::S3::BucketPolicy": _apply_bucket_policy,
     "AWS::CloudWatch::Alarm": _apply_alarm,
+    "AWS::Logs::MetricFilter": _apply_metric_filter,
 }
 
 

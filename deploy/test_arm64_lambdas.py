@@ -186,7 +186,17 @@ def lambda_env(endpoint: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], 
             api.close()
 
 
-def test_arm64_producer_and_consumer_run_the_pipeline(lambda_env: Any) -> None:
+def _summary_filter() -> tuple[str, str, str, str]:
+    """The template's OrdersFailedToPublish filter: (message field, its value, count field, metric value)."""
+    text = (REPO / "template.yaml").read_text()
+    pattern = re.search(r"FilterPattern: '(.*)'", text).group(1)
+    m = re.fullmatch(r'\{ \$\.(\w+) = "([^"]+)" && \$\.(\w+) > 0 \}', pattern)
+    assert m, f"unexpected filter pattern {pattern!r}"
+    value = re.search(r'MetricValue: "\$\.(\w+)"', text).group(1)
+    return m.group(1), m.group(2), m.group(3), value
+
+
+def test_arm64_producer_and_consumer_run_the_pipeline(lambda_env: Any, tmp_path: Path) -> None:
     env, stack, start = lambda_env
     orders = [json.loads(line) for line in (REPO / "samples" / "orders.jsonl").read_text().splitlines()[:12]]
 
@@ -196,6 +206,17 @@ def test_arm64_producer_and_consumer_run_the_pipeline(lambda_env: Any) -> None:
     assert len(results) == len(orders), answer
     published = {r["order_id"] for r in results if r["status"] == "published"}
     assert published and all(r["status"] in ("published", "not_high_value") for r in results), answer
+
+    # The alarm on orders that could not be published counts them from the
+    # producer's summary log line: the shipped binary must write that line
+    # with the fields the template's metric filter reads.
+    message_field, message, count_field, metric_field = _summary_filter()
+    lines = [json.loads(line) for line in (tmp_path / "producer.log").read_text().splitlines()
+             if line.startswith("{")]
+    summary = [line for line in lines if line.get(message_field) == message]
+    assert len(summary) == 1, lines
+    assert summary[0][count_field] == 0 and count_field == metric_field, summary
+    assert summary[0]["published"] == len(published), summary
 
     sqs = local_stack.Clients(env["AWS_ENDPOINT_URL"], "us-east-1").sqs
     messages: list[dict[str, Any]] = []
@@ -223,6 +244,9 @@ def test_arm64_producer_and_consumer_run_the_pipeline(lambda_env: Any) -> None:
     items = dynamodb.scan(TableName=stack["table_name"])["Items"]
     assert sorted(i["OrderId"]["S"] for i in items) == sorted(published)
     assert all("DisplayTotal" in i for i in items), "the transforms ran"
+    for function in ("producer", "consumer"):
+        log = (tmp_path / f"{function}.log").read_text()
+        assert "@example.com" not in log, f"an e-mail address reached the {function}'s log"
 
 
 @pytest.mark.parametrize("function", ["producer", "consumer"])

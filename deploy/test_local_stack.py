@@ -283,6 +283,14 @@ def test_log_groups_and_alarms(stack: LocalStack) -> None:
     assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": dlq_name}]
     assert "AlarmActions" not in dlq_alarm or dlq_alarm["AlarmActions"] == []  # AlarmTopicArn is empty
 
+    want = _props(stack, "ProducerFailedOrdersMetric")
+    filters = logs.describe_metric_filters(logGroupName=want["LogGroupName"])["metricFilters"]
+    assert [(f["filterPattern"], f["metricTransformations"][0]["metricName"]) for f in filters] == [
+        (want["FilterPattern"], "OrdersFailedToPublish")
+    ]
+    failed_alarm = next(a for a in alarms if a["MetricName"] == "OrdersFailedToPublish")
+    assert failed_alarm["Namespace"] == want["MetricTransformations"][0]["MetricNamespace"]
+
 
 # --------------------------------------------------------------------------- end to end
 
