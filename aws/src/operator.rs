@@ -19,9 +19,9 @@
 //! version of `manifest.json` stays recoverable for 90 days.
 //!
 //! The live manifest is replaced with a conditional PUT (`If-Match` on the
-//! ETag read at the start, or `If-None-Match: *` for the first one), so two
-//! operators publishing at once cannot silently overwrite each other: the
-//! second gets [`OperatorError::Conflict`] and runs again.
+//! ETag of the live manifest this publish read, or `If-None-Match: *` for the
+//! first one), so two operators publishing at once cannot silently overwrite
+//! each other: the second gets [`OperatorError::Conflict`] and runs again.
 //!
 //! Publishing checks before it uploads anything: the source manifest's
 //! shape, each built plugin against any sha256 the source pins, and (given

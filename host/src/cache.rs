@@ -202,13 +202,19 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let fresh = ArtifactCache::new(root.path().join("a/b"));
         assert_eq!(fresh.usable(), Ok(()));
-        let mode = std::fs::metadata(root.path().join("a/b")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(root.path().join("a/b"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700, "created private");
 
         let shared = root.path().join("shared");
         std::fs::create_dir(&shared).unwrap();
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
         let why = ArtifactCache::new(shared).usable().unwrap_err().to_string();
-        assert!(why.contains("writable by group or others (mode 777)"), "{why}");
+        assert!(
+            why.contains("writable by group or others (mode 777)"),
+            "{why}"
+        );
     }
 }

@@ -12,7 +12,13 @@ pub(crate) const PLUGIN_MESSAGE_MAX: usize = 512;
 pub(crate) fn plugin_text(message: &str, max: usize) -> String {
     let redacted = message
         .split(' ')
-        .map(|word| if word.contains('@') { "[redacted]" } else { word })
+        .map(|word| {
+            if word.contains('@') {
+                "[redacted]"
+            } else {
+                word
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ");
     if redacted.len() <= max {

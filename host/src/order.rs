@@ -57,7 +57,8 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> OrderError {
 /// The error names the offending character, not the value: a customer id
 /// that is really an e-mail address must not reach the logs.
 fn check_id(field: &str, value: &str) -> Result<(), OrderError> {
-    const RULE: &str = "must be 1-128 characters of letters, digits, '-', '_', '.', ':', not starting with '.'";
+    const RULE: &str =
+        "must be 1-128 characters of letters, digits, '-', '_', '.', ':', not starting with '.'";
     let problem = if value.is_empty() {
         Some("it is empty".to_string())
     } else if value.len() > 128 {
@@ -329,11 +330,17 @@ mod tests {
              not starting with '.' (character 2 is '/')"
         );
         for dots in ["\".\"", "\"..\"", "\".hidden\""] {
-            assert!(err(&with("order_id", dots)).ends_with("(it starts with '.')"), "{dots}");
+            assert!(
+                err(&with("order_id", dots)).ends_with("(it starts with '.')"),
+                "{dots}"
+            );
         }
         // The value itself is not repeated: it may be personal data.
         let e = err(&with("customer_id", "\"ana@example.com\""));
-        assert!(e.ends_with("(character 4 is '@')") && !e.contains("example"), "{e}");
+        assert!(
+            e.ends_with("(character 4 is '@')") && !e.contains("example"),
+            "{e}"
+        );
         let huge = serde_json::json!({
             "order_id": "o", "customer_id": "c", "created_at": "2026-11-24T10:15:00Z",
             "currency": "EUR", "total_minor": 9_223_372_036_854_775_808u64,

@@ -167,10 +167,7 @@ fn check_verdict(
             .map(|(k, v)| crate::limits::ELEMENT_BYTES + (k.len() + v.len()) as u64)
             .sum::<u64>();
     if size > limit {
-        return Err(Failure::OutputTooLarge {
-            size,
-            limit,
-        });
+        return Err(Failure::OutputTooLarge { size, limit });
     }
     if v.attributes.len() > MAX_ATTRIBUTES {
         return Err(Failure::Invalid {

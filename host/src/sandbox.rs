@@ -497,7 +497,10 @@ impl<W: World> Sandbox<W> {
                 bindings,
                 calls: 0,
             }),
-            Ok(Err(message)) => Err(StartError::Config(plugin_text(&message, PLUGIN_MESSAGE_MAX))),
+            Ok(Err(message)) => Err(StartError::Config(plugin_text(
+                &message,
+                PLUGIN_MESSAGE_MAX,
+            ))),
             Err(e) => Err(StartError::Failed(self.classify(e, &store))),
         }
     }

@@ -77,7 +77,10 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
             wit::Value::Integer(i) => Value::Integer(i),
             wit::Value::Boolean(b) => Value::Boolean(b),
             wit::Value::TextList(l) => {
-                size += l.iter().map(|s| ELEMENT_BYTES + s.len() as u64).sum::<u64>();
+                size += l
+                    .iter()
+                    .map(|s| ELEMENT_BYTES + s.len() as u64)
+                    .sum::<u64>();
                 Value::TextList(l)
             }
             wit::Value::TextMap(m) => {

@@ -344,10 +344,15 @@ mod tests {
         d.attributes.insert("has space".into(), "v".into());
         d.attributes.insert("empty".into(), "".into());
         d.attributes.insert("a00".into(), "bell\u{7}".into());
-        d.attributes.insert("a01".into(), "not a char \u{FFFE}".into());
-        d.attributes.insert("a02".into(), "tab\tand ünïcode 🙂".into());
+        d.attributes
+            .insert("a01".into(), "not a char \u{FFFE}".into());
+        d.attributes
+            .insert("a02".into(), "tab\tand ünïcode 🙂".into());
         let attrs = message_attributes(&d);
-        assert!(!attrs.iter().any(|(k, _)| k == "a00" || k == "a01"), "{attrs:?}");
+        assert!(
+            !attrs.iter().any(|(k, _)| k == "a00" || k == "a01"),
+            "{attrs:?}"
+        );
         assert!(attrs.iter().any(|(k, _)| k == "a02"));
         assert_eq!(attrs.len(), MAX_MESSAGE_ATTRIBUTES);
         assert_eq!(attrs[0].0, "revision");

@@ -253,12 +253,19 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
     let results = produce(&deadline, &queue, parse_orders(&orders(1))).await;
     match &results[0].outcome {
         ProducerOutcome::Failed { reason } => assert!(
-            reason.contains("exceeded its deadline of 5 ms") && reason.contains("send the order again"),
+            reason.contains("exceeded its deadline of 5 ms")
+                && reason.contains("send the order again"),
             "{reason}"
         ),
         other => panic!("a deadline is transient, not a verdict: {other:?}"),
     }
-    let report = results[0].decision.as_ref().unwrap().rejected.as_ref().unwrap();
+    let report = results[0]
+        .decision
+        .as_ref()
+        .unwrap()
+        .rejected
+        .as_ref()
+        .unwrap();
     assert!(report.transient);
 
     // Fuel is deterministic: the same order would fail the same way again.
