@@ -9,9 +9,11 @@
 //!
 //! Every order gets one result, in input order: `published` (with the SNS
 //! message id), `not_high_value`, `rejected` (invalid, or a rule with
-//! `on_error: reject` failed; with the reason) or `failed` (high-value but
-//! could not be published after retries: the caller should send it again;
-//! the consumer's writes are idempotent, so a repeat is harmless).
+//! `on_error: reject` failed in a way that would fail again; with the
+//! reason) or `failed` (high-value but could not be published after
+//! retries, or a rule hit its deadline or a full instance pool: the caller
+//! should send it again; the consumer's writes are idempotent, so a repeat
+//! is harmless).
 //!
 //! A direct invocation answers the results as JSON, and fails the
 //! invocation only for an event it cannot read or when no rule set can be
