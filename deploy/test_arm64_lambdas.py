@@ -187,7 +187,7 @@ def lambda_env(endpoint: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], 
 
 
 def _summary_filter() -> tuple[str, str, str, str]:
-    """The template's OrdersFailedToPublish filter: (message field, its value, count field, metric value)."""
+    """The template's OrdersFailed filter: (message field, its value, count field, metric value)."""
     text = (REPO / "template.yaml").read_text()
     pattern = re.search(r"FilterPattern: '(.*)'", text).group(1)
     m = re.fullmatch(r'\{ \$\.(\w+) = "([^"]+)" && \$\.(\w+) > 0 \}', pattern)

@@ -286,9 +286,9 @@ def test_log_groups_and_alarms(stack: LocalStack) -> None:
     want = _props(stack, "ProducerFailedOrdersMetric")
     filters = logs.describe_metric_filters(logGroupName=want["LogGroupName"])["metricFilters"]
     assert [(f["filterPattern"], f["metricTransformations"][0]["metricName"]) for f in filters] == [
-        (want["FilterPattern"], "OrdersFailedToPublish")
+        (want["FilterPattern"], "OrdersFailed")
     ]
-    failed_alarm = next(a for a in alarms if a["MetricName"] == "OrdersFailedToPublish")
+    failed_alarm = next(a for a in alarms if a["MetricName"] == "OrdersFailed")
     assert failed_alarm["Namespace"] == want["MetricTransformations"][0]["MetricNamespace"]
 
 

@@ -219,11 +219,12 @@ fn run(
         .build()?;
     let reports = rt.block_on(embedded::run(&rules, &transforms, store, orders));
 
-    let mut counts = [0usize; 3];
+    let mut counts = [0usize; 4];
     for (report, source) in reports.iter().zip(&sources) {
         counts[match report.status {
             "stored" => 0,
             "not_high_value" => 1,
+            "failed" => 3,
             _ => 2,
         }] += 1;
         if json {
@@ -239,8 +240,12 @@ fn run(
         }
     }
     if !json {
+        let failed = match counts[3] {
+            0 => String::new(),
+            n => format!(", {n} failed (transient: run them again)"),
+        };
         println!(
-            "{} orders: {} stored, {} not high-value, {} rejected (rule set {}; store {})",
+            "{} orders: {} stored, {} not high-value, {} rejected{failed} (rule set {}; store {})",
             reports.len(),
             counts[0],
             counts[1],
@@ -254,7 +259,7 @@ fn run(
             loaded.len() - compiled
         );
     }
-    Ok(if counts[2] == 0 {
+    Ok(if counts[2] + counts[3] == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -271,6 +276,10 @@ fn summary(r: &OrderReport, source: &str) -> String {
     match r.status {
         "rejected" => format!(
             "{id:<10} REJECTED   {at}: {}",
+            r.error.as_deref().unwrap_or("")
+        ),
+        "failed" => format!(
+            "{id:<10} FAILED     {at}: {}",
             r.error.as_deref().unwrap_or("")
         ),
         status => {

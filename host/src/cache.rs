@@ -117,9 +117,8 @@ fn create_private(dir: &Path) -> Result<(), String> {
 
 /// Owned by this process's user and writable by no one else.
 #[cfg(unix)]
-fn private(path: &Path) -> Result<(), String> {
+fn check_owner(meta: &std::fs::Metadata, path: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     if meta.uid() != me {
@@ -139,6 +138,55 @@ fn private(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The cache directory itself (a symlink to a private directory is fine:
+/// what matters is who can write the directory the entries live in).
+#[cfg(unix)]
+fn private(dir: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    check_owner(&meta, dir)
+}
+
+/// Reads an entry, checking the very file it reads: opened without
+/// following a symlink, and its owner and mode taken from the open file, so
+/// nothing can be swapped in between the check and the read.
+#[cfg(unix)]
+fn read_private(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    check_owner(&meta, path)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+/// Writes a new file readable and writable by this user only, whatever the
+/// umask, and moves it into place.
+#[cfg(unix)]
+fn write_private(tmp: &Path, bytes: &[u8], dest: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)?;
+    file.write_all(bytes)?;
+    drop(file);
+    std::fs::rename(tmp, dest)
+}
+
 #[cfg(not(unix))]
 fn create_private(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it: {e}"))
@@ -149,26 +197,38 @@ fn private(_: &Path) -> Result<(), String> {
     Err("ownership cannot be checked on this platform".into())
 }
 
+#[cfg(not(unix))]
+fn read_private(_: &Path) -> Result<Vec<u8>, String> {
+    Err("ownership cannot be checked on this platform".into())
+}
+
+#[cfg(not(unix))]
+fn write_private(tmp: &Path, bytes: &[u8], dest: &Path) -> std::io::Result<()> {
+    std::fs::write(tmp, bytes)?;
+    std::fs::rename(tmp, dest)
+}
+
 fn load(engine: &Engine, path: &Path) -> Option<Component> {
     if !path.exists() {
         return None;
     }
-    for file in [path.to_path_buf(), sidecar(path)] {
-        if let Err(why) = private(&file) {
-            tracing::warn!("compiled-plugin cache entry refused: {why}; recompiling");
-            return None;
-        }
-    }
-    let bytes = std::fs::read(path).ok()?;
-    let expected = std::fs::read_to_string(sidecar(path)).ok()?;
-    if sha256_hex(&bytes) != expected.trim() {
+    let read = |p: &Path| {
+        read_private(p)
+            .map_err(|why| {
+                tracing::warn!("compiled-plugin cache entry refused: {why}; recompiling")
+            })
+            .ok()
+    };
+    let bytes = read(path)?;
+    let expected = read(&sidecar(path))?;
+    if sha256_hex(&bytes).as_bytes() != expected.trim_ascii() {
         tracing::warn!(path = %path.display(), "compiled-plugin cache entry does not match its hash; recompiling");
         return None;
     }
     // SAFETY: the bytes were written by `store` below from
     // `Component::serialize` of an engine with the same compatibility hash
-    // (it is part of the file name): the directory and both files are
-    // private to this user, and the sha256 was just verified.
+    // (it is part of the file name): the directory and the very files read
+    // are private to this user, and the sha256 was just verified.
     match unsafe { Component::deserialize(engine, &bytes) } {
         Ok(c) => Some(c),
         Err(e) => {
@@ -185,11 +245,12 @@ fn store(component: &Component, path: &Path) -> std::io::Result<()> {
     let dir = path.parent().expect("cache paths have a parent");
     // Unique per write: two threads may compile the same plugin at once.
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{}.{n}.tmp", std::process::id()));
-    std::fs::write(&tmp, &bytes)?;
-    std::fs::write(sidecar(path), sha256_hex(&bytes))?;
-    std::fs::rename(&tmp, path)
+    let tmp = || {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        dir.join(format!(".{}.{n}.tmp", std::process::id()))
+    };
+    write_private(&tmp(), sha256_hex(&bytes).as_bytes(), &sidecar(path))?;
+    write_private(&tmp(), &bytes, path)
 }
 
 #[cfg(all(test, unix))]
@@ -207,6 +268,17 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o700, "created private");
+
+        // Entries are written 0600 whatever the umask.
+        let path = root.path().join("a/b/x.cwasm");
+        write_private(&root.path().join("a/b/.tmp"), b"bytes", &path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(read_private(&path).unwrap(), b"bytes");
+        // A symlink in place of an entry is not followed.
+        let link = root.path().join("a/b/link.cwasm");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(read_private(&link).is_err());
 
         let shared = root.path().join("shared");
         std::fs::create_dir(&shared).unwrap();

@@ -20,8 +20,10 @@ pub struct Limits {
     /// count too.
     pub max_output_bytes: u64,
     /// How many calls one instance serves before it is thrown away; 1 gives
-    /// every order a fresh instance. A trap or a broken limit also discards
-    /// the instance; a plugin's own error answer does not.
+    /// every order a fresh instance. A call that traps or breaks a limit
+    /// inside the plugin (fuel, deadline, memory) also discards it; an
+    /// answer the host refuses afterwards (an error, too large, invalid)
+    /// does not, as the instance itself is sound.
     pub max_calls_per_instance: u32,
 }
 
@@ -50,8 +52,11 @@ pub const MAX_MEMORY_BYTES: u64 = 64 << 20;
 /// The longest deadline a manifest may ask for: a Lambda evaluating a batch
 /// cannot wait longer for one plugin call anyway.
 pub const MAX_TIMEOUT_MS: u64 = 60_000;
-/// The largest result a manifest may allow: an SNS message is 256 KiB.
-pub const MAX_OUTPUT_BYTES: u64 = 1 << 20;
+/// The largest result a manifest may allow. A rule's answer travels in an
+/// SNS message (256 KiB with the order), a transform's in a DynamoDB item
+/// (400 KB); an answer past those is refused by the producer or the
+/// consumer with its size.
+pub const MAX_OUTPUT_BYTES: u64 = 256 << 10;
 
 /// Per-plugin overrides, as written in the manifest.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

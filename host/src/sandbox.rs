@@ -4,8 +4,9 @@
 //! The per-order path only takes (or instantiates, from the pooling
 //! allocator) an instance and calls it. An instance serves at most
 //! `max_calls_per_instance` calls (1 by default: a fresh instance per order,
-//! so no order's state can reach the next one) and is thrown away after any
-//! failure, since wasmtime refuses further calls into a trapped instance.
+//! so no order's state can reach the next one) and is thrown away after a
+//! trap or a broken limit, since wasmtime refuses further calls into a
+//! trapped instance.
 
 use crate::bindings::{self, CurrentOrder, OrderRef};
 use crate::cache::ArtifactCache;
@@ -529,7 +530,8 @@ impl<W: World> Sandbox<W> {
     }
 
     /// Runs one call in an instance (reused or fresh) and measures it.
-    /// On any failure the instance is dropped; the next call gets a new one.
+    /// A trap or a broken limit drops the instance (wasmtime refuses further
+    /// calls into it); the next call gets a new one.
     pub(crate) fn call<R>(
         &self,
         order: CurrentOrder,

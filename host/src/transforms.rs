@@ -66,7 +66,10 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
             )));
         }
         if !seen.insert(f.name.clone()) {
-            return Err(invalid(format!("field {} is returned twice", f.name)));
+            return Err(invalid(format!(
+                "field {} is returned twice",
+                crate::error::plugin_text(&f.name, 64)
+            )));
         }
         size += ELEMENT_BYTES + f.name.len() as u64;
         let value = match f.value {
@@ -93,7 +96,7 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
                 if map.len() != n {
                     return Err(invalid(format!(
                         "field {} has a map with a repeated key",
-                        f.name
+                        crate::error::plugin_text(&f.name, 64)
                     )));
                 }
                 Value::TextMap(map)

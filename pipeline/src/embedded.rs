@@ -155,7 +155,9 @@ pub struct OrderReport {
     pub high_value: bool,
     pub attributes: std::collections::BTreeMap<String, String>,
     pub reasons: Vec<String>,
-    /// `stored`, `not_high_value` or `rejected`.
+    /// `stored`, `not_high_value`, `rejected` (would fail again: fix the
+    /// order or the rule) or `failed` (transient, e.g. a rule past its
+    /// deadline on a loaded machine: run the order again).
     pub status: &'static str,
     pub error: Option<String>,
     #[serde(skip)]
@@ -205,8 +207,8 @@ pub async fn run(
             };
             let (status, error) = match (&p.outcome, &consumer) {
                 (ProducerOutcome::NotHighValue, _) => ("not_high_value", None),
-                (ProducerOutcome::Rejected { reason }, _)
-                | (ProducerOutcome::Failed { reason }, _) => ("rejected", Some(reason.clone())),
+                (ProducerOutcome::Rejected { reason }, _) => ("rejected", Some(reason.clone())),
+                (ProducerOutcome::Failed { reason }, _) => ("failed", Some(reason.clone())),
                 (ProducerOutcome::Published { .. }, Some(c)) => match &c.outcome {
                     ConsumerOutcome::Stored { .. } => ("stored", None),
                     ConsumerOutcome::Failed { reason, .. } => (

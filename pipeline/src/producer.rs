@@ -9,7 +9,7 @@
 //! travels in the message body; message attributes are a filtering aid.
 
 use crate::ports::{OutgoingMessage, PublishOutcome, Publisher};
-use orderflow_host::order::Parsed;
+use orderflow_host::order::{Parsed, is_valid_id};
 use orderflow_host::{Decision, HighValueMessage, Order, PublishedDecision, RuleSet};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -137,7 +137,9 @@ pub async fn produce<P: Publisher>(
         let order = match parsed.order {
             Ok(o) => Arc::new(o),
             Err(e) => {
-                tracing::warn!(line = parsed.line, order_id = parsed.order_id.as_deref(), stage = "validate", error = %e, "order rejected: invalid");
+                // An invalid order's id may be anything: log it only if well formed.
+                let order_id = parsed.order_id.as_deref().filter(|id| is_valid_id(id));
+                tracing::warn!(line = parsed.line, order_id, stage = "validate", error = %e, "order rejected: invalid");
                 results.push(ProducerResult {
                     line: Some(parsed.line),
                     order_id: parsed.order_id,
@@ -229,8 +231,10 @@ async fn publish_all<P: Publisher>(
     let mut todo: Vec<OutgoingMessage> = pending.into_iter().map(|(_, m)| m).collect();
     for attempt in 1..=PUBLISH_ATTEMPTS {
         let (batches, too_big) = batches(std::mem::take(&mut todo));
+        // The same order and rule set make the same message: sending the
+        // order again cannot help, so this is a rejection, not a failure.
         for (m, reason) in too_big {
-            done.push((index_of[&m.id], ProducerOutcome::Failed { reason }));
+            done.push((index_of[&m.id], ProducerOutcome::Rejected { reason }));
         }
         for batch in batches {
             let answers = match publisher.publish_batch(&batch).await {

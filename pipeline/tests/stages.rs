@@ -267,6 +267,17 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
         .as_ref()
         .unwrap();
     assert!(report.transient);
+    // The embedded pipeline (the CLI) says `failed`, not `rejected`.
+    let (_, transforms) = chains(("normalize", json!({})));
+    let store = tempfile::tempdir().unwrap();
+    let reports = embedded::run(
+        &deadline,
+        &transforms,
+        store.path(),
+        parse_orders(&orders(1)),
+    )
+    .await;
+    assert_eq!(reports[0].status, "failed", "{:?}", reports[0].error);
 
     // Fuel is deterministic: the same order would fail the same way again.
     let fuel = looping_rule(LimitOverrides {
