@@ -473,6 +473,26 @@ impl<T: PluginSet> PluginCache<T> {
         }
     }
 
+    /// A function's plugin set, as its `main` builds it once per sandbox:
+    /// the wasm runtime with its compiled-artifact cache, the bucket, and a
+    /// first load during init, which has its own (longer) time budget. A
+    /// failed first load is logged and retried on the first event.
+    pub async fn for_function(
+        sdk: &aws_config::SdkConfig,
+        location: PluginLocation,
+        cache_dir: PathBuf,
+        refresh: Duration,
+    ) -> Result<Arc<PluginCache<T>>, String> {
+        let runtime = Runtime::new(orderflow_host::RuntimeConfig {
+            cache_dir: Some(cache_dir),
+            ..Default::default()
+        })?;
+        let source = S3Source::new(crate::clients::s3(sdk), location);
+        let plugins = Arc::new(PluginCache::new(source, runtime, refresh));
+        let _ = plugins.current().await;
+        Ok(plugins)
+    }
+
     pub fn refresh_interval(&self) -> Duration {
         self.refresh
     }

@@ -4,10 +4,8 @@
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use orderflow_aws::{ConsumerConfig, DynamoStore, PluginCache, S3Source, clients, telemetry};
+use orderflow_aws::{ConsumerConfig, DynamoStore, PluginCache, clients, telemetry};
 use orderflow_consumer::Consumer;
-use orderflow_host::{Runtime, RuntimeConfig};
-use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,15 +13,14 @@ async fn main() -> Result<(), Error> {
     let config =
         ConsumerConfig::from_env().inspect_err(|e| tracing::error!("configuration: {e}"))?;
     let sdk = clients::sdk_config().await;
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(config.cache_dir.clone()),
-        ..Default::default()
-    })
+    let plugins = PluginCache::for_function(
+        &sdk,
+        config.plugins.clone(),
+        config.cache_dir.clone(),
+        config.refresh,
+    )
+    .await
     .inspect_err(|e| tracing::error!("plugin runtime: {e}"))?;
-    let source = S3Source::new(clients::s3(&sdk), config.plugins.clone());
-    let plugins = Arc::new(PluginCache::new(source, runtime, config.refresh));
-    // Load during init; a failure is logged and retried on the first batch.
-    let _ = plugins.current().await;
     let consumer = Consumer::new(
         plugins,
         DynamoStore::new(clients::dynamodb(&sdk), config.table_name.clone()),
