@@ -39,6 +39,8 @@ pub enum BuildError {
     Manifest { path: PathBuf, message: String },
     #[error("plugin {package}: not a valid component once wrapped: {message}")]
     Componentize { package: String, message: String },
+    #[error("{0}")]
+    Toolchain(String),
 }
 
 /// The workspace this crate belongs to.
@@ -75,6 +77,7 @@ pub const FIXTURES: &[&str] = &["hostile-rule", "hostile-transform", "impostor"]
 /// Builds the named plugin crates and returns the path of each component,
 /// in the order given. Cargo's own freshness checks make a repeat call cheap.
 pub fn build(packages: &[&str]) -> Result<Vec<PathBuf>, BuildError> {
+    ensure_target()?;
     let names = || packages.iter().map(|p| p.to_string()).collect::<Vec<_>>();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let core_dir = target_dir().join("plugin-build");
@@ -126,6 +129,54 @@ pub fn build(packages: &[&str]) -> Result<Vec<PathBuf>, BuildError> {
             Ok(dest)
         })
         .collect()
+}
+
+/// Makes sure the toolchain can build for [`TARGET`], adding the target with
+/// rustup when it is missing. A toolchain file's `targets` are only added
+/// when rustup installs the toolchain, not to one that is already there, so
+/// a fresh clone on a machine with Rust would otherwise fail deep inside
+/// cargo with "can't find crate for `core`". Checked once per process.
+pub fn ensure_target() -> Result<(), BuildError> {
+    static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(add_target_if_missing)
+        .clone()
+        .map_err(BuildError::Toolchain)
+}
+
+fn add_target_if_missing() -> Result<(), String> {
+    // The rustc beside the cargo that runs us is the toolchain the build uses.
+    let rustc = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .and_then(|cargo| cargo.parent().map(|d| d.join("rustc")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .current_dir(workspace_root())
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}; install Rust with rustup", rustc.display()))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(TARGET).join("lib").is_dir() {
+        return Ok(());
+    }
+    let missing = format!("the Rust toolchain at {} has no {TARGET} target", sysroot.display());
+    eprintln!("orderflow: {missing}; adding it: rustup target add {TARGET}");
+    match Command::new("rustup")
+        .current_dir(workspace_root())
+        .args(["target", "add", TARGET])
+        .status()
+    {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!(
+            "{missing}, and `rustup target add {TARGET}` failed ({status}); its output is above"
+        )),
+        Err(_) => Err(format!(
+            "{missing}, and rustup is not on PATH to add it: install the target's standard \
+             library (with rustup: `rustup target add {TARGET}`; from a distribution: its \
+             rust-std package for {TARGET})"
+        )),
+    }
 }
 
 /// Wraps a core module (with the component-type section wit-bindgen
