@@ -24,10 +24,7 @@ case "$ARCH" in
     *) echo "build-lambdas: architecture must be arm64 or x86_64, got '$ARCH'" >&2; exit 2 ;;
 esac
 
-if [ ! -x "$VENV/bin/cargo-lambda" ]; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$DEPLOY_DIR/requirements-lambda.txt"
-fi
+"$DEPLOY_DIR/venvs.sh" lambda
 # cargo-lambda finds Zig through the virtualenv's python-zig.
 # shellcheck disable=SC1091
 source "$VENV/bin/activate"

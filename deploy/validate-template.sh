@@ -14,8 +14,8 @@
 #
 # The tools live in three venvs because their pins conflict:
 #   $ORDERFLOW_VENV_DIR/{lint,sam,checkov}   (default: deploy/.venv/)
-# A venv is (re)installed only when its requirements file or the Python
-# version changed, so repeated runs are fast and do not touch the network.
+# deploy/venvs.sh creates them (only when a requirements file or the Python
+# version changed, so repeated runs are fast and do not touch the network).
 #
 # Quiet on success: one line per step. On failure the failing step's full
 # output is printed and the script exits non-zero.
@@ -57,35 +57,8 @@ run() {
     fi
 }
 
-# ensure_venv NAME REQUIREMENTS : create/refresh $VENV_DIR/NAME when needed.
-ensure_venv() {
-    local name="$1" req="$2"
-    local venv="$VENV_DIR/$name"
-    local stamp="$venv/.orderflow-stamp"
-    local want
-    want="$("$PYTHON" -c 'import hashlib, sys
-h = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()
-print(h, sys.version.split()[0])' "$req")"
-    if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-        return 0
-    fi
-    if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c '' 2>/dev/null; then
-        rm -rf "$venv"
-        run "venv-$name" "$PYTHON" -m venv "$venv"
-    fi
-    run "pip-$name" "$venv/bin/python" -m pip install --quiet --upgrade pip
-    run "pip-$name" "$venv/bin/python" -m pip install --quiet -r "$req"
-    printf '%s\n' "$want" >"$stamp"
-}
-
-command -v "$PYTHON" >/dev/null || die "$PYTHON not found"
-"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' || die "$PYTHON must be >= 3.9"
 [[ -f "$TEMPLATE" ]] || die "no template at $TEMPLATE"
-mkdir -p "$VENV_DIR"
-
-ensure_venv lint "$DEPLOY_DIR/requirements-lint.txt"
-ensure_venv sam "$DEPLOY_DIR/requirements-sam.txt"
-ensure_venv checkov "$DEPLOY_DIR/requirements-checkov.txt"
+"$DEPLOY_DIR/venvs.sh" lint sam checkov
 
 cd "$REPO_DIR"
 

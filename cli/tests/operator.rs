@@ -1,5 +1,6 @@
 //! `orderflow plugins publish | status | rollback` against a local
 //! AWS-compatible server (moto), through the real S3 client.
+#![cfg(feature = "aws")]
 
 use orderflow_aws::moto::MotoServer;
 use std::process::Command;

@@ -1,15 +1,19 @@
 //! `cargo xtask <task>`: the project's entry points, so the README's
-//! commands work on a fresh clone with nothing but cargo.
+//! commands work on a fresh clone with nothing but rustup's cargo.
 //!
 //! - `plugins`: build the example plugins to wasm and write the example
 //!   manifest with their hashes to `target/example-plugins/manifest.json`;
 //! - `demo`: `plugins`, then run the sample orders through the embedded
-//!   pipeline;
-//! - `test`: the whole test suite (what CI runs): every crate's tests, the
-//!   template checks, and the arm64 Lambdas under qemu.
+//!   pipeline (built without the AWS operator, so no AWS crate compiles);
+//! - `setup`: only the checks and installs `test` starts with;
+//! - `test`: the whole test suite (what CI runs): first [`setup`] checks and
+//!   installs what it needs, then every crate's tests, the template checks,
+//!   and the arm64 Lambdas under qemu.
+
+mod setup;
 
 use anyhow::{Context, Result, bail};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() -> Result<()> {
@@ -23,42 +27,47 @@ fn main() -> Result<()> {
         }
         "demo" => {
             let manifest = plugins(&root)?;
-            cargo(
-                &[
-                    "run",
-                    "--quiet",
-                    "-p",
-                    "orderflow-cli",
-                    "--",
-                    "run",
-                    "samples/orders.jsonl",
-                    "--manifest",
-                ],
-                Some(&manifest),
-            )?;
+            run(cargo()
+                .args(["orderflow", "run", "samples/orders.jsonl", "--manifest"])
+                .arg(manifest))?;
         }
-        "test" => {
-            plugins(&root)?;
-            cargo(&["test", "--workspace", "--no-fail-fast"], None)?;
-            // The template: cfn-lint, sam validate, checkov, least privilege,
-            // the local stack created from it on moto.
-            run(Command::new("bash").arg(root.join("deploy/validate-template.sh")))?;
-            // What ships is what was tested: the arm64 Lambdas, built the way
-            // SAM builds them (unoptimised here, to keep CI short), run under
-            // qemu against that local stack.
-            run(Command::new("bash")
-                .arg(root.join("deploy/build-lambdas.sh"))
-                .arg("arm64")
-                .env("PROFILE", "debug"))?;
-            let python = root.join("deploy/.venv/lint/bin/python");
-            run(Command::new(python).args(["-m", "pytest", "-q", "deploy/test_arm64_lambdas.py"]))?;
+        "setup" => {
+            setup::prepare(&root)?;
+            println!("ready for cargo xtask test");
         }
-        _ => bail!("usage: cargo xtask <plugins|demo|test>"),
+        "test" => test(&root)?,
+        _ => bail!("usage: cargo xtask <plugins|demo|setup|test>"),
     }
     Ok(())
 }
 
-fn plugins(root: &Path) -> Result<std::path::PathBuf> {
+fn test(root: &Path) -> Result<()> {
+    let env = setup::prepare(root)?;
+    plugins(root)?;
+    run(env.apply(cargo().args(["test", "--workspace", "--no-fail-fast"])))?;
+    // The template: cfn-lint, sam validate, checkov, least privilege,
+    // the local stack created from it on moto.
+    run(env.apply(Command::new("bash").arg(root.join("deploy/validate-template.sh"))))?;
+    // What ships is what was tested: the arm64 Lambdas, built the way SAM
+    // builds them (unoptimised here, to keep CI short), run under qemu
+    // against that local stack, with plugins published by the operator CLI
+    // (its default build, which has the `plugins` commands).
+    run(cargo().args(["build", "--quiet", "-p", "orderflow-cli"]))?;
+    run(env.apply(
+        Command::new("bash")
+            .arg(root.join("deploy/build-lambdas.sh"))
+            .arg("arm64")
+            .env("PROFILE", "debug"),
+    ))?;
+    run(env.apply(Command::new(env.python()).args([
+        "-m",
+        "pytest",
+        "-q",
+        "deploy/test_arm64_lambdas.py",
+    ])))
+}
+
+fn plugins(root: &Path) -> Result<PathBuf> {
     // A copy of its own, so later plugin builds (tests) never make the
     // demo's manifest stale.
     let out = orderflow_plugin_build::target_dir().join("example-plugins");
@@ -66,13 +75,8 @@ fn plugins(root: &Path) -> Result<std::path::PathBuf> {
         .context("building the example plugins")
 }
 
-fn cargo(args: &[&str], last: Option<&Path>) -> Result<()> {
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.args(args);
-    if let Some(p) = last {
-        cmd.arg(p);
-    }
-    run(&mut cmd)
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 fn run(cmd: &mut Command) -> Result<()> {

@@ -155,12 +155,25 @@ fn add_target_if_missing() -> Result<(), String> {
         .current_dir(workspace_root())
         .args(["--print", "sysroot"])
         .output()
-        .map_err(|e| format!("cannot run {}: {e}; install Rust with rustup", rustc.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot run {}: {e}; install Rust with rustup",
+                rustc.display()
+            )
+        })?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot.join("lib/rustlib").join(TARGET).join("lib").is_dir() {
+    if sysroot
+        .join("lib/rustlib")
+        .join(TARGET)
+        .join("lib")
+        .is_dir()
+    {
         return Ok(());
     }
-    let missing = format!("the Rust toolchain at {} has no {TARGET} target", sysroot.display());
+    let missing = format!(
+        "the Rust toolchain at {} has no {TARGET} target",
+        sysroot.display()
+    );
     eprintln!("orderflow: {missing}; adding it: rustup target add {TARGET}");
     match Command::new("rustup")
         .current_dir(workspace_root())
