@@ -47,7 +47,7 @@ enum Command {
         )]
         manifest: PathBuf,
         /// Where stored items go, one JSON file per (OrderId, Timestamp).
-        #[arg(long, default_value = ".orderflow/store")]
+        #[arg(long, env = "ORDERFLOW_STORE", default_value = ".orderflow/store")]
         store: PathBuf,
         /// Compiled-plugin cache, so a second run does not compile
         /// [default: $XDG_CACHE_HOME/orderflow, or ~/.cache/orderflow]. It
@@ -57,6 +57,17 @@ enum Command {
         /// One JSON object per order instead of a summary line.
         #[arg(long)]
         json: bool,
+    },
+    /// Write realistic orders as JSON Lines from a fixed seed (the
+    /// benchmark workload): 1-8 lines, five currencies, about a fifth
+    /// high-value under the example rules, e-mail and phone attributes.
+    Gen {
+        /// How many orders.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// The same seed always gives the same orders.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Tools for plugin authors.
     Plugin {
@@ -102,6 +113,12 @@ fn main() -> ExitCode {
             cache_dir,
             json,
         } => run(&orders, &manifest, &store, cache_dir, json),
+        Command::Gen { count, seed } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            orderflow_workload::write_orders(&mut out, count, seed)
+                .context("writing orders to stdout")
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Plugin {
             command: PluginCommand::Check { wasm, config },
         } => check(&wasm, &config),

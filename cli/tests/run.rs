@@ -226,3 +226,40 @@ fn plugin_check_tells_an_author_whether_a_plugin_fits() {
     assert_eq!(impostor.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&impostor.stdout).contains("problem:"));
 }
+
+#[test]
+fn generated_orders_are_valid_and_about_a_fifth_high_value() {
+    let gen = Command::new(env!("CARGO_BIN_EXE_orderflow"))
+        .args(["gen", "--count", "1000", "--seed", "3"])
+        .output()
+        .unwrap();
+    assert!(gen.status.success());
+    let again = Command::new(env!("CARGO_BIN_EXE_orderflow"))
+        .args(["gen", "--count", "1000", "--seed", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(gen.stdout, again.stdout, "a seed always gives the same orders");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = orderflow(
+        &["run", "-", "--json"],
+        dir.path(),
+        Some(&String::from_utf8(gen.stdout).unwrap()),
+    );
+    assert_eq!(out.status.code(), Some(0), "every generated order is valid");
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 1000);
+    let high = reports.iter().filter(|r| r["high_value"] == true).count();
+    assert!((120..=280).contains(&high), "{high} of 1000 high-value");
+    // Each rule makes some orders high-value on its own.
+    for rule in ["threshold", "vip-customer", "bulk-quantity"] {
+        assert!(
+            reports.iter().any(|r| r["trace"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["plugin"] == rule && t["outcome"]["kind"] == "high_value")),
+            "{rule} never says high-value"
+        );
+    }
+}
