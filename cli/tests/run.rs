@@ -229,22 +229,25 @@ fn plugin_check_tells_an_author_whether_a_plugin_fits() {
 
 #[test]
 fn generated_orders_are_valid_and_about_a_fifth_high_value() {
-    let gen = Command::new(env!("CARGO_BIN_EXE_orderflow"))
+    let generated = Command::new(env!("CARGO_BIN_EXE_orderflow"))
         .args(["gen", "--count", "1000", "--seed", "3"])
         .output()
         .unwrap();
-    assert!(gen.status.success());
+    assert!(generated.status.success());
     let again = Command::new(env!("CARGO_BIN_EXE_orderflow"))
         .args(["gen", "--count", "1000", "--seed", "3"])
         .output()
         .unwrap();
-    assert_eq!(gen.stdout, again.stdout, "a seed always gives the same orders");
+    assert_eq!(
+        generated.stdout, again.stdout,
+        "a seed always gives the same orders"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let out = orderflow(
         &["run", "-", "--json"],
         dir.path(),
-        Some(&String::from_utf8(gen.stdout).unwrap()),
+        Some(&String::from_utf8(generated.stdout).unwrap()),
     );
     assert_eq!(out.status.code(), Some(0), "every generated order is valid");
     let reports = json_lines(&out);
