@@ -194,9 +194,20 @@ fn run(
     let mut sources: Vec<String> = Vec::new();
     for input in inputs {
         let text = read_input(input)?;
+        let before = orders.len();
         for p in parse_orders(&text) {
             sources.push(input.display().to_string());
             orders.push(p);
+        }
+        if orders.len() == before {
+            anyhow::bail!(
+                "{}: no orders in it (JSON Lines, or a JSON array of orders)",
+                if input == Path::new("-") {
+                    "stdin".into()
+                } else {
+                    input.display().to_string()
+                }
+            );
         }
     }
     let rt = tokio::runtime::Builder::new_current_thread()

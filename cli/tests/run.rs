@@ -266,3 +266,14 @@ fn generated_orders_are_valid_and_about_a_fifth_high_value() {
         );
     }
 }
+
+#[test]
+fn an_empty_input_is_an_error_not_a_silent_success() {
+    let dir = tempfile::tempdir().unwrap();
+    for input in ["", "\n  \n", "[]"] {
+        let out = orderflow(&["run", "-"], dir.path(), Some(input));
+        assert_eq!(out.status.code(), Some(2), "input {input:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("stdin: no orders in it"), "{stderr}");
+    }
+}
