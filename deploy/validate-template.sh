@@ -62,6 +62,9 @@ run() {
 
 cd "$REPO_DIR"
 
+run locks "$VENV_DIR/lint/bin/python" -m pytest -q -p no:cacheprovider "$DEPLOY_DIR/test_requirements_locked.py"
+echo "requirement locks: $(tail -n 1 "$LOG_DIR/locks.log")"
+
 run cfn-lint "$VENV_DIR/lint/bin/cfn-lint" "$TEMPLATE"
 echo "cfn-lint: ok"
 

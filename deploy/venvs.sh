@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates or refreshes the project's Python virtualenvs, one per requirements
-# file (their pins conflict), under $ORDERFLOW_VENV_DIR (default deploy/.venv):
+# file (their pins conflict), under $ORDERFLOW_VENV_DIR (default deploy/.venv),
+# each installed from its hashed lock deploy/requirements-NAME.lock:
 #
 #   deploy/venvs.sh lint sam checkov lambda
 #
@@ -11,9 +12,18 @@
 #   checkov  checkov
 #   lambda   cargo-lambda and Zig, for the Lambda builds
 #
-# A venv is (re)installed only when its requirements file or the Python
-# version changed, so a repeat run is instant and needs no network. Needs
-# python3 >= 3.9 with its venv module (Debian: python3-venv).
+# Every package comes from the lock, pinned to one version and checked against
+# its sha256 (`pip --require-hashes --no-deps`, wheels only), so an install is
+# the same on every machine and a tampered download fails. pip is the one the
+# Python ships (ensurepip, no download) and is not upgraded: the upgrade would
+# be the one unchecked download, and every pip a Python >= 3.9 ships checks
+# hashes. Edit requirements-NAME.txt, then regenerate its lock with
+# deploy/lock-requirements.sh (the locks are for CPython 3.11 on Linux x86_64).
+#
+# A venv is rebuilt from scratch only when its lock or the Python version
+# changed, so a repeat run is instant and needs no network, and a venv never
+# keeps a package its lock dropped. Needs python3 >= 3.9 with its venv module
+# (Debian: python3-venv).
 set -euo pipefail
 
 DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,24 +52,24 @@ quiet() {
 
 ensure_venv() {
     local name="$1"
-    local req="$DEPLOY_DIR/requirements-$name.txt"
+    local lock="$DEPLOY_DIR/requirements-$name.lock"
     local venv="$VENV_DIR/$name"
     local stamp="$venv/.orderflow-stamp"
-    [[ -f "$req" ]] || die "no requirements file for venv '$name' ($req)"
+    [[ -f "$lock" ]] || die "no lock file for venv '$name' ($lock; deploy/lock-requirements.sh makes it)"
     local want
     want="$("$PYTHON" -c 'import hashlib, sys
 h = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()
-print(h, sys.version.split()[0])' "$req")"
+print(h, sys.version.split()[0])' "$lock")"
     if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
         return 0
     fi
-    echo "venvs: installing $name (deploy/requirements-$name.txt) into $venv"
-    if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c '' 2>/dev/null; then
-        rm -rf "$venv"
-        quiet "venv-$name" "$PYTHON" -m venv "$venv"
-    fi
-    quiet "pip-$name" "$venv/bin/python" -m pip install --quiet --upgrade pip
-    quiet "pip-$name" "$venv/bin/python" -m pip install --quiet -r "$req"
+    echo "venvs: installing $name (deploy/requirements-$name.lock) into $venv"
+    rm -rf "$venv"
+    quiet "venv-$name" "$PYTHON" -m venv "$venv"
+    quiet "pip-$name" "$venv/bin/python" -m pip install --quiet \
+        --require-hashes --no-deps --only-binary :all: -r "$lock"
+    # --no-deps trusts the lock to be complete; check that it was.
+    quiet "pip-check-$name" "$venv/bin/python" -m pip check
     printf '%s\n' "$want" >"$stamp"
 }
 
