@@ -10,13 +10,11 @@
 //! - [`operator::PluginStore`]: content-addressed plugin objects, kept
 //!   manifest revisions, publish / rollback / status;
 //! - [`config`]: `ProducerConfig` / `ConsumerConfig` from the environment;
-//! - [`clients`]: SDK clients (endpoint overrides honoured);
-//! - [`moto`]: a local moto server for tests and the local stack.
+//! - [`clients`]: SDK clients (endpoint overrides honoured).
 
 pub mod clients;
 pub mod config;
 pub mod dynamo;
-pub mod moto;
 pub mod operator;
 pub mod plugins;
 pub mod sns;

@@ -9,13 +9,13 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use orderflow_aws::moto::MotoServer;
 use orderflow_aws::operator::OperatorError;
 use orderflow_aws::plugins::{ManifestFetch, PluginCache, PluginSource, RefreshErrorKind};
 use orderflow_aws::{DynamoStore, PluginLocation, PluginStore, S3Source, clients};
 use orderflow_host::RuleSet;
 use orderflow_host::item::{Field, Item, Value};
 use orderflow_pipeline::ItemStore;
+use orderflow_test_support::moto::{MotoServer, sdk_config_for};
 use std::time::Duration;
 use support::*;
 
@@ -409,7 +409,7 @@ async fn an_unreachable_endpoint_is_a_retryable_store_error() {
         .local_addr()
         .unwrap()
         .port();
-    let sdk = orderflow_aws::moto::sdk_config_for(&format!("http://127.0.0.1:{port}")).await;
+    let sdk = sdk_config_for(&format!("http://127.0.0.1:{port}")).await;
     let store = DynamoStore::new(clients::dynamodb(&sdk), "orders");
     let item = Item {
         order_id: "o".into(),

@@ -1,7 +1,7 @@
 //! `orderflow plugins publish | status | rollback` against a local
 //! AWS-compatible server (moto), through the real S3 client.
 
-use orderflow_aws::moto::MotoServer;
+use orderflow_test_support::moto::MotoServer;
 use std::process::Command;
 
 fn orderflow(moto: &MotoServer, args: &[&str]) -> serde_json::Value {

@@ -250,7 +250,7 @@ impl Stack {
             .context("the SDK configuration has no endpoint URL (a local stack needs one)")?
             .to_string();
         let region = sdk.region().map_or_else(
-            || orderflow_aws::moto::REGION.to_string(),
+            || orderflow_test_support::moto::REGION.to_string(),
             |r| r.to_string(),
         );
         let script_settings = settings.clone();

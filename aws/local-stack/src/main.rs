@@ -8,13 +8,13 @@
 //! table. See aws/README.md.
 
 use anyhow::{Context, Result, bail};
-use orderflow_aws::moto::{MotoServer, sdk_config_for};
 use orderflow_aws::telemetry;
 use orderflow_host::{Manifest, Runtime, RuntimeConfig};
 use orderflow_local_stack::{
     Stack, StackSettings, build_plugins, count_by_status, example_manifest, unique_stage,
 };
 use orderflow_producer::Request;
+use orderflow_test_support::moto::{self, MotoServer, sdk_config_for};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -259,7 +259,7 @@ async fn main() -> Result<()> {
     if args.keep && moto.is_some() {
         eprintln!(
             "moto is still running at {endpoint} (region {}); press Enter to stop it",
-            orderflow_aws::moto::REGION
+            moto::REGION
         );
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;

@@ -8,7 +8,6 @@
 //! seconds), under a stage name of its own.
 
 use aws_lambda_events::sqs::SqsEvent;
-use orderflow_aws::moto::MotoServer;
 use orderflow_aws::{DynamoStore, SnsPublisher};
 use orderflow_consumer::Consumer;
 use orderflow_host::order::parse_orders;
@@ -16,6 +15,7 @@ use orderflow_host::{Item, Manifest, Runtime, RuntimeConfig};
 use orderflow_local_stack::{Stack, StackSettings, build_plugins, unique_stage};
 use orderflow_pipeline::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
 use orderflow_producer::Producer;
+use orderflow_test_support::moto::MotoServer;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
