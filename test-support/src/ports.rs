@@ -153,16 +153,6 @@ pub struct MemoryStore {
     pub items: Mutex<BTreeMap<(String, String), Item>>,
 }
 
-impl MemoryStore {
-    pub fn len(&self) -> usize {
-        self.items.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 impl ItemStore for MemoryStore {
     async fn put(&self, item: &Item) -> Result<(), StoreError> {
         self.items.lock().unwrap().insert(
@@ -176,6 +166,8 @@ impl ItemStore for MemoryStore {
 /// Which writes a [`ThrottledStore`] refuses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Throttle {
+    /// No write: the inner store as it is.
+    Never,
     /// Every write.
     Always,
     /// The first write of each order, as DynamoDB does under a burst.
@@ -211,6 +203,7 @@ impl<S: ItemStore> ItemStore for ThrottledStore<S> {
             *n
         };
         let refused = match &self.throttle {
+            Throttle::Never => false,
             Throttle::Always => true,
             Throttle::FirstWrite => n == 1,
             Throttle::Order(id) => *id == item.order_id,
