@@ -14,12 +14,14 @@ mod bindings;
 mod cache;
 pub mod error;
 pub mod item;
-pub mod limits;
-pub mod manifest;
 pub mod order;
 pub mod rules;
 mod sandbox;
 pub mod transforms;
+
+/// The manifest model lives in its own crate, free of wasmtime; these
+/// re-exports keep `orderflow_host::manifest::…` and `…::limits::…` paths.
+pub use orderflow_manifest::{self as manifest, limits};
 
 pub use error::{Failure, LoadError, PluginError};
 pub use item::{HighValueMessage, Item, PublishedDecision};
@@ -88,7 +90,7 @@ pub fn read_manifest(path: &Path) -> Result<LoadedManifest, LoadError> {
 /// Fetches plugin bytes from the directory a manifest file sits in.
 pub fn wasm_from_dir(dir: &Path) -> impl Fn(&PluginSpec) -> Result<Vec<u8>, LoadError> + '_ {
     move |spec| {
-        let path = dir.join(&spec.wasm);
+        let path = spec.wasm_path(dir);
         std::fs::read(&path).map_err(|source| LoadError::Read {
             plugin: spec.name.clone(),
             path,

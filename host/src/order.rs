@@ -5,6 +5,7 @@
 //! rule would otherwise have to distrust: known currency, positive
 //! quantities, a total that matches its lines.
 
+use orderflow_manifest::strip_position;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -190,13 +191,6 @@ impl Order {
 
 /// serde_json appends "at line 1 column 42"; for a field error the path is
 /// the better locator.
-pub(crate) fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
-}
-
 /// One entry of an input document: where it was, and what came of parsing it.
 #[derive(Debug)]
 pub struct Parsed {

@@ -122,13 +122,24 @@ impl Runtime {
     }
 
     /// Compiles a component, or takes it from this process or the disk
-    /// cache. The caller has already checked `sha256` against the bytes.
+    /// cache, both keyed by `sha256`. The one place a plugin's bytes are
+    /// checked against the hash its manifest pins: whatever fetched them
+    /// (a directory, a bucket, a test), nothing unverified is compiled, and
+    /// no cached artifact is handed out for bytes that are not its own.
     pub(crate) fn component(
         &self,
         plugin: &str,
         wasm: &[u8],
         sha256: &str,
     ) -> Result<(Component, LoadKind), LoadError> {
+        let actual = crate::manifest::sha256_hex(wasm);
+        if actual != sha256 {
+            return Err(LoadError::HashMismatch {
+                plugin: plugin.into(),
+                expected: sha256.into(),
+                actual,
+            });
+        }
         if let Some(c) = self
             .compiled
             .lock()
@@ -413,14 +424,6 @@ impl<W: World> Sandbox<W> {
         let sha256 = spec.sha256.as_str();
         let config = spec.config.to_string();
         let limits = spec.limits.apply(runtime.config.default_limits);
-        let actual = crate::manifest::sha256_hex(wasm);
-        if actual != sha256 {
-            return Err(LoadError::HashMismatch {
-                plugin: plugin.into(),
-                expected: sha256.into(),
-                actual,
-            });
-        }
         let (component, load_kind) = runtime.component(plugin, wasm, sha256)?;
         let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
             plugin: plugin.into(),

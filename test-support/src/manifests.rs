@@ -2,7 +2,6 @@
 //! built once per process, and a manifest laid out in a directory with its
 //! plugins and hashes, as a function reads it.
 
-use orderflow_host::manifest::sha256_hex;
 use orderflow_host::{Manifest, PluginSpec, Runtime, RuntimeConfig};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -63,20 +62,16 @@ pub fn packages(manifest: &Manifest) -> Vec<String> {
 }
 
 /// Lays a source manifest out in `dir` as a function reads it: its
-/// plugins built and copied next to it, their hashes filled in. Returns
-/// the manifest's path (`dir/manifest.json`).
+/// plugins built, locked (hashes filled in) by the manifest crate, and
+/// written next to it. Returns the manifest's path (`dir/manifest.json`).
 pub fn lay_out(dir: &Path, source: &Manifest) -> PathBuf {
     let names = packages(source);
     let wasm_dir = built(&names.iter().map(String::as_str).collect::<Vec<_>>());
-    let mut m = source.clone();
-    for spec in m.rules.iter_mut().chain(m.transforms.iter_mut()) {
-        let bytes = std::fs::read(wasm_dir.join(&spec.wasm)).expect("the plugin was built");
-        spec.sha256 = sha256_hex(&bytes);
-        std::fs::write(dir.join(&spec.wasm), bytes).expect("the plugin is copied");
-    }
-    let path = dir.join("manifest.json");
-    std::fs::write(&path, m.to_json_pretty()).expect("the manifest is written");
-    path
+    source
+        .lock("test manifest", &wasm_dir)
+        .expect("the test manifest locks")
+        .write_to(dir)
+        .expect("the test manifest is written")
 }
 
 /// A wasm runtime for tests, without a disk cache.

@@ -14,8 +14,7 @@ use super::set::PluginSet;
 use super::source::{ManifestFetch, ManifestObject, PluginSource, SourceError};
 use super::status::{CacheStatus, RefreshError, RefreshErrorKind, Refreshed};
 use arc_swap::ArcSwapOption;
-use orderflow_host::manifest::sha256_hex;
-use orderflow_host::{Manifest, PluginInfo, PluginSpec, Runtime};
+use orderflow_host::{LoadError, Manifest, PluginInfo, PluginSpec, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +23,7 @@ use std::time::{Duration, Instant};
 /// A loaded plugin set and the manifest it came from.
 pub struct Loaded<T> {
     pub set: T,
-    /// `sha256:<hex>` of the manifest's bytes.
+    /// The manifest's [`Manifest::revision`].
     pub revision: String,
     pub manifest: Manifest,
     pub etag: Option<String>,
@@ -222,8 +221,8 @@ impl<T: PluginSet> PluginCache<T> {
             return Ok(Refreshed::Unchanged);
         }
 
-        // Fetch what is not held yet, and check every object against the
-        // hash the manifest pins before anything is compiled.
+        // Fetch what is not held yet; the host checks every object against
+        // the hash the manifest pins before it compiles anything.
         let mut wasm: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
         for spec in T::specs(&manifest.manifest) {
             if let Some(bytes) = state
@@ -243,18 +242,6 @@ impl<T: PluginSet> PluginCache<T> {
                     message: format!("plugin {}: cannot fetch {e}", spec.name),
                 })?;
             state.status.wasm_fetches += 1;
-            let actual = sha256_hex(&bytes);
-            if actual != spec.sha256 {
-                return Err(RefreshError {
-                    kind: RefreshErrorKind::HashMismatch,
-                    message: format!(
-                        "plugin {}: {} has sha256 {actual}, the manifest says {}; refusing it",
-                        spec.name,
-                        self.source.object_name(&spec.wasm),
-                        spec.sha256
-                    ),
-                });
-            }
             wasm.insert(spec.sha256.clone(), Arc::new(bytes));
         }
 
@@ -276,7 +263,9 @@ impl<T: PluginSet> PluginCache<T> {
             message: format!("loading the plugins panicked: {e}"),
         })?
         .map_err(|e| RefreshError {
-            kind: if e.is_transient() {
+            kind: if matches!(e, LoadError::HashMismatch { .. }) {
+                RefreshErrorKind::HashMismatch
+            } else if e.is_transient() {
                 RefreshErrorKind::Busy
             } else {
                 RefreshErrorKind::Load

@@ -11,6 +11,7 @@
 //! directory under the workspace's one, so a build started from inside
 //! `cargo test` never waits on the lock the outer cargo holds.
 
+use orderflow_manifest::{Manifest, ManifestError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -35,8 +36,10 @@ pub enum BuildError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("manifest {path}: {message}")]
-    Manifest { path: PathBuf, message: String },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Lock(#[from] orderflow_manifest::LockError),
     #[error("plugin {package}: not a valid component once wrapped: {message}")]
     Componentize { package: String, message: String },
     #[error("{0}")]
@@ -155,12 +158,25 @@ fn add_target_if_missing() -> Result<(), String> {
         .current_dir(workspace_root())
         .args(["--print", "sysroot"])
         .output()
-        .map_err(|e| format!("cannot run {}: {e}; install Rust with rustup", rustc.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot run {}: {e}; install Rust with rustup",
+                rustc.display()
+            )
+        })?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot.join("lib/rustlib").join(TARGET).join("lib").is_dir() {
+    if sysroot
+        .join("lib/rustlib")
+        .join(TARGET)
+        .join("lib")
+        .is_dir()
+    {
         return Ok(());
     }
-    let missing = format!("the Rust toolchain at {} has no {TARGET} target", sysroot.display());
+    let missing = format!(
+        "the Rust toolchain at {} has no {TARGET} target",
+        sysroot.display()
+    );
     eprintln!("orderflow: {missing}; adding it: rustup target add {TARGET}");
     match Command::new("rustup")
         .current_dir(workspace_root())
@@ -215,61 +231,25 @@ fn componentize(package: &str, core: &Path, dest: &Path) -> Result<(), BuildErro
 /// `sha256` filled in: the form the host accepts. Returns the path of the
 /// locked manifest, `<out_dir>/manifest.json`.
 pub fn lock_manifest(source: &Path, out_dir: &Path) -> Result<PathBuf, BuildError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BuildError::Io {
-            package: "(manifest)".into(),
-            path,
-            source,
-        }
-    };
-    let text = std::fs::read_to_string(source).map_err(io(source))?;
-    let mut manifest: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| BuildError::Manifest {
-            path: source.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    let mut entries: Vec<&mut serde_json::Value> = Vec::new();
-    if let Some(object) = manifest.as_object_mut() {
-        for (chain, list) in object.iter_mut() {
-            if chain == "rules" || chain == "transforms" {
-                entries.extend(list.as_array_mut().into_iter().flatten());
-            }
-        }
-    }
-    let mut packages = Vec::new();
-    for e in &entries {
-        let wasm = e.get("wasm").and_then(|w| w.as_str()).unwrap_or_default();
-        let package = wasm
-            .strip_suffix(".wasm")
-            .ok_or_else(|| BuildError::Manifest {
-                path: source.to_path_buf(),
-                message: format!("wasm {wasm:?} must be <package>.wasm"),
-            })?;
-        packages.push(package.to_string());
-    }
-    let refs: Vec<&str> = packages.iter().map(String::as_str).collect();
-    let built = build(&refs)?;
-    std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
-    for (entry, path) in entries.into_iter().zip(built) {
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
-        let name = path.file_name().expect("built plugins have file names");
-        let dest = out_dir.join(name);
-        if dest != path {
-            std::fs::write(&dest, &bytes).map_err(io(&dest))?;
-        }
-        entry["sha256"] = sha256_hex(&bytes).into();
-    }
-    let out = out_dir.join("manifest.json");
-    let text = serde_json::to_string_pretty(&manifest).expect("json serialises") + "\n";
-    std::fs::write(&out, text).map_err(io(&out))?;
-    Ok(out)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let bytes = std::fs::read(source).map_err(|e| BuildError::Io {
+        package: "(manifest)".into(),
+        path: source.to_path_buf(),
+        source: e,
+    })?;
+    let name = source.display().to_string();
+    let manifest = Manifest::parse_source(&bytes, &name)?;
+    let packages = manifest
+        .plugins()
+        .map(|(_, spec)| {
+            spec.wasm
+                .strip_suffix(".wasm")
+                .filter(|p| !p.contains('/'))
+                .ok_or_else(|| ManifestError::Invalid {
+                    source_name: name.clone(),
+                    message: format!("wasm {:?} must be <package>.wasm", spec.wasm),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    build(&packages)?;
+    Ok(manifest.lock(&name, &output_dir())?.write_to(out_dir)?)
 }

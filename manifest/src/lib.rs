@@ -2,13 +2,32 @@
 //! transform chain, in order, with their hashes, configuration, limits and
 //! error policy.
 //!
-//! The manifest is the unit an operator publishes and rolls back. Its own
-//! sha256 is the rule set's *revision*, stamped on every decision so a
+//! The manifest is the unit an operator publishes and rolls back. Its
+//! [revision](Manifest::revision) is stamped on every decision so a
 //! decision always traces back to the exact plugins that made it.
+//!
+//! This crate has no wasm runtime on purpose (like extism's `manifest`
+//! crate): the plugin builder, the operator and the tests parse, check,
+//! hash and lock manifests without compiling the engine. Running the
+//! plugins is `orderflow-host`'s job.
+//!
+//! - [`Manifest::parse`] reads a locked manifest (every hash present), the
+//!   form a function loads; [`Manifest::parse_source`] one as an operator
+//!   writes it, hashes optional.
+//! - [`Manifest::lock`] fills in the hashes from the plugins' bytes, and
+//!   [`Locked::write_to`] lays the locked manifest out with its plugins.
+//! - [`PluginSpec::wasm_path`] resolves a plugin relative to its manifest.
 
-use crate::limits::LimitOverrides;
+pub mod limits;
+mod lock;
+mod revision;
+
+pub use limits::{LimitOverrides, Limits};
+pub use lock::{LockError, Locked};
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +66,31 @@ fn empty_config() -> serde_json::Value {
     serde_json::json!({})
 }
 
+impl PluginSpec {
+    /// Where the plugin is, given the directory its manifest is in.
+    pub fn wasm_path(&self, manifest_dir: &Path) -> PathBuf {
+        manifest_dir.join(&self.wasm)
+    }
+}
+
+/// Which chain of a manifest a plugin belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Chain {
+    Rules,
+    Transforms,
+}
+
+impl Chain {
+    /// `rule` or `transform`: what one plugin of the chain is.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Chain::Rules => "rule",
+            Chain::Transforms => "transform",
+        }
+    }
+}
+
 /// What a plugin's failure (error, trap, limit) does to the order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -74,11 +118,11 @@ pub enum ManifestError {
     },
 }
 
-/// A manifest together with the bytes it was read from.
-#[derive(Clone, Debug)]
+/// A checked, locked manifest and its revision.
+#[derive(Clone, Debug, PartialEq)]
 pub struct LoadedManifest {
     pub manifest: Manifest,
-    /// `sha256:<hex>` of the manifest's bytes.
+    /// [`Manifest::revision`]: `sha256:<hex>` of the content that decides.
     pub revision: String,
 }
 
@@ -86,6 +130,40 @@ impl Manifest {
     /// Parses and checks a manifest; `source_name` (a path, an S3 key) goes
     /// into every error so an operator knows which file is wrong.
     pub fn parse(bytes: &[u8], source_name: &str) -> Result<LoadedManifest, ManifestError> {
+        let manifest = Self::deserialize(bytes, source_name)?;
+        manifest.check(source_name, true)?;
+        Ok(manifest.loaded())
+    }
+
+    /// Parses and checks a source manifest, as an operator writes it: a
+    /// `sha256` may be left out; [`Manifest::lock`] fills it in (and
+    /// refuses bytes that differ from one that is given).
+    pub fn parse_source(bytes: &[u8], source_name: &str) -> Result<Manifest, ManifestError> {
+        let manifest = Self::deserialize(bytes, source_name)?;
+        manifest.check(source_name, false)?;
+        Ok(manifest)
+    }
+
+    /// This manifest with its revision, unchecked: for a manifest the
+    /// caller has just locked or checked itself.
+    pub fn loaded(self) -> LoadedManifest {
+        LoadedManifest {
+            revision: self.revision(),
+            manifest: self,
+        }
+    }
+
+    /// Every plugin of both chains, rules first, each with its chain's name.
+    pub fn plugins(&self) -> impl Iterator<Item = (Chain, &PluginSpec)> {
+        let rules = self.rules.iter().map(|p| (Chain::Rules, p));
+        rules.chain(self.transforms.iter().map(|p| (Chain::Transforms, p)))
+    }
+
+    fn plugins_mut(&mut self) -> impl Iterator<Item = &mut PluginSpec> {
+        self.rules.iter_mut().chain(self.transforms.iter_mut())
+    }
+
+    fn deserialize(bytes: &[u8], source_name: &str) -> Result<Manifest, ManifestError> {
         if bytes.trim_ascii_start().first() != Some(&b'{') {
             return Err(ManifestError::Invalid {
                 source_name: source_name.into(),
@@ -97,17 +175,14 @@ impl Manifest {
             serde_path_to_error::deserialize(de).map_err(|e| ManifestError::Parse {
                 source_name: source_name.into(),
                 path: e.path().to_string(),
-                message: crate::order::strip_position(&e.into_inner().to_string()),
+                message: strip_position(&e.into_inner().to_string()),
             })?;
-        manifest.check(source_name, true)?;
-        Ok(LoadedManifest {
-            manifest,
-            revision: revision_of(bytes),
-        })
+        Ok(manifest)
     }
 
     /// Checks names, versions and hashes. `require_hashes` is off only
-    /// while a build step is filling the hashes in.
+    /// for a source manifest, whose hashes are still to be filled in (a
+    /// pinned one is compared with the bytes when it is locked).
     pub fn check(&self, source_name: &str, require_hashes: bool) -> Result<(), ManifestError> {
         let bad = |message: String| ManifestError::Invalid {
             source_name: source_name.into(),
@@ -167,8 +242,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn revision_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", sha256_hex(bytes))
+/// A serde_json message without its "at line 1 column 5": the callers name
+/// the field (or the line) themselves.
+pub fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
 }
 
 fn is_sha256_hex(s: &str) -> bool {
@@ -194,6 +274,7 @@ mod tests {
         assert_eq!(m.manifest.rules[0].on_error, OnError::Skip);
         assert_eq!(m.manifest.rules[0].limits.fuel, Some(1000));
         assert!(m.revision.starts_with("sha256:") && m.revision.len() == 71);
+        assert_eq!(m.revision, m.manifest.revision());
         let other = Manifest::parse(GOOD.replace("1.0.0", "1.0.1").as_bytes(), "m.json").unwrap();
         assert_ne!(m.revision, other.revision, "any change is a new revision");
     }
@@ -239,6 +320,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("must be a relative path"), "{e}");
+    }
+
+    #[test]
+    fn a_source_manifest_may_leave_hashes_out() {
+        let source = GOOD.replace(&format!("\"sha256\": \"{}\",", "a".repeat(64)), "");
+        assert!(Manifest::parse(source.as_bytes(), "m.json").is_err());
+        let m = Manifest::parse_source(source.as_bytes(), "m.json").unwrap();
+        assert_eq!(m.rules[0].sha256, "");
+    }
+
+    #[test]
+    fn wasm_paths_resolve_next_to_the_manifest() {
+        let m = Manifest::parse(GOOD.as_bytes(), "m.json").unwrap().manifest;
+        assert_eq!(
+            m.rules[0].wasm_path(Path::new("/srv/plugins")),
+            Path::new("/srv/plugins/threshold.wasm")
+        );
     }
 
     #[test]

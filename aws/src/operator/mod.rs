@@ -1,0 +1,253 @@
+//! The operator's side of plugin sets: publish, roll back, show what is live.
+//!
+//! Layout under the manifest's directory (`plugins/` by default):
+//!
+//! | key | what |
+//! | --- | --- |
+//! | `plugins/<stem>-<sha8>.wasm` | a plugin, content-addressed: never overwritten, so a manifest always gets the bytes it pins |
+//! | `plugins/manifests/<hex>.json` | every manifest ever published, named by its revision ([`Manifest::revision`]: the content's, not the file's, so a re-publish of the same set is recognised) |
+//! | `plugins/manifest.json` | the live manifest: a byte-identical copy of one of the above |
+//!
+//! Each manifest copy and the live manifest carry S3 user metadata:
+//! `orderflow-revision`, `orderflow-previous-revision` (the revision that
+//! was live when this one was published), `orderflow-published-at` and
+//! `orderflow-action` (`publish` or `rollback`). A rollback makes the
+//! previous revision live again, so repeated rollbacks walk back through
+//! the publish history; `rollback(Some(rev))` goes to any published
+//! revision. None of this needs bucket versioning (so it works the same on
+//! a local server), but the template turns versioning on as well: every
+//! version of `manifest.json` stays recoverable for 90 days.
+//!
+//! The live manifest is replaced with a conditional PUT (`If-Match` on the
+//! ETag of the live manifest this publish read, or `If-None-Match: *` for the
+//! first one), so two operators publishing at once cannot silently overwrite
+//! each other: the second gets [`OperatorError::Conflict`] and runs again.
+//!
+//! Publishing checks before it uploads anything: the source manifest's
+//! shape, each built plugin against any sha256 the source pins, and (given
+//! a [`Runtime`]) that every plugin compiles and accepts its configuration,
+//! exactly as the functions will load it. Locking the source (hashes,
+//! content-addressed names) is the manifest model's
+//! ([`orderflow_host::manifest::Locked`]); this module only moves objects.
+//!
+//! [`publish`](PluginStore::publish), [`rollback`](PluginStore::rollback)
+//! and [`status`](PluginStore::status) each have a file; `objects` holds
+//! the S3 calls they share.
+
+mod objects;
+mod publish;
+mod rollback;
+mod status;
+
+use crate::config::PluginLocation;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
+use orderflow_host::manifest::{LockError, ManifestError};
+use orderflow_host::{LoadError, Manifest};
+use serde::Serialize;
+use std::path::PathBuf;
+
+pub const META_REVISION: &str = "orderflow-revision";
+pub const META_PREVIOUS: &str = "orderflow-previous-revision";
+pub const META_PUBLISHED_AT: &str = "orderflow-published-at";
+pub const META_ACTION: &str = "orderflow-action";
+pub const META_SHA256: &str = "orderflow-sha256";
+/// How many published revisions [`PluginStore::status`] lists.
+pub const HISTORY_LIMIT: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("plugin {plugin}: cannot read {path}: {source}")]
+    Read {
+        plugin: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("plugin {plugin}: {path} has sha256 {actual}, but the source manifest pins {expected}")]
+    HashMismatch {
+        plugin: String,
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "{key} already exists with sha256 {existing}, not {wanted}: refusing to overwrite a content-addressed plugin"
+    )]
+    Collision {
+        key: String,
+        existing: String,
+        wanted: String,
+    },
+    #[error("the new manifest would not load: {0}")]
+    Load(#[from] LoadError),
+    #[error("S3 {action} s3://{bucket}/{key}: {message}")]
+    S3 {
+        action: &'static str,
+        bucket: String,
+        key: String,
+        message: String,
+    },
+    #[error("there is no live manifest at {uri}: publish one first")]
+    NoLiveManifest { uri: String },
+    #[error("revision {revision} has no previous revision recorded: nothing to roll back to")]
+    NoPrevious { revision: String },
+    #[error("revision {revision} was never published here (no {key})")]
+    UnknownRevision { revision: String, key: String },
+    #[error("{key} is corrupt: {message}")]
+    Corrupt { key: String, message: String },
+    #[error(
+        "the live manifest s3://{bucket}/{key} changed while this command ran (someone else published?); run it again"
+    )]
+    Conflict { bucket: String, key: String },
+    /// Any other failure to lock the source manifest.
+    #[error(transparent)]
+    Lock(LockError),
+}
+
+impl From<LockError> for OperatorError {
+    fn from(e: LockError) -> Self {
+        match e {
+            LockError::Read {
+                plugin,
+                path,
+                source,
+            } => OperatorError::Read {
+                plugin,
+                path,
+                source,
+            },
+            LockError::HashMismatch {
+                plugin,
+                path,
+                expected,
+                actual,
+            } => OperatorError::HashMismatch {
+                plugin,
+                path,
+                expected,
+                actual,
+            },
+            LockError::Manifest(e) => OperatorError::Manifest(e),
+            other => OperatorError::Lock(other),
+        }
+    }
+}
+
+/// A plugin object as published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginObject {
+    /// `rule` or `transform`.
+    pub kind: &'static str,
+    pub name: String,
+    pub version: String,
+    pub key: String,
+    pub sha256: String,
+    pub size: u64,
+    /// False when an identical object was already there.
+    pub uploaded: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishReport {
+    pub revision: String,
+    /// What was live before, if anything.
+    pub previous: Option<String>,
+    /// False when the same revision was already live (nothing written but missing plugins).
+    pub changed: bool,
+    pub manifest_key: String,
+    pub copy_key: String,
+    pub plugins: Vec<PluginObject>,
+    pub manifest: Manifest,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    pub from: String,
+    pub to: String,
+    pub manifest_key: String,
+}
+
+/// A plugin of the live manifest, and whether its object is there.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginStatus {
+    pub kind: &'static str,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub key: String,
+    pub present: bool,
+    pub size: Option<u64>,
+}
+
+/// One published revision.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevisionRecord {
+    pub revision: String,
+    pub key: String,
+    pub published_at: Option<String>,
+    pub previous: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub bucket: String,
+    pub manifest_key: String,
+    pub revision: String,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub last_modified: Option<String>,
+    pub published_at: Option<String>,
+    /// `publish` or `rollback`.
+    pub action: Option<String>,
+    pub previous: Option<String>,
+    pub plugins: Vec<PluginStatus>,
+    /// Published revisions, newest first (at most [`HISTORY_LIMIT`]).
+    pub history: Vec<RevisionRecord>,
+}
+
+/// The plugins of one manifest location, as an operator manages them.
+#[derive(Clone, Debug)]
+pub struct PluginStore {
+    s3: Client,
+    location: PluginLocation,
+}
+
+impl PluginStore {
+    pub fn new(s3: Client, location: PluginLocation) -> PluginStore {
+        PluginStore { s3, location }
+    }
+
+    pub fn location(&self) -> &PluginLocation {
+        &self.location
+    }
+
+    /// The key of the kept copy of a revision.
+    pub fn copy_key(&self, revision: &str) -> String {
+        self.location
+            .key(&format!("manifests/{}.json", hex(revision)))
+    }
+}
+
+fn now() -> String {
+    DateTime::from(std::time::SystemTime::now())
+        .fmt(DateTimeFormat::DateTime)
+        .unwrap_or_default()
+}
+
+fn hex(revision: &str) -> &str {
+    revision.strip_prefix("sha256:").unwrap_or(revision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revisions_and_hex_convert() {
+        assert_eq!(hex("sha256:abc"), "abc");
+        assert_eq!(hex("abc"), "abc");
+    }
+}

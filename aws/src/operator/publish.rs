@@ -1,0 +1,153 @@
+//! Publishing a source manifest: lock it, check it loads, upload the
+//! plugins it lacks, then make it live.
+
+use super::objects::Condition;
+use super::{
+    META_ACTION, META_PREVIOUS, META_PUBLISHED_AT, META_REVISION, META_SHA256, OperatorError,
+    PluginObject, PluginStore, PublishReport, now,
+};
+use orderflow_host::manifest::{Locked, sha256_hex};
+use orderflow_host::{LoadedManifest, Manifest, PluginSpec, RuleSet, Runtime, TransformChain};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+impl PluginStore {
+    /// Uploads the plugins `source` names (paths relative to `wasm_dir`)
+    /// under content-addressed keys, fills in their sha256, and makes the
+    /// resulting manifest live. With `verify`, the new set is loaded first
+    /// and nothing is uploaded if any plugin would not load.
+    pub async fn publish(
+        &self,
+        source: &Manifest,
+        wasm_dir: &Path,
+        verify: Option<&Runtime>,
+    ) -> Result<PublishReport, OperatorError> {
+        let locked = source
+            .lock("the source manifest", wasm_dir)?
+            .content_addressed();
+        let json = locked.json().into_bytes();
+        // Checked as the functions will read it, under the name they will use.
+        let loaded = Manifest::parse(&json, &self.location.manifest_uri())?;
+        if let Some(runtime) = verify {
+            let wasm = |spec: &PluginSpec| Ok(locked.bytes(spec).unwrap_or_default().to_vec());
+            RuleSet::load(runtime, &loaded, &wasm)?;
+            TransformChain::load(runtime, &loaded, &wasm)?;
+        }
+        // Plugins first: a manifest must never be live before its objects.
+        let plugins = self.upload_plugins(&locked).await?;
+        let (previous, copy_key, changed) = self.make_live(&loaded, json).await?;
+        Ok(PublishReport {
+            revision: loaded.revision,
+            previous,
+            changed,
+            manifest_key: self.location.manifest_key.clone(),
+            copy_key,
+            plugins,
+            manifest: loaded.manifest,
+        })
+    }
+
+    /// Uploads each plugin whose object is not there yet; an object already
+    /// under its key must hold these very bytes.
+    async fn upload_plugins(&self, locked: &Locked) -> Result<Vec<PluginObject>, OperatorError> {
+        let mut done: BTreeMap<String, bool> = BTreeMap::new();
+        let mut plugins = Vec::new();
+        for (chain, spec) in locked.manifest.manifest.plugins() {
+            let bytes = locked.bytes(spec).unwrap_or_default();
+            let key = self.location.key(&spec.wasm);
+            let uploaded = match done.get(&key) {
+                Some(&uploaded) => uploaded,
+                None => {
+                    let uploaded = self.missing(&key, &spec.sha256).await?;
+                    if uploaded {
+                        self.put(
+                            &key,
+                            bytes.to_vec(),
+                            "application/wasm",
+                            &[(META_SHA256, &spec.sha256)],
+                            None,
+                        )
+                        .await?;
+                    }
+                    done.insert(key.clone(), uploaded);
+                    uploaded
+                }
+            };
+            plugins.push(PluginObject {
+                kind: chain.kind(),
+                name: spec.name.clone(),
+                version: spec.version.clone(),
+                key,
+                sha256: spec.sha256.clone(),
+                size: bytes.len() as u64,
+                uploaded,
+            });
+        }
+        Ok(plugins)
+    }
+
+    /// Whether the plugin `sha256` still has to be uploaded to `key`;
+    /// refuses a key that holds other bytes.
+    async fn missing(&self, key: &str, sha256: &str) -> Result<bool, OperatorError> {
+        let collision = |existing: String| OperatorError::Collision {
+            key: key.to_string(),
+            existing,
+            wanted: sha256.to_string(),
+        };
+        let Some((_, meta)) = self.head(key).await? else {
+            return Ok(true);
+        };
+        match meta.get(META_SHA256) {
+            Some(existing) if existing == sha256 => Ok(false),
+            Some(existing) => Err(collision(existing.clone())),
+            // Not ours, or written without metadata: check the bytes.
+            None => match self.get(key).await? {
+                Some(o) if sha256_hex(&o.bytes) == sha256 => Ok(false),
+                Some(o) => Err(collision(sha256_hex(&o.bytes))),
+                None => Ok(true),
+            },
+        }
+    }
+
+    /// Keeps a copy of the manifest under its revision and replaces the
+    /// live one, unless that revision is live already. Returns the previous
+    /// revision, the copy's key and whether anything changed.
+    async fn make_live(
+        &self,
+        loaded: &LoadedManifest,
+        json: Vec<u8>,
+    ) -> Result<(Option<String>, String, bool), OperatorError> {
+        let live = self.get(&self.location.manifest_key).await?;
+        let previous = live.as_ref().and_then(|o| o.revision());
+        let copy_key = self.copy_key(&loaded.revision);
+        if previous.as_deref() == Some(loaded.revision.as_str()) {
+            tracing::info!(revision = %loaded.revision, "this revision is already live; nothing to publish");
+            return Ok((previous, copy_key, false));
+        }
+        let at = now();
+        let mut meta = vec![
+            (META_REVISION, loaded.revision.as_str()),
+            (META_PUBLISHED_AT, at.as_str()),
+            (META_ACTION, "publish"),
+        ];
+        if let Some(p) = &previous {
+            meta.push((META_PREVIOUS, p.as_str()));
+        }
+        self.put(&copy_key, json.clone(), "application/json", &meta, None)
+            .await?;
+        let condition = match live.as_ref().and_then(|o| o.etag.as_deref()) {
+            Some(etag) => Condition::Matches(etag),
+            None => Condition::Absent,
+        };
+        self.put(
+            &self.location.manifest_key,
+            json,
+            "application/json",
+            &meta,
+            Some(condition),
+        )
+        .await?;
+        tracing::info!(revision = %loaded.revision, previous = ?previous, manifest = %self.location.manifest_uri(), "manifest published");
+        Ok((previous, copy_key, true))
+    }
+}
