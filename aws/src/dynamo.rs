@@ -23,10 +23,6 @@ impl DynamoStore {
             table: table.into(),
         }
     }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
 }
 
 /// An item field as a DynamoDB attribute. Lists are `L` of `S` rather than

@@ -21,10 +21,6 @@ impl SnsPublisher {
             topic_arn: topic_arn.into(),
         }
     }
-
-    pub fn topic_arn(&self) -> &str {
-        &self.topic_arn
-    }
 }
 
 /// One batch entry, its attributes as SNS `String` message attributes.

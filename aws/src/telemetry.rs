@@ -1,14 +1,26 @@
 //! Logging for the functions: one JSON object per line on stdout (the
 //! template's `LoggingConfig: LogFormat: JSON` makes CloudWatch index the
-//! fields), filtered by `RUST_LOG`, no ANSI colours.
+//! fields, and its metric filters read them), filtered by `RUST_LOG`, no
+//! ANSI colours.
 
+use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
-/// Installs the JSON subscriber; `RUST_LOG` unset or invalid means `info`.
-/// Safe to call more than once (later calls do nothing).
+/// Installs the JSON subscriber on stdout; `RUST_LOG` unset or invalid
+/// means `info`. Safe to call more than once (later calls do nothing).
 pub fn init_json() {
+    let _ = tracing::subscriber::set_global_default(json_subscriber(std::io::stdout));
+}
+
+/// The functions' log format, written to `writer`: tests capture what a
+/// handler logs in the very format the metric filters read.
+pub fn json_subscriber<W>(writer: W) -> impl Subscriber + Send + Sync + 'static
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_ansi(false)
@@ -16,15 +28,6 @@ pub fn init_json() {
         .with_span_list(false)
         .flatten_event(true)
         .with_target(true)
-        .try_init();
-}
-
-/// Human-readable logs on stderr, for the local-stack command and tests.
-pub fn init_text() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }

@@ -2,22 +2,22 @@
 //! operator's publish / status / rollback, a function's plugin cache
 //! following them, and the DynamoDB store.
 
-mod support;
-
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use orderflow_aws::moto::MotoServer;
 use orderflow_aws::operator::OperatorError;
-use orderflow_aws::plugins::{ManifestFetch, PluginCache, PluginSource, RefreshErrorKind};
 use orderflow_aws::{DynamoStore, PluginLocation, PluginStore, S3Source, clients};
 use orderflow_host::RuleSet;
 use orderflow_host::item::{Field, Item, Value};
 use orderflow_pipeline::ItemStore;
+use orderflow_pipeline::reload::{ManifestFetch, PluginCache, PluginSource, RefreshErrorKind};
+use orderflow_test_support::manifests::{built, runtime, threshold_and_transforms};
+use orderflow_test_support::moto::{MotoServer, sdk_config_for};
+use orderflow_test_support::orders::{parsed, priced};
+use std::path::PathBuf;
 use std::time::Duration;
-use support::*;
 
 const BUCKET: &str = "orderflow-test-plugins";
 
@@ -36,6 +36,11 @@ async fn bucket(moto: &MotoServer) -> aws_sdk_s3::Client {
         .await
         .unwrap();
     s3
+}
+
+/// The example plugins, built.
+fn wasm_dir() -> PathBuf {
+    built(orderflow_plugin_build::EXAMPLES)
 }
 
 fn location() -> PluginLocation {
@@ -94,7 +99,7 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
     let moto = MotoServer::start().unwrap();
     let s3 = bucket(&moto).await;
     let store = PluginStore::new(s3.clone(), location());
-    let rt = runtime();
+    let rt = runtime(16);
     let rules: PluginCache<RuleSet> = PluginCache::new(
         S3Source::new(s3.clone(), location()),
         rt.clone(),
@@ -112,7 +117,7 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
 
     // First publish: every plugin uploaded under a content-addressed key.
     let first = store
-        .publish(&source(100_000), wasm_dir(), Some(&rt))
+        .publish(&threshold_and_transforms(100_000), &wasm_dir(), Some(&rt))
         .await
         .unwrap();
     assert!(first.changed && first.previous.is_none());
@@ -130,7 +135,11 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
     );
     let live = rules.current().await.unwrap();
     assert_eq!(live.revision, first.revision);
-    assert!(live.set.evaluate(&order_total(100_000)).high_value);
+    assert!(
+        live.set
+            .evaluate(&parsed(&priced("ord-1001", 100_000)))
+            .high_value
+    );
 
     let status = store.status().await.unwrap();
     assert_eq!(status.revision, first.revision);
@@ -154,7 +163,7 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
 
     // The same source again changes nothing and uploads nothing.
     let again = store
-        .publish(&source(100_000), wasm_dir(), None)
+        .publish(&threshold_and_transforms(100_000), &wasm_dir(), None)
         .await
         .unwrap();
     assert!(!again.changed && again.plugins.iter().all(|p| !p.uploaded));
@@ -162,7 +171,7 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
 
     // A rule change: same plugin bytes (nothing uploaded), new revision.
     let second = store
-        .publish(&source(50_000), wasm_dir(), Some(&rt))
+        .publish(&threshold_and_transforms(50_000), &wasm_dir(), Some(&rt))
         .await
         .unwrap();
     assert!(second.changed);
@@ -174,7 +183,7 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
             .await
             .unwrap()
             .set
-            .evaluate(&order_total(60_000))
+            .evaluate(&parsed(&priced("ord-1001", 60_000)))
             .high_value
     );
     let status = store.status().await.unwrap();
@@ -192,7 +201,12 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
     assert_eq!(status.action.as_deref(), Some("rollback"));
     let live = rules.current().await.unwrap();
     assert_eq!(live.revision, first.revision);
-    assert!(!live.set.evaluate(&order_total(60_000)).high_value);
+    assert!(
+        !live
+            .set
+            .evaluate(&parsed(&priced("ord-1001", 60_000)))
+            .high_value
+    );
 
     // Nothing before the first revision.
     assert!(matches!(
@@ -216,24 +230,27 @@ async fn publish_checks_before_it_uploads_anything() {
     let s3 = bucket(&moto).await;
     let store = PluginStore::new(s3.clone(), location());
 
-    let mut refused = source(100_000);
+    let mut refused = threshold_and_transforms(100_000);
     refused.rules[0].config = serde_json::json!({"minimum_minor": {}});
     let e = store
-        .publish(&refused, wasm_dir(), Some(&runtime()))
+        .publish(&refused, &wasm_dir(), Some(&runtime(16)))
         .await
         .unwrap_err();
     assert!(matches!(e, OperatorError::Load(_)), "{e}");
     assert!(e.to_string().contains("configuration refused"), "{e}");
 
-    let mut pinned = source(100_000);
+    let mut pinned = threshold_and_transforms(100_000);
     pinned.rules[0].sha256 = "a".repeat(64);
-    let e = store.publish(&pinned, wasm_dir(), None).await.unwrap_err();
+    let e = store.publish(&pinned, &wasm_dir(), None).await.unwrap_err();
     assert!(matches!(e, OperatorError::HashMismatch { .. }), "{e}");
 
-    let mut missing = source(100_000);
+    let mut missing = threshold_and_transforms(100_000);
     missing.rules[0].wasm = "nope.wasm".into();
     assert!(matches!(
-        store.publish(&missing, wasm_dir(), None).await.unwrap_err(),
+        store
+            .publish(&missing, &wasm_dir(), None)
+            .await
+            .unwrap_err(),
         OperatorError::Read { .. }
     ));
 
@@ -251,12 +268,12 @@ async fn a_function_keeps_its_rules_when_the_live_manifest_goes_bad() {
     let s3 = bucket(&moto).await;
     let store = PluginStore::new(s3.clone(), location());
     let good = store
-        .publish(&source(100_000), wasm_dir(), None)
+        .publish(&threshold_and_transforms(100_000), &wasm_dir(), None)
         .await
         .unwrap();
     let rules: PluginCache<RuleSet> = PluginCache::new(
         S3Source::new(s3.clone(), location()),
-        runtime(),
+        runtime(16),
         Duration::ZERO,
     );
     assert_eq!(rules.current().await.unwrap().revision, good.revision);
@@ -409,7 +426,7 @@ async fn an_unreachable_endpoint_is_a_retryable_store_error() {
         .local_addr()
         .unwrap()
         .port();
-    let sdk = orderflow_aws::moto::sdk_config_for(&format!("http://127.0.0.1:{port}")).await;
+    let sdk = sdk_config_for(&format!("http://127.0.0.1:{port}")).await;
     let store = DynamoStore::new(clients::dynamodb(&sdk), "orders");
     let item = Item {
         order_id: "o".into(),

@@ -2,7 +2,7 @@
 //! AWS-compatible server (moto), through the real S3 client.
 #![cfg(feature = "aws")]
 
-use orderflow_aws::moto::MotoServer;
+use orderflow_test_support::moto::MotoServer;
 use std::process::Command;
 
 fn orderflow(moto: &MotoServer, args: &[&str]) -> serde_json::Value {

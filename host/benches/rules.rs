@@ -19,7 +19,7 @@ use serde_json::json;
 use std::hint::black_box;
 use std::sync::Arc;
 
-const ORDER: &str = r#"{"order_id": "ord-1001", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}], "attributes": {"channel": "web", "country": "DE", "email": "ana@example.com"}}"#;
+const ORDER: &str = include_str!("../../samples/order.json");
 
 fn configs() -> [(&'static str, serde_json::Value); 3] {
     [

@@ -14,5 +14,6 @@ pub mod consumer;
 pub mod embedded;
 pub mod ports;
 pub mod producer;
+pub mod reload;
 
 pub use ports::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};

@@ -9,12 +9,9 @@ use orderflow_host::{
 use orderflow_pipeline::consumer::{ConsumerOutcome, IncomingMessage, consume};
 use orderflow_pipeline::embedded::{self, MemoryQueue};
 use orderflow_pipeline::producer::{ProducerOutcome, produce};
-use orderflow_pipeline::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
+use orderflow_test_support::orders::{ORDER, order_lines};
+use orderflow_test_support::ports::{FlakyPublisher, MemoryStore, Throttle, ThrottledStore};
 use serde_json::json;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-const ORDER: &str = r#"{"order_id": "ord-1", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}]}"#;
 
 fn spec(name: &str, config: serde_json::Value) -> PluginSpec {
     let path = orderflow_plugin_build::build(&[name]).unwrap().remove(0);
@@ -48,58 +45,16 @@ fn chains(transform: (&str, serde_json::Value)) -> (RuleSet, TransformChain) {
     )
 }
 
-fn orders(n: usize) -> String {
-    (0..n)
-        .map(|i| ORDER.replace("ord-1", &format!("ord-{i}")) + "\n")
-        .collect()
-}
-
 /// A publisher that fails entries m3, m13, m23 … on their first attempt.
-struct Flaky {
-    inner: MemoryQueue,
-    calls: AtomicUsize,
-    retryable: bool,
-    seen: Mutex<std::collections::HashSet<String>>,
-}
-
-impl Publisher for Flaky {
-    async fn publish_batch(
-        &self,
-        batch: &[OutgoingMessage],
-    ) -> Result<Vec<(String, PublishOutcome)>, String> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        assert!(batch.len() <= 10, "never more than 10 entries a batch");
-        let mut out = Vec::new();
-        let mut ok = Vec::new();
-        for m in batch {
-            let first = self.seen.lock().unwrap().insert(m.id.clone());
-            if first && m.id.ends_with('3') {
-                out.push((
-                    m.id.clone(),
-                    PublishOutcome::Failed {
-                        reason: "Throttled".into(),
-                        retryable: self.retryable,
-                    },
-                ));
-            } else {
-                ok.push(m.clone());
-            }
-        }
-        out.extend(self.inner.publish_batch(&ok).await?);
-        Ok(out)
-    }
+fn flaky_queue() -> FlakyPublisher<MemoryQueue> {
+    FlakyPublisher::new(MemoryQueue::default(), |_, m| m.id.ends_with('3'))
 }
 
 #[tokio::test]
 async fn failed_entries_are_retried_and_reported_when_they_cannot_succeed() {
     let (rules, _) = chains(("normalize", json!({})));
-    let flaky = Flaky {
-        inner: MemoryQueue::default(),
-        calls: AtomicUsize::new(0),
-        retryable: true,
-        seen: Default::default(),
-    };
-    let results = produce(&rules, &flaky, parse_orders(&orders(25))).await;
+    let flaky = flaky_queue();
+    let results = produce(&rules, &flaky, parse_orders(&order_lines(25))).await;
     assert!(
         results
             .iter()
@@ -107,18 +62,13 @@ async fn failed_entries_are_retried_and_reported_when_they_cannot_succeed() {
         "retried until published"
     );
     assert_eq!(
-        flaky.calls.load(Ordering::SeqCst),
+        flaky.calls(),
         4,
         "3 batches of at most 10, then one retry batch"
     );
 
-    let permanent = Flaky {
-        inner: MemoryQueue::default(),
-        calls: AtomicUsize::new(0),
-        retryable: false,
-        seen: Default::default(),
-    };
-    let results = produce(&rules, &permanent, parse_orders(&orders(25))).await;
+    let permanent = flaky_queue().permanently();
+    let results = produce(&rules, &permanent, parse_orders(&order_lines(25))).await;
     let failed: Vec<_> = results
         .iter()
         .filter(|r| matches!(r.outcome, ProducerOutcome::Failed { .. }))
@@ -133,15 +83,9 @@ async fn failed_entries_are_retried_and_reported_when_they_cannot_succeed() {
     );
 }
 
-struct BrokenStore;
-
-impl ItemStore for BrokenStore {
-    async fn put(&self, _: &orderflow_host::Item) -> Result<(), StoreError> {
-        Err(StoreError {
-            message: "ProvisionedThroughputExceededException".into(),
-            retryable: true,
-        })
-    }
+/// A store that refuses every write, retryably.
+fn broken_store() -> ThrottledStore<MemoryStore> {
+    ThrottledStore::new(MemoryStore::default(), Throttle::Always)
 }
 
 #[tokio::test]
@@ -155,7 +99,7 @@ async fn a_store_failure_is_a_retryable_failure_of_that_message() {
     let body = serde_json::json!({"order": serde_json::from_str::<serde_json::Value>(ORDER).unwrap(), "decision": {"revision": rules.revision, "high_value": true}});
     let r = consume(
         &transforms,
-        &BrokenStore,
+        &broken_store(),
         &IncomingMessage {
             message_id: message_id.clone(),
             body: body.to_string(),
@@ -191,7 +135,7 @@ async fn malformed_messages_fail_permanently_with_their_reason() {
     ] {
         let r = consume(
             &transforms,
-            &BrokenStore,
+            &broken_store(),
             &IncomingMessage {
                 message_id: "m".into(),
                 body: body.into(),
@@ -212,7 +156,13 @@ async fn malformed_messages_fail_permanently_with_their_reason() {
 async fn a_refusing_transform_sends_the_order_to_the_dead_letter_queue_with_its_reason() {
     let (rules, transforms) = chains(("hostile-transform", json!({"behaviour": "fail"})));
     let store = tempfile::tempdir().unwrap();
-    let reports = embedded::run(&rules, &transforms, store.path(), parse_orders(&orders(2))).await;
+    let reports = embedded::run(
+        &rules,
+        &transforms,
+        store.path(),
+        parse_orders(&order_lines(2)),
+    )
+    .await;
     assert_eq!(reports.len(), 2);
     for r in reports {
         assert_eq!(r.status, "rejected");
@@ -250,7 +200,7 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
         timeout_ms: Some(5),
         ..Default::default()
     });
-    let results = produce(&deadline, &queue, parse_orders(&orders(1))).await;
+    let results = produce(&deadline, &queue, parse_orders(&order_lines(1))).await;
     match &results[0].outcome {
         ProducerOutcome::Failed { reason } => assert!(
             reason.contains("exceeded its deadline of 5 ms")
@@ -274,7 +224,7 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
         &deadline,
         &transforms,
         store.path(),
-        parse_orders(&orders(1)),
+        parse_orders(&order_lines(1)),
     )
     .await;
     assert_eq!(reports[0].status, "failed", "{:?}", reports[0].error);
@@ -284,7 +234,7 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
         fuel: Some(100_000),
         ..Default::default()
     });
-    let results = produce(&fuel, &queue, parse_orders(&orders(1))).await;
+    let results = produce(&fuel, &queue, parse_orders(&order_lines(1))).await;
     match &results[0].outcome {
         ProducerOutcome::Rejected { reason } => {
             assert!(reason.contains("ran out of fuel"), "{reason}")

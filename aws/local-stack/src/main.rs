@@ -8,13 +8,11 @@
 //! table. See aws/README.md.
 
 use anyhow::{Context, Result, bail};
-use orderflow_aws::moto::{MotoServer, sdk_config_for};
-use orderflow_aws::telemetry;
 use orderflow_host::{Manifest, Runtime, RuntimeConfig};
-use orderflow_local_stack::{
-    Stack, StackSettings, build_plugins, count_by_status, example_manifest, unique_stage,
-};
+use orderflow_local_stack::{Stack, StackSettings, build_plugins, example_manifest, unique_stage};
 use orderflow_producer::Request;
+use orderflow_test_support::moto::{self, MotoServer, sdk_config_for};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -84,9 +82,37 @@ fn order_values(text: &str) -> Result<Vec<serde_json::Value>> {
         .collect())
 }
 
+/// Counts of producer results by status.
+fn count_by_status(results: &[orderflow_producer::OrderResult]) -> HashMap<&'static str, usize> {
+    use orderflow_pipeline::producer::ProducerOutcome::*;
+    let mut m = HashMap::new();
+    for r in results {
+        let k = match r.outcome {
+            Published { .. } => "published",
+            NotHighValue => "not_high_value",
+            Rejected { .. } => "rejected",
+            Failed { .. } => "failed",
+        };
+        *m.entry(k).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Human-readable logs on stderr (stdout carries the items); `RUST_LOG`
+/// unset or invalid means `warn`.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    telemetry::init_text();
+    init_logs();
     let args = args()?;
     let root = orderflow_plugin_build::workspace_root();
     let started = Instant::now();
@@ -259,7 +285,7 @@ async fn main() -> Result<()> {
     if args.keep && moto.is_some() {
         eprintln!(
             "moto is still running at {endpoint} (region {}); press Enter to stop it",
-            orderflow_aws::moto::REGION
+            moto::REGION
         );
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;

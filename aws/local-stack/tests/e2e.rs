@@ -8,18 +8,22 @@
 //! seconds), under a stage name of its own.
 
 use aws_lambda_events::sqs::SqsEvent;
-use orderflow_aws::moto::MotoServer;
 use orderflow_aws::{DynamoStore, SnsPublisher};
 use orderflow_consumer::Consumer;
 use orderflow_host::order::parse_orders;
-use orderflow_host::{Item, Manifest, Runtime, RuntimeConfig};
+use orderflow_host::{Manifest, Runtime};
 use orderflow_local_stack::{Stack, StackSettings, build_plugins, unique_stage};
-use orderflow_pipeline::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
+use orderflow_pipeline::Publisher;
 use orderflow_producer::Producer;
+use orderflow_test_support::events::http_post;
+use orderflow_test_support::manifests;
+use orderflow_test_support::moto::MotoServer;
+use orderflow_test_support::orders::priced;
+use orderflow_test_support::ports::{FlakyPublisher, Throttle, ThrottledStore};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 const DRAIN: Duration = Duration::from_secs(90);
@@ -56,18 +60,16 @@ fn sample_orders() -> Vec<Value> {
         .collect()
 }
 
+/// The sample order, from a customer no VIP rule names.
 fn order(id: &str, currency: &str, total: u64) -> Value {
-    json!({"order_id": id, "customer_id": "cust-500", "created_at": "2026-11-24T10:15:00Z", "currency": currency,
-           "total_minor": total, "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_minor": total}],
-           "attributes": {"email": "someone@example.com"}})
+    let mut o = priced(id, total);
+    o["currency"] = json!(currency);
+    o["customer_id"] = json!("cust-500");
+    o
 }
 
 fn runtime() -> Arc<Runtime> {
-    Runtime::new(RuntimeConfig {
-        max_instances: 32,
-        ..Default::default()
-    })
-    .unwrap()
+    manifests::runtime(32)
 }
 
 struct Env {
@@ -137,14 +139,7 @@ fn ids(items: &[Value]) -> Vec<String> {
 /// manifest: the AWS pipeline must store the same items.
 async fn embedded_items(source: &Manifest, orders: &[Value]) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
-    let mut m = source.clone();
-    for spec in m.rules.iter_mut().chain(m.transforms.iter_mut()) {
-        let bytes = std::fs::read(example().1.join(&spec.wasm)).unwrap();
-        spec.sha256 = orderflow_host::manifest::sha256_hex(&bytes);
-        std::fs::write(dir.path().join(&spec.wasm), bytes).unwrap();
-    }
-    let path = dir.path().join("manifest.json");
-    std::fs::write(&path, m.to_json_pretty()).unwrap();
+    let path = manifests::lay_out(dir.path(), source);
     let loaded = orderflow_host::read_manifest(&path).unwrap();
     let rt = runtime();
     let wasm = orderflow_host::wasm_from_dir(dir.path());
@@ -198,7 +193,7 @@ async fn high_value_orders_land_in_the_table_transformed_once_each() {
     );
 
     let http = producer
-        .handle(http_event(&http_order.to_string()))
+        .handle(http_post(&http_order.to_string()))
         .await
         .unwrap();
     assert_eq!(http["statusCode"], 200, "{http}");
@@ -218,6 +213,11 @@ async fn high_value_orders_land_in_the_table_transformed_once_each() {
     );
     let items = env.stack.items().await.unwrap();
     assert_eq!(ids(&items), expected, "exactly the high-value orders");
+    let sent: HashMap<&str, &Value> = orders
+        .iter()
+        .map(|o| (o["order_id"].as_str().unwrap(), &o["attributes"]))
+        .collect();
+    let mut redacted = 0;
     for item in &items {
         assert_eq!(item["RuleSetRevision"], json!(revision));
         assert_eq!(item["HighValue"], json!(true));
@@ -225,16 +225,24 @@ async fn high_value_orders_land_in_the_table_transformed_once_each() {
             item["DisplayTotal"].is_string() && item["ItemCount"].is_i64(),
             "normalize ran: {item}"
         );
+        // Each PII attribute the order was sent with is stored, redacted.
         let attrs = item["Attributes"].as_object().unwrap();
-        for key in ["email", "phone"] {
-            if let Some(v) = attrs.get(key) {
-                assert!(
-                    v.as_str().unwrap().contains("***"),
-                    "redact-pii ran: {item}"
-                );
-            }
+        let sent = sent[item["OrderId"].as_str().unwrap()];
+        for key in ["email", "phone"]
+            .into_iter()
+            .filter(|k| sent.get(k).is_some())
+        {
+            let stored = attrs
+                .get(key)
+                .unwrap_or_else(|| panic!("{key} was sent and is stored: {item}"));
+            assert!(
+                stored.as_str().unwrap().contains("***") && *stored != sent[key],
+                "redact-pii ran: {item}"
+            );
+            redacted += 1;
         }
     }
+    assert!(redacted > 0, "the sample orders carry PII to redact");
     // The same items as the in-process pipeline stores for the same input.
     let embedded = embedded_items(&example().0, &orders).await;
     assert_eq!(without_revision(&items), without_revision(&embedded));
@@ -274,16 +282,6 @@ async fn high_value_orders_land_in_the_table_transformed_once_each() {
     );
     let after = env.stack.items().await.unwrap();
     assert_eq!(after, items, "redelivery and republishing change nothing");
-}
-
-fn http_event(body: &str) -> Value {
-    json!({
-        "version": "2.0", "routeKey": "POST /orders", "rawPath": "/orders", "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
-        "requestContext": {"http": {"method": "POST", "path": "/orders", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
-                           "routeKey": "POST /orders", "stage": "$default", "requestId": "r", "timeEpoch": 0},
-        "body": body, "isBase64Encoded": false
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,74 +442,15 @@ async fn status_manifest(env: &Env) -> Manifest {
     serde_json::from_slice(&out.body.collect().await.unwrap().to_vec()).unwrap()
 }
 
-/// Fails entries at the client boundary: the first attempt of every
-/// other message retryably, one message for good (a sender fault), and
-/// one whole call.
-struct FlakyPublisher {
-    inner: SnsPublisher,
-    seen: Mutex<HashMap<String, u32>>,
-    calls: Mutex<u32>,
-    poison: String,
-}
-
-impl Publisher for FlakyPublisher {
-    async fn publish_batch(
-        &self,
-        batch: &[OutgoingMessage],
-    ) -> Result<Vec<(String, PublishOutcome)>, String> {
-        {
-            let mut calls = self.calls.lock().unwrap();
-            *calls += 1;
-            if *calls == 1 {
-                return Err("connection reset by peer (injected)".into());
-            }
-        }
-        let mut pass = Vec::new();
-        let mut answers = Vec::new();
-        for (i, m) in batch.iter().enumerate() {
-            let attempt = {
-                let mut seen = self.seen.lock().unwrap();
-                let n = seen.entry(m.id.clone()).or_insert(0);
-                *n += 1;
-                *n
-            };
-            if m.body.contains(&self.poison) {
-                answers.push((
-                    m.id.clone(),
-                    PublishOutcome::Failed {
-                        reason: "InvalidParameter (injected)".into(),
-                        retryable: false,
-                    },
-                ));
-            } else if attempt == 1 && i % 2 == 0 {
-                answers.push((
-                    m.id.clone(),
-                    PublishOutcome::Failed {
-                        reason: "Throttled (injected)".into(),
-                        retryable: true,
-                    },
-                ));
-            } else {
-                pass.push(m.clone());
-            }
-        }
-        if !pass.is_empty() {
-            answers.extend(self.inner.publish_batch(&pass).await?);
-        }
-        Ok(answers)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_failures_at_the_client_are_retried_and_the_rest_reported() {
     let env = env(|_| {}).await;
     env.publish(&example().0).await;
-    let flaky = FlakyPublisher {
-        inner: env.stack.publisher(),
-        seen: Mutex::new(HashMap::new()),
-        calls: Mutex::new(0),
-        poison: "ord-poison".into(),
-    };
+    // The whole first call fails, the first attempt of every other entry
+    // fails retryably, and one order for good (a sender fault).
+    let flaky = FlakyPublisher::new(env.stack.publisher(), |i, _| i % 2 == 0)
+        .fail_first_call()
+        .poison("ord-poison");
     let producer = Producer::new(env.stack.rule_cache(env.runtime.clone()), flaky);
     let mut orders: Vec<Value> = (0..14)
         .map(|i| order(&format!("ord-{i:02}"), "EUR", 200_000 + i))
@@ -538,7 +477,7 @@ async fn publish_failures_at_the_client_are_retried_and_the_rest_reported() {
             .contains("InvalidParameter"),
         "{failed}"
     );
-    let seen = producer.publisher.seen.lock().unwrap().clone();
+    let seen = producer.publisher.attempts.lock().unwrap().clone();
     assert!(
         seen.values().any(|&n| n >= 2),
         "some entries were retried: {seen:?}"
@@ -546,7 +485,7 @@ async fn publish_failures_at_the_client_are_retried_and_the_rest_reported() {
 
     // Over HTTP the caller learns to retry: 503, with every order's result.
     let http = producer
-        .handle(http_event(
+        .handle(http_post(
             &json!({"orders": [order("ord-poison", "EUR", 300_000)]}).to_string(),
         ))
         .await
@@ -568,31 +507,6 @@ async fn publish_failures_at_the_client_are_retried_and_the_rest_reported() {
     );
 }
 
-/// A store that throttles the first write of every item, as DynamoDB
-/// does under a burst.
-struct ThrottledStore {
-    inner: DynamoStore,
-    seen: Mutex<BTreeMap<String, u32>>,
-}
-
-impl ItemStore for ThrottledStore {
-    async fn put(&self, item: &Item) -> Result<(), StoreError> {
-        let first = {
-            let mut seen = self.seen.lock().unwrap();
-            let n = seen.entry(item.order_id.clone()).or_insert(0);
-            *n += 1;
-            *n == 1
-        };
-        if first {
-            return Err(StoreError {
-                message: "ProvisionedThroughputExceededException (injected)".into(),
-                retryable: true,
-            });
-        }
-        self.inner.put(item).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_write_returns_the_record_and_succeeds_on_redelivery() {
     let env = env(|_| {}).await;
@@ -609,10 +523,8 @@ async fn a_throttled_write_returns_the_record_and_succeeds_on_redelivery() {
         12
     );
 
-    let store = ThrottledStore {
-        inner: env.stack.store(),
-        seen: Mutex::new(BTreeMap::new()),
-    };
+    // Every item's first write is refused, as DynamoDB does under a burst.
+    let store = ThrottledStore::new(env.stack.store(), Throttle::FirstWrite);
     let consumer = Consumer::new(env.stack.transform_cache(env.runtime.clone()), store);
     let drain = env
         .stack

@@ -14,17 +14,17 @@
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures_util::future::join_all;
-use orderflow_aws::PluginCache;
 use orderflow_host::TransformChain;
 use orderflow_pipeline::ItemStore;
 use orderflow_pipeline::consumer::{ConsumerOutcome, ConsumerResult, IncomingMessage, consume};
+use orderflow_pipeline::reload::{PluginCache, RefreshError};
 use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error("no transform chain is available: {0}")]
-    Plugins(#[from] orderflow_aws::RefreshError),
+    Plugins(#[from] RefreshError),
     #[error(
         "record {index} of the batch has no messageId, so its failure could not be reported alone; failing the whole batch"
     )]

@@ -3,92 +3,56 @@
 //! from the JSON Lambda delivers.
 
 use aws_lambda_events::sqs::SqsEvent;
-use orderflow_aws::{DirSource, PluginCache};
 use orderflow_consumer::{Consumer, HandlerError};
 use orderflow_host::item::Value as ItemValue;
-use orderflow_host::manifest::sha256_hex;
-use orderflow_host::{
-    HighValueMessage, Item, Manifest, Order, PublishedDecision, Runtime, RuntimeConfig,
-    TransformChain,
-};
-use orderflow_pipeline::{ItemStore, StoreError};
+use orderflow_host::{HighValueMessage, Manifest, Order, PublishedDecision, TransformChain};
+use orderflow_pipeline::reload::{DirSource, PluginCache};
+use orderflow_test_support::manifests::{self, runtime, spec};
+use orderflow_test_support::orders::order_with;
+use orderflow_test_support::ports::{MemoryStore, Throttle, ThrottledStore};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-fn wasm_dir() -> &'static std::path::PathBuf {
-    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        orderflow_plugin_build::build(&["normalize", "redact-pii"]).unwrap();
-        orderflow_plugin_build::output_dir()
-    })
-}
-
+/// Both example transforms, redacting emails, laid out in `dir`.
 fn lay_out(dir: &Path) {
-    let mut m: Manifest = serde_json::from_value(json!({"transforms": [
-        {"name": "normalize", "version": "1.0.0", "wasm": "normalize.wasm"},
-        {"name": "redact-pii", "version": "1.0.0", "wasm": "redact-pii.wasm", "config": {"keys": ["email"]}}
-    ]}))
-    .unwrap();
-    for spec in &mut m.transforms {
-        let bytes = std::fs::read(wasm_dir().join(&spec.wasm)).unwrap();
-        spec.sha256 = sha256_hex(&bytes);
-        std::fs::write(dir.join(&spec.wasm), bytes).unwrap();
-    }
-    std::fs::write(dir.join("manifest.json"), m.to_json_pretty()).unwrap();
+    let transforms = vec![
+        spec("normalize", json!({})),
+        spec("redact-pii", json!({"keys": ["email"]})),
+    ];
+    manifests::lay_out(
+        dir,
+        &Manifest {
+            rules: vec![],
+            transforms,
+        },
+    );
 }
 
-/// Items by key; `fail_for` makes writes of one order fail retryably.
-#[derive(Default)]
-struct MemoryStore {
-    items: Mutex<BTreeMap<(String, String), Item>>,
-    fail_for: Option<String>,
-}
-
-impl ItemStore for MemoryStore {
-    async fn put(&self, item: &Item) -> Result<(), StoreError> {
-        if self.fail_for.as_deref() == Some(item.order_id.as_str()) {
-            return Err(StoreError {
-                message: "ThrottlingException".into(),
-                retryable: true,
-            });
-        }
-        self.items.lock().unwrap().insert(
-            (item.order_id.clone(), item.timestamp.clone()),
-            item.clone(),
-        );
-        Ok(())
-    }
-}
-
-fn consumer(dir: &Path, fail_for: Option<&str>) -> Consumer<MemoryStore> {
-    let rt = Runtime::new(RuntimeConfig {
-        max_instances: 8,
-        ..Default::default()
-    })
-    .unwrap();
+/// An in-memory store; `throttled` makes every write of that order fail retryably.
+fn consumer(dir: &Path, throttled: Option<&str>) -> Consumer<ThrottledStore<MemoryStore>> {
     let plugins: PluginCache<TransformChain> = PluginCache::new(
         DirSource::new(dir.join("manifest.json")),
-        rt,
+        runtime(8),
         Duration::from_secs(60),
     );
+    let throttle = match throttled {
+        Some(order_id) => Throttle::Order(order_id.into()),
+        None => Throttle::Never,
+    };
     Consumer::new(
         Arc::new(plugins),
-        MemoryStore {
-            fail_for: fail_for.map(String::from),
-            ..Default::default()
-        },
+        ThrottledStore::new(MemoryStore::default(), throttle),
     )
 }
 
-/// A message body as the producer publishes it.
+/// A message body as the producer publishes it (a lowercase currency for
+/// normalize to fix).
 fn message(order_id: &str) -> String {
-    let order = Order::from_json(&format!(
-        r#"{{"order_id": "{order_id}", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "eur", "total_minor": 125000, "lines": [{{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}}], "attributes": {{"email": "ana@example.com"}}}}"#
-    ))
-    .unwrap();
+    let order = order_with(json!({"order_id": order_id, "currency": "eur"}));
+    let order = Order::from_json(&order.to_string()).unwrap();
     let decision = PublishedDecision {
         revision: "sha256:abc".into(),
         high_value: true,
@@ -158,7 +122,7 @@ async fn raw_and_enveloped_bodies_are_stored_and_only_bad_records_are_reported()
         "the shape Lambda reads"
     );
 
-    let items = c.store.items.lock().unwrap();
+    let items = c.store.inner.items.lock().unwrap();
     assert_eq!(items.len(), 2);
     for item in items.values() {
         assert_eq!(
@@ -192,7 +156,7 @@ async fn a_message_delivered_twice_leaves_one_item() {
             .is_empty()
     );
     assert!(c.handle(e).await.unwrap().batch_item_failures.is_empty());
-    assert_eq!(c.store.items.lock().unwrap().len(), 1);
+    assert_eq!(c.store.inner.items.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -216,7 +180,7 @@ async fn a_failed_write_returns_its_record_not_the_batch() {
         (Some("failed"), Some(false)),
         "{failed}"
     );
-    assert_eq!(c.store.items.lock().unwrap().len(), 2);
+    assert_eq!(c.store.inner.items.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -226,7 +190,7 @@ async fn the_whole_batch_fails_only_when_a_record_cannot_be_named_or_nothing_loa
     let body = message("ord-1");
     let e = c.handle(event(&[("m1", Some(&body))])).await.unwrap_err();
     assert!(matches!(e, HandlerError::Plugins(_)), "{e}");
-    assert!(c.store.items.lock().unwrap().is_empty());
+    assert!(c.store.inner.items.lock().unwrap().is_empty());
 
     lay_out(dir.path());
     let mut no_id = event(&[("m1", Some(&body)), ("m2", Some(&body))]);
@@ -234,7 +198,7 @@ async fn the_whole_batch_fails_only_when_a_record_cannot_be_named_or_nothing_loa
     let e = c.handle(no_id).await.unwrap_err();
     assert!(matches!(e, HandlerError::NoMessageId { index: 1 }), "{e}");
     assert!(
-        c.store.items.lock().unwrap().is_empty(),
+        c.store.inner.items.lock().unwrap().is_empty(),
         "nothing was written"
     );
 }

@@ -26,11 +26,11 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method, header};
 use base64::Engine;
-use orderflow_aws::PluginCache;
 use orderflow_host::RuleSet;
 use orderflow_host::order::{OrderError, Parsed};
 use orderflow_pipeline::Publisher;
 use orderflow_pipeline::producer::{ProducerOutcome, produce};
+use orderflow_pipeline::reload::{PluginCache, RefreshError};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -234,7 +234,7 @@ pub enum HandlerError {
     #[error(transparent)]
     Event(#[from] EventError),
     #[error("no rule set is available: {0}")]
-    Plugins(#[from] orderflow_aws::RefreshError),
+    Plugins(#[from] RefreshError),
 }
 
 pub struct Producer<P> {
@@ -248,10 +248,7 @@ impl<P: Publisher> Producer<P> {
     }
 
     /// Runs the current rule set over `orders` and publishes the high-value ones.
-    pub async fn process(
-        &self,
-        orders: Vec<Parsed>,
-    ) -> Result<Response, orderflow_aws::RefreshError> {
+    pub async fn process(&self, orders: Vec<Parsed>) -> Result<Response, RefreshError> {
         let started = Instant::now();
         let rules = self.plugins.current().await?;
         let produced = produce(&rules.set, &self.publisher, orders).await;
@@ -339,28 +336,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const ORDER: &str = r#"{"order_id": "ord-1001", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}]}"#;
-
-    fn order() -> Value {
-        serde_json::from_str(ORDER).unwrap()
-    }
-
-    pub(crate) fn http_event(method: &str, path: &str, body: Option<&str>, base64: bool) -> Value {
-        json!({
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": path,
-            "rawQueryString": "",
-            "headers": {"content-type": "application/json"},
-            "requestContext": {
-                "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
-                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "curl"},
-                "requestId": "r-1", "routeKey": "$default", "stage": "$default", "time": "24/Nov/2026:10:15:00 +0000", "timeEpoch": 1795515300000u64
-            },
-            "body": body,
-            "isBase64Encoded": base64
-        })
-    }
+    use orderflow_test_support::events::http_event;
+    use orderflow_test_support::orders::{ORDER, order_value as order};
 
     fn direct(event: Value) -> Vec<Parsed> {
         match parse_event(&event).unwrap() {

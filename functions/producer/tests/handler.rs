@@ -1,126 +1,48 @@
 //! The producer handler without Lambda or AWS: the example rules from a
 //! manifest in a directory, and an in-memory publisher.
 
-use orderflow_aws::{DirSource, PluginCache};
-use orderflow_host::manifest::sha256_hex;
-use orderflow_host::{HighValueMessage, Manifest, RuleSet, Runtime, RuntimeConfig};
-use orderflow_pipeline::{OutgoingMessage, PublishOutcome, Publisher};
+use orderflow_host::{HighValueMessage, Manifest, RuleSet};
+use orderflow_pipeline::reload::{DirSource, PluginCache};
 use orderflow_producer::{HandlerError, Producer};
+use orderflow_test_support::events::{http_body as body, http_event, http_post};
+use orderflow_test_support::logs::Captured;
+use orderflow_test_support::manifests::{self, runtime, spec};
+use orderflow_test_support::orders::{ORDER, priced as order};
+use orderflow_test_support::ports::MemoryPublisher;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-const ORDER: &str = r#"{"order_id": "ord-1001", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}], "attributes": {"channel": "web"}}"#;
-
-fn order(id: &str, total: u64) -> Value {
-    let mut v: Value = serde_json::from_str(ORDER).unwrap();
-    v["order_id"] = json!(id);
-    v["total_minor"] = json!(total);
-    v["lines"] = json!([{"sku": "SKU-1", "quantity": 1, "unit_price_minor": total}]);
-    v
-}
-
-fn wasm_dir() -> &'static std::path::PathBuf {
-    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        orderflow_plugin_build::build(&["threshold", "vip-customer"]).unwrap();
-        orderflow_plugin_build::output_dir()
-    })
-}
-
-/// Writes a manifest with hashes and its plugins into `dir`.
+/// The threshold rule (EUR 1000.00) and a VIP list, laid out in `dir`.
 fn lay_out(dir: &Path) {
-    let mut m: Manifest = serde_json::from_value(json!({"rules": [
-        {"name": "threshold", "version": "1.0.0", "wasm": "threshold.wasm", "config": {"minimum_minor": {"EUR": 100000}}},
-        {"name": "vip-customer", "version": "1.0.0", "wasm": "vip-customer.wasm", "config": {"customers": {"cust-7": "gold"}}}
-    ]}))
-    .unwrap();
-    for spec in &mut m.rules {
-        let bytes = std::fs::read(wasm_dir().join(&spec.wasm)).unwrap();
-        spec.sha256 = sha256_hex(&bytes);
-        std::fs::write(dir.join(&spec.wasm), bytes).unwrap();
-    }
-    std::fs::write(dir.join("manifest.json"), m.to_json_pretty()).unwrap();
+    let rules = vec![
+        spec("threshold", json!({"minimum_minor": {"EUR": 100000}})),
+        spec("vip-customer", json!({"customers": {"cust-7": "gold"}})),
+    ];
+    manifests::lay_out(
+        dir,
+        &Manifest {
+            rules,
+            transforms: vec![],
+        },
+    );
 }
 
-/// Publishes into memory; `fail` makes every entry fail for good.
-#[derive(Default)]
-struct MemoryPublisher {
-    sent: Mutex<Vec<OutgoingMessage>>,
-    fail: bool,
-}
-
-impl Publisher for MemoryPublisher {
-    async fn publish_batch(
-        &self,
-        batch: &[OutgoingMessage],
-    ) -> Result<Vec<(String, PublishOutcome)>, String> {
-        let mut sent = self.sent.lock().unwrap();
-        Ok(batch
-            .iter()
-            .map(|m| {
-                if self.fail {
-                    return (
-                        m.id.clone(),
-                        PublishOutcome::Failed {
-                            reason: "AuthorizationError".into(),
-                            retryable: false,
-                        },
-                    );
-                }
-                sent.push(m.clone());
-                (
-                    m.id.clone(),
-                    PublishOutcome::Published {
-                        message_id: format!("msg-{}", sent.len()),
-                    },
-                )
-            })
-            .collect())
-    }
-}
-
-fn producer(dir: &Path, fail: bool) -> Producer<MemoryPublisher> {
-    let rt = Runtime::new(RuntimeConfig {
-        max_instances: 8,
-        ..Default::default()
-    })
-    .unwrap();
+fn producer(dir: &Path, publisher: MemoryPublisher) -> Producer<MemoryPublisher> {
     let plugins: PluginCache<RuleSet> = PluginCache::new(
         DirSource::new(dir.join("manifest.json")),
-        rt,
+        runtime(8),
         Duration::from_secs(60),
     );
-    Producer::new(
-        Arc::new(plugins),
-        MemoryPublisher {
-            fail,
-            ..Default::default()
-        },
-    )
-}
-
-fn http_event(method: &str, body: Option<&str>) -> Value {
-    json!({
-        "version": "2.0", "routeKey": "POST /orders", "rawPath": "/orders", "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
-        "requestContext": {"accountId": "123456789012", "apiId": "a1", "http": {"method": method, "path": "/orders",
-            "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "curl/8"}, "requestId": "r1",
-            "routeKey": "POST /orders", "stage": "$default", "time": "24/Nov/2026:10:15:00 +0000", "timeEpoch": 1795515300000u64},
-        "body": body, "isBase64Encoded": false
-    })
-}
-
-fn body(response: &Value) -> Value {
-    serde_json::from_str(response["body"].as_str().unwrap()).unwrap()
+    Producer::new(Arc::new(plugins), publisher)
 }
 
 #[tokio::test]
 async fn a_direct_invocation_with_one_order_publishes_it() {
     let dir = tempfile::tempdir().unwrap();
     lay_out(dir.path());
-    let p = producer(dir.path(), false);
+    let p = producer(dir.path(), MemoryPublisher::default());
     let r = p.handle(order("ord-1", 150_000)).await.unwrap();
     assert!(r["revision"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(
@@ -147,7 +69,7 @@ async fn a_direct_invocation_with_one_order_publishes_it() {
 async fn a_batch_answers_every_order_in_its_place() {
     let dir = tempfile::tempdir().unwrap();
     lay_out(dir.path());
-    let p = producer(dir.path(), false);
+    let p = producer(dir.path(), MemoryPublisher::default());
     let mut vip = order("ord-3", 100);
     vip["customer_id"] = json!("cust-7");
     let mut invalid = order("ord-4", 100);
@@ -195,11 +117,10 @@ async fn a_batch_answers_every_order_in_its_place() {
 async fn an_http_post_is_answered_in_payload_format_2() {
     let dir = tempfile::tempdir().unwrap();
     lay_out(dir.path());
-    let p = producer(dir.path(), false);
+    let p = producer(dir.path(), MemoryPublisher::default());
     let r = p
-        .handle(http_event(
-            "POST",
-            Some(&json!({"orders": [order("ord-1", 150_000), order("ord-2", 10)]}).to_string()),
+        .handle(http_post(
+            &json!({"orders": [order("ord-1", 150_000), order("ord-2", 10)]}).to_string(),
         ))
         .await
         .unwrap();
@@ -209,16 +130,16 @@ async fn an_http_post_is_answered_in_payload_format_2() {
     assert_eq!(b["summary"]["published"], 1);
     assert_eq!(b["results"][1]["status"], "not_high_value");
 
-    let r = p
-        .handle(http_event("POST", Some("{\"orders\": 5}")))
-        .await
-        .unwrap();
+    let r = p.handle(http_post("{\"orders\": 5}")).await.unwrap();
     assert_eq!(r["statusCode"], 400);
     assert_eq!(
         body(&r)["error"],
         "\"orders\" must be a JSON array of orders, got a number"
     );
-    let r = p.handle(http_event("DELETE", None)).await.unwrap();
+    let r = p
+        .handle(http_event("DELETE", "/orders", None, false))
+        .await
+        .unwrap();
     assert_eq!(
         (r["statusCode"].as_u64(), r["headers"]["allow"].as_str()),
         (Some(405), Some("POST"))
@@ -229,12 +150,9 @@ async fn an_http_post_is_answered_in_payload_format_2() {
 async fn an_order_that_could_not_be_published_is_a_503_over_http() {
     let dir = tempfile::tempdir().unwrap();
     lay_out(dir.path());
-    let p = producer(dir.path(), true);
+    let p = producer(dir.path(), MemoryPublisher::refusing());
     let r = p
-        .handle(http_event(
-            "POST",
-            Some(&order("ord-1", 150_000).to_string()),
-        ))
+        .handle(http_post(&order("ord-1", 150_000).to_string()))
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 503);
@@ -256,7 +174,7 @@ async fn an_order_that_could_not_be_published_is_a_503_over_http() {
 async fn an_unreadable_event_fails_the_invocation_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     lay_out(dir.path());
-    let p = producer(dir.path(), false);
+    let p = producer(dir.path(), MemoryPublisher::default());
     let e = p.handle(json!([1, 2])).await.unwrap_err();
     assert!(matches!(e, HandlerError::Event(_)));
     assert_eq!(
@@ -270,7 +188,7 @@ async fn an_unreadable_event_fails_the_invocation_with_the_reason() {
 #[tokio::test]
 async fn without_a_rule_set_the_invocation_fails_and_http_gets_503() {
     let dir = tempfile::tempdir().unwrap();
-    let p = producer(dir.path(), false);
+    let p = producer(dir.path(), MemoryPublisher::default());
     let e = p.handle(order("ord-1", 150_000)).await.unwrap_err();
     assert!(matches!(e, HandlerError::Plugins(_)));
     assert!(
@@ -278,7 +196,7 @@ async fn without_a_rule_set_the_invocation_fails_and_http_gets_503() {
             .starts_with("no rule set is available: cannot fetch"),
         "{e}"
     );
-    let r = p.handle(http_event("POST", Some(ORDER))).await.unwrap();
+    let r = p.handle(http_post(ORDER)).await.unwrap();
     assert_eq!(r["statusCode"], 503);
     assert!(
         body(&r)["error"]
@@ -292,4 +210,136 @@ async fn without_a_rule_set_the_invocation_fails_and_http_gets_503() {
         p.handle(order("ord-1", 150_000)).await.unwrap()["summary"]["published"],
         1
     );
+}
+
+/// The `OrdersFailed` metric filter of template.yaml: its filter pattern's
+/// conditions and its metric value's field, read from the template.
+struct MetricFilter {
+    /// (`$.field`, operator, operand) for each `&&`-joined condition.
+    conditions: Vec<(String, String, String)>,
+    value: String,
+}
+
+fn orders_failed_filter() -> MetricFilter {
+    let path = orderflow_plugin_build::workspace_root().join("template.yaml");
+    let template = std::fs::read_to_string(&path).unwrap();
+    // From the MetricFilter resource holding the metric, on.
+    let lines: Vec<&str> = template.lines().collect();
+    let metric = lines
+        .iter()
+        .position(|l| l.trim() == "MetricName: OrdersFailed")
+        .expect("template.yaml has the OrdersFailed metric");
+    let start = (0..metric)
+        .rev()
+        .find(|&i| lines[i].trim() == "Type: AWS::Logs::MetricFilter")
+        .expect("OrdersFailed comes from an AWS::Logs::MetricFilter");
+    let block = &lines[start..];
+    let field = |key: &str| -> String {
+        let line = block
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .unwrap_or_else(|| panic!("the OrdersFailed filter has {key}"));
+        line.trim()
+            .trim_matches(|c| c == '\'' || c == '"')
+            .to_string()
+    };
+    let pattern = field("FilterPattern:");
+    let inner = pattern
+        .strip_prefix('{')
+        .and_then(|p| p.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("a JSON filter pattern: {pattern}"));
+    let conditions = inner
+        .split("&&")
+        .map(|c| {
+            let parts: Vec<&str> = c.trim().splitn(3, ' ').collect();
+            assert_eq!(parts.len(), 3, "`$.field op value`: {c}");
+            (
+                parts[0].to_string(),
+                parts[1].to_string(),
+                parts[2].trim().to_string(),
+            )
+        })
+        .collect();
+    MetricFilter {
+        conditions,
+        value: field("MetricValue:"),
+    }
+}
+
+/// `$.a` of a flat JSON log line.
+fn select<'a>(line: &'a Value, selector: &str) -> Option<&'a Value> {
+    line.get(selector.strip_prefix("$.").expect("a $.field selector"))
+}
+
+/// Whether CloudWatch's filter matches the line: a string condition needs
+/// a string field, a numeric one a number (CloudWatch does not coerce).
+fn matches(filter: &MetricFilter, line: &Value) -> bool {
+    filter.conditions.iter().all(|(selector, op, operand)| {
+        let Some(v) = select(line, selector) else {
+            return false;
+        };
+        if let Some(text) = operand.strip_prefix('"').and_then(|o| o.strip_suffix('"')) {
+            return match op.as_str() {
+                "=" => v.as_str() == Some(text),
+                "!=" => v.as_str().is_some_and(|s| s != text),
+                _ => panic!("operator {op} on a string"),
+            };
+        }
+        let (Some(v), Ok(n)) = (v.as_f64(), operand.parse::<f64>()) else {
+            return false;
+        };
+        match op.as_str() {
+            ">" => v > n,
+            ">=" => v >= n,
+            "<" => v < n,
+            "<=" => v <= n,
+            "=" => v == n,
+            "!=" => v != n,
+            _ => panic!("operator {op}"),
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_orders_failed_metric_filter_reads_the_summary_log_line() {
+    let filter = orders_failed_filter();
+    assert!(
+        filter
+            .conditions
+            .iter()
+            .any(|(s, op, v)| s == "$.message" && op == "=" && v == "\"orders processed\""),
+        "the filter picks the summary line by its message"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    lay_out(dir.path());
+    let logs = Captured::default();
+    let _default =
+        tracing::subscriber::set_default(orderflow_aws::telemetry::json_subscriber(logs.clone()));
+
+    // Two high-value orders fail to publish, one is not high-value; then a
+    // batch with no failure.
+    let failing = producer(dir.path(), MemoryPublisher::refusing());
+    let batch =
+        json!({"orders": [order("ord-1", 150_000), order("ord-2", 10), order("ord-3", 200_000)]});
+    assert_eq!(failing.handle(batch).await.unwrap()["summary"]["failed"], 2);
+    let fine = producer(dir.path(), MemoryPublisher::default());
+    assert_eq!(
+        fine.handle(order("ord-4", 150_000)).await.unwrap()["summary"]["failed"],
+        0
+    );
+
+    let summaries: Vec<Value> = logs
+        .json_lines()
+        .into_iter()
+        .filter(|l| l["message"] == "orders processed")
+        .collect();
+    assert_eq!(summaries.len(), 2, "{}", logs.text());
+    let (with_failures, without) = (&summaries[0], &summaries[1]);
+    assert!(matches(&filter, with_failures), "{with_failures}");
+    let counted = select(with_failures, &filter.value)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("{} is a count: {with_failures}", filter.value));
+    assert_eq!(counted, 2, "the metric counts the failed orders");
+    assert!(!matches(&filter, without), "{without}");
+    assert_eq!(select(without, &filter.value), Some(&json!(0)));
 }

@@ -7,7 +7,7 @@ use orderflow_host::{LoadedManifest, Manifest, Order, PluginSpec, Runtime, Runti
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-pub const ORDER: &str = r#"{"order_id": "ord-1001", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}], "attributes": {"channel": "web", "country": "DE", "email": "ana@example.com"}}"#;
+pub const ORDER: &str = include_str!("../../../samples/order.json");
 
 /// Builds every example and fixture plugin; returns their directory.
 pub fn plugin_dir() -> &'static PathBuf {

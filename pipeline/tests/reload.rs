@@ -1,32 +1,35 @@
 //! The plugin cache's refresh and keep-last-good logic, with the manifest
-//! and plugins in a directory (the S3 source is exercised in s3.rs and the
-//! end-to-end tests).
+//! and plugins in a directory (the S3 source is exercised in orderflow-aws's
+//! s3.rs and the end-to-end tests).
 
-mod support;
-
-use orderflow_aws::DirSource;
-use orderflow_aws::plugins::{PluginCache, RefreshErrorKind, Refreshed};
 use orderflow_host::{RuleSet, TransformChain};
+use orderflow_pipeline::reload::{
+    BoxFuture, DirSource, ManifestFetch, PluginCache, PluginSource, RefreshErrorKind, Refreshed,
+    SourceError,
+};
+use orderflow_test_support::manifests::{built, lay_out, runtime, threshold_and_transforms};
+use orderflow_test_support::orders::{parsed, priced};
 use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use support::*;
 
 fn cache(dir: &std::path::Path, refresh: Duration) -> PluginCache<RuleSet> {
     PluginCache::new(
         DirSource::new(dir.join("manifest.json")),
-        runtime(),
+        runtime(16),
         refresh,
     )
 }
 
 fn high_value(set: &RuleSet, eur: u64) -> bool {
-    set.evaluate(&order_total(eur)).high_value
+    set.evaluate(&parsed(&priced("ord-1001", eur))).high_value
 }
 
 #[tokio::test]
 async fn loads_once_then_serves_from_memory_until_the_interval_passes() {
     let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path(), &source(100_000));
+    lay_out(dir.path(), &threshold_and_transforms(100_000));
     let c = cache(dir.path(), Duration::from_secs(3600));
     let first = c.current().await.unwrap();
     assert!(first.revision.starts_with("sha256:"));
@@ -37,7 +40,7 @@ async fn loads_once_then_serves_from_memory_until_the_interval_passes() {
     assert_eq!((s.checks, s.swaps, s.not_modified), (1, 1, 0), "{s:?}");
 
     // A change is not seen before the interval…
-    lay_out(dir.path(), &source(10_000));
+    lay_out(dir.path(), &threshold_and_transforms(10_000));
     assert_eq!(c.current().await.unwrap().revision, first.revision);
     // …but is on a forced check.
     assert!(matches!(
@@ -50,7 +53,7 @@ async fn loads_once_then_serves_from_memory_until_the_interval_passes() {
 #[tokio::test]
 async fn refresh_zero_checks_every_event_and_swaps_on_change() {
     let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path(), &source(100_000));
+    lay_out(dir.path(), &threshold_and_transforms(100_000));
     let c = cache(dir.path(), Duration::ZERO);
     let old = c.current().await.unwrap();
     let same = c.current().await.unwrap();
@@ -62,7 +65,7 @@ async fn refresh_zero_checks_every_event_and_swaps_on_change() {
         "{s:?}"
     );
 
-    lay_out(dir.path(), &source(50_000));
+    lay_out(dir.path(), &threshold_and_transforms(50_000));
     let new = c.current().await.unwrap();
     assert_ne!(new.revision, old.revision);
     assert!(high_value(&new.set, 60_000));
@@ -75,7 +78,7 @@ async fn refresh_zero_checks_every_event_and_swaps_on_change() {
 #[tokio::test]
 async fn a_plugin_whose_bytes_differ_from_the_manifest_keeps_the_last_good_set() {
     let dir = tempfile::tempdir().unwrap();
-    let path = lay_out(dir.path(), &source(100_000));
+    let path = lay_out(dir.path(), &threshold_and_transforms(100_000));
     let c = cache(dir.path(), Duration::ZERO);
     let good = c.current().await.unwrap().revision.clone();
 
@@ -103,7 +106,7 @@ async fn a_plugin_whose_bytes_differ_from_the_manifest_keeps_the_last_good_set()
 #[tokio::test]
 async fn a_manifest_that_does_not_parse_is_refused_once_and_not_retried_until_it_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let path = lay_out(dir.path(), &source(100_000));
+    let path = lay_out(dir.path(), &threshold_and_transforms(100_000));
     let c = cache(dir.path(), Duration::ZERO);
     let good = c.current().await.unwrap().revision.clone();
 
@@ -131,7 +134,7 @@ async fn a_manifest_that_does_not_parse_is_refused_once_and_not_retried_until_it
     assert!(s2.last_error.is_some());
 
     // A fixed manifest is picked up and clears the error.
-    lay_out(dir.path(), &source(70_000));
+    lay_out(dir.path(), &threshold_and_transforms(70_000));
     let fixed = c.current().await.unwrap();
     assert_ne!(fixed.revision, good);
     assert!(c.status().await.last_error.is_none());
@@ -140,11 +143,11 @@ async fn a_manifest_that_does_not_parse_is_refused_once_and_not_retried_until_it
 #[tokio::test]
 async fn a_plugin_that_refuses_its_configuration_keeps_the_last_good_set() {
     let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path(), &source(100_000));
+    lay_out(dir.path(), &threshold_and_transforms(100_000));
     let c = cache(dir.path(), Duration::ZERO);
     let good = c.current().await.unwrap().revision.clone();
 
-    let mut bad = source(100_000);
+    let mut bad = threshold_and_transforms(100_000);
     bad.rules[0].config = json!({"minimum_minor": {}});
     lay_out(dir.path(), &bad);
     assert_eq!(c.current().await.unwrap().revision, good);
@@ -156,12 +159,12 @@ async fn a_plugin_that_refuses_its_configuration_keeps_the_last_good_set() {
 #[tokio::test]
 async fn a_missing_plugin_keeps_the_last_good_set_until_it_appears() {
     let dir = tempfile::tempdir().unwrap();
-    let path = lay_out(dir.path(), &source(100_000));
+    let path = lay_out(dir.path(), &threshold_and_transforms(100_000));
     let c = cache(dir.path(), Duration::ZERO);
     let good = c.current().await.unwrap().revision.clone();
 
     // A manifest naming an object not uploaded yet.
-    let bulk = std::fs::read(wasm_dir().join("bulk-quantity.wasm")).unwrap();
+    let bulk = std::fs::read(built(&["bulk-quantity"]).join("bulk-quantity.wasm")).unwrap();
     let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     m["rules"].as_array_mut().unwrap().push(json!({
         "name": "bulk-quantity", "version": "1.0.0", "wasm": "bulk-quantity-v2.wasm",
@@ -193,18 +196,107 @@ async fn without_any_good_set_the_error_is_returned() {
     let e = c.current().await.err().expect("still nothing to serve");
     assert_eq!(e.kind, RefreshErrorKind::Manifest);
     // Retried on every event while nothing is loaded, whatever the interval.
-    lay_out(dir.path(), &source(100_000));
+    lay_out(dir.path(), &threshold_and_transforms(100_000));
     assert!(c.current().await.is_ok());
 }
 
 #[tokio::test]
 async fn the_consumer_side_fetches_only_transforms() {
     let dir = tempfile::tempdir().unwrap();
-    let path = lay_out(dir.path(), &source(100_000));
+    let path = lay_out(dir.path(), &threshold_and_transforms(100_000));
     std::fs::remove_file(dir.path().join("threshold.wasm")).unwrap();
     let c: PluginCache<TransformChain> =
-        PluginCache::new(DirSource::new(path), runtime(), Duration::ZERO);
+        PluginCache::new(DirSource::new(path), runtime(16), Duration::ZERO);
     let chain = c.current().await.unwrap();
     assert_eq!(chain.set.transforms.len(), 2);
     assert_eq!(c.status().await.wasm_fetches, 2);
+}
+
+#[tokio::test]
+async fn events_arriving_together_on_a_cold_cache_share_one_check() {
+    let dir = tempfile::tempdir().unwrap();
+    lay_out(dir.path(), &threshold_and_transforms(100_000));
+    let c = Arc::new(cache(dir.path(), Duration::from_secs(3600)));
+    let mut events = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let c = c.clone();
+        events.spawn(async move { c.current().await.unwrap() });
+    }
+    let served = events.join_all().await;
+    assert!(served.iter().all(|s| Arc::ptr_eq(s, &served[0])));
+    let s = c.status().await;
+    assert_eq!((s.checks, s.swaps, s.wasm_fetches), (1, 1, 1), "{s:?}");
+}
+
+/// A directory whose manifest requests after the first wait for a permit.
+struct Gated {
+    inner: DirSource,
+    gate: Arc<tokio::sync::Semaphore>,
+    requests: Arc<AtomicUsize>,
+}
+
+impl PluginSource for Gated {
+    fn manifest_name(&self) -> String {
+        self.inner.manifest_name()
+    }
+    fn object_name(&self, relative: &str) -> String {
+        self.inner.object_name(relative)
+    }
+    fn fetch_manifest<'a>(
+        &'a self,
+        if_none_match: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<ManifestFetch, SourceError>> {
+        Box::pin(async move {
+            if self.requests.fetch_add(1, Ordering::SeqCst) > 0 {
+                self.gate.acquire().await.unwrap().forget();
+            }
+            self.inner.fetch_manifest(if_none_match).await
+        })
+    }
+    fn fetch_wasm<'a>(&'a self, relative: &'a str) -> BoxFuture<'a, Result<Vec<u8>, SourceError>> {
+        self.inner.fetch_wasm(relative)
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_in_flight_does_not_hold_up_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = lay_out(dir.path(), &threshold_and_transforms(100_000));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let gated = Gated {
+        inner: DirSource::new(path),
+        gate: gate.clone(),
+        requests: requests.clone(),
+    };
+    let c: Arc<PluginCache<RuleSet>> = Arc::new(PluginCache::new(
+        gated,
+        runtime(16),
+        Duration::from_millis(500),
+    ));
+    let first = c.current().await.unwrap();
+    lay_out(dir.path(), &threshold_and_transforms(10_000));
+    tokio::time::sleep(Duration::from_millis(550)).await;
+
+    // An event finds a check due and starts it; the manifest request hangs.
+    let refreshing = tokio::spawn({
+        let c = c.clone();
+        async move { c.current().await.unwrap() }
+    });
+    while requests.load(Ordering::SeqCst) < 2 {
+        tokio::task::yield_now().await;
+    }
+    // Meanwhile events are served the set in place, without waiting.
+    for _ in 0..3 {
+        let served = tokio::time::timeout(Duration::from_secs(5), c.current())
+            .await
+            .expect("not held up by the refresh")
+            .unwrap();
+        assert!(Arc::ptr_eq(&served, &first));
+    }
+    gate.add_permits(1);
+    let refreshed = refreshing.await.unwrap();
+    assert_ne!(refreshed.revision, first.revision);
+    assert_eq!(c.current().await.unwrap().revision, refreshed.revision);
+    assert_eq!(c.status().await.checks, 2, "one check for all of them");
 }

@@ -1,5 +1,12 @@
 //! A moto server on a free loopback port, for tests and the local stack.
 //!
+//! It lives here, not in `orderflow-aws`, because no function ever starts
+//! one: the production crate ships only what runs in Lambda. The
+//! `local-stack` command depends on this module (feature `moto`) rather
+//! than owning it, because it is a test harness too, and the end-to-end
+//! tests, the adapters' tests and the CLI's operator tests need the same
+//! server without depending on the local stack's handlers and clients.
+//!
 //! `moto_server` (from `pip install 'moto[server]'`) must be on `PATH`, or
 //! named by `ORDERFLOW_MOTO_SERVER`. The server is killed when the
 //! [`MotoServer`] is dropped. Clients are pointed at it through the
@@ -7,7 +14,7 @@
 //! process environment, so tests running in parallel each talk to their own.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::config::Credentials;
+use aws_credential_types::Credentials;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -1,0 +1,24 @@
+//! The plugins the local stack publishes: the example manifest, built.
+
+use anyhow::{Context, Result};
+use orderflow_host::Manifest;
+use orderflow_test_support::manifests::packages;
+
+/// The example manifest the local stack publishes when the workspace has
+/// no `plugins/manifest.json` to read: that file, compiled in, so there is
+/// one example rule set. Plugin paths are the built files' names.
+pub fn example_manifest() -> Manifest {
+    Manifest::parse_source(
+        include_bytes!("../../../plugins/manifest.json"),
+        "plugins/manifest.json",
+    )
+    .expect("the example manifest is valid")
+}
+
+/// Builds the plugins a source manifest names; returns their directory.
+pub fn build_plugins(manifest: &Manifest) -> Result<std::path::PathBuf> {
+    let names = packages(manifest);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    orderflow_plugin_build::build(&refs).context("building the plugins")?;
+    Ok(orderflow_plugin_build::output_dir())
+}

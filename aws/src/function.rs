@@ -1,0 +1,112 @@
+//! What both Lambda mains do once per sandbox, before their first event:
+//! JSON logs, the configuration from the environment, SDK clients, the
+//! wasm runtime with its compiled-artifact cache, and a first load of the
+//! plugin set from the bucket. The mains keep only what differs: their
+//! port (SNS or DynamoDB) and their handler.
+
+use crate::config::{ConfigError, ConsumerConfig, PluginLocation, ProducerConfig};
+use crate::s3_source::S3Source;
+use crate::{clients, telemetry};
+use aws_config::SdkConfig;
+use orderflow_pipeline::reload::{PluginCache, PluginSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a function's configuration says about its plugins.
+pub trait FunctionConfig: Sized {
+    fn from_env() -> Result<Self, ConfigError>;
+    fn plugins(&self) -> &PluginLocation;
+    fn refresh(&self) -> Duration;
+    fn cache_dir(&self) -> &PathBuf;
+}
+
+impl FunctionConfig for ProducerConfig {
+    fn from_env() -> Result<Self, ConfigError> {
+        ProducerConfig::from_env()
+    }
+    fn plugins(&self) -> &PluginLocation {
+        &self.plugins
+    }
+    fn refresh(&self) -> Duration {
+        self.refresh
+    }
+    fn cache_dir(&self) -> &PathBuf {
+        &self.cache_dir
+    }
+}
+
+impl FunctionConfig for ConsumerConfig {
+    fn from_env() -> Result<Self, ConfigError> {
+        ConsumerConfig::from_env()
+    }
+    fn plugins(&self) -> &PluginLocation {
+        &self.plugins
+    }
+    fn refresh(&self) -> Duration {
+        self.refresh
+    }
+    fn cache_dir(&self) -> &PathBuf {
+        &self.cache_dir
+    }
+}
+
+/// Why a function could not start. Logged before it is returned, so the
+/// function's first log line says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("plugin runtime: {0}")]
+    Runtime(String),
+}
+
+/// A started function: its configuration, SDK configuration and plugin set.
+pub struct Function<C, T> {
+    pub config: C,
+    pub sdk: SdkConfig,
+    pub plugins: Arc<PluginCache<T>>,
+}
+
+/// Starts a function: see the module doc.
+pub async fn start<C: FunctionConfig, T: PluginSet>() -> Result<Function<C, T>, StartError> {
+    telemetry::init_json();
+    let started = async {
+        let config = C::from_env()?;
+        let sdk = clients::sdk_config().await;
+        let plugins = plugin_cache(
+            &sdk,
+            config.plugins().clone(),
+            config.cache_dir().clone(),
+            config.refresh(),
+        )
+        .await
+        .map_err(StartError::Runtime)?;
+        Ok(Function {
+            config,
+            sdk,
+            plugins,
+        })
+    };
+    started.await.inspect_err(|e| tracing::error!("{e}"))
+}
+
+/// A function's plugin set, as it is built once per sandbox: the wasm
+/// runtime with its compiled-artifact cache, the bucket, and a first load
+/// during init, which has its own (longer) time budget. A failed first
+/// load is logged and retried on the first event.
+pub async fn plugin_cache<T: PluginSet>(
+    sdk: &SdkConfig,
+    location: PluginLocation,
+    cache_dir: PathBuf,
+    refresh: Duration,
+) -> Result<Arc<PluginCache<T>>, String> {
+    let runtime = orderflow_host::Runtime::new(orderflow_host::RuntimeConfig {
+        cache_dir: Some(cache_dir),
+        ..Default::default()
+    })?;
+    let source = S3Source::new(clients::s3(sdk), location);
+    let plugins = Arc::new(PluginCache::new(source, runtime, refresh));
+    let _ = plugins.current().await;
+    Ok(plugins)
+}

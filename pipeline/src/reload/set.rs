@@ -1,0 +1,52 @@
+//! What a function loads from a manifest: its rules or its transforms.
+
+use orderflow_host::{
+    LoadError, LoadedManifest, Manifest, PluginInfo, PluginSpec, RuleSet, Runtime, TransformChain,
+};
+
+/// What a function loads from a manifest: its rules or its transforms.
+pub trait PluginSet: Send + Sync + Sized + 'static {
+    /// `rules` or `transforms`, for logs.
+    const KIND: &'static str;
+    fn specs(manifest: &Manifest) -> &[PluginSpec];
+    fn load(
+        runtime: &Runtime,
+        manifest: &LoadedManifest,
+        wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
+    ) -> Result<Self, LoadError>;
+    fn plugins(&self) -> &[PluginInfo];
+}
+
+impl PluginSet for RuleSet {
+    const KIND: &'static str = "rules";
+    fn specs(manifest: &Manifest) -> &[PluginSpec] {
+        &manifest.rules
+    }
+    fn load(
+        runtime: &Runtime,
+        manifest: &LoadedManifest,
+        wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
+    ) -> Result<Self, LoadError> {
+        RuleSet::load(runtime, manifest, wasm)
+    }
+    fn plugins(&self) -> &[PluginInfo] {
+        &self.loaded
+    }
+}
+
+impl PluginSet for TransformChain {
+    const KIND: &'static str = "transforms";
+    fn specs(manifest: &Manifest) -> &[PluginSpec] {
+        &manifest.transforms
+    }
+    fn load(
+        runtime: &Runtime,
+        manifest: &LoadedManifest,
+        wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
+    ) -> Result<Self, LoadError> {
+        TransformChain::load(runtime, manifest, wasm)
+    }
+    fn plugins(&self) -> &[PluginInfo] {
+        &self.loaded
+    }
+}

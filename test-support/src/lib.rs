@@ -1,0 +1,21 @@
+//! The one place for the fixtures of the crates above the host (pipeline,
+//! orderflow-aws, the functions, the local stack, the CLI). Each fixture is
+//! written once here instead of copied into each test file.
+//!
+//! - [`orders`]: the sample order (`samples/order.json`, which the host's
+//!   own tests also read) and variations of it;
+//! - [`manifests`]: plugin specs, the plugins built once per process, and
+//!   manifests laid out in a directory as a function reads them;
+//! - [`ports`]: in-memory and fault-injecting `Publisher`s and `ItemStore`s;
+//! - [`events`]: Lambda events as the runtime delivers them;
+//! - [`logs`]: log lines captured as JSON;
+//! - [`moto`] (feature `moto`): a local moto server and SDK configuration
+//!   for it.
+
+pub mod events;
+pub mod logs;
+pub mod manifests;
+#[cfg(feature = "moto")]
+pub mod moto;
+pub mod orders;
+pub mod ports;

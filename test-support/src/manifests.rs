@@ -1,0 +1,84 @@
+//! Plugin manifests for tests: specs of the example plugins, the plugins
+//! built once per process, and a manifest laid out in a directory with its
+//! plugins and hashes, as a function reads it.
+
+use orderflow_host::{Manifest, PluginSpec, Runtime, RuntimeConfig};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Builds the plugin packages not built yet by this process; returns the
+/// directory the built `<package>.wasm` files are in.
+pub fn built(packages: &[&str]) -> PathBuf {
+    static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !built.contains(*p))
+        .collect();
+    if !missing.is_empty() {
+        orderflow_plugin_build::build(&missing).expect("the plugins build");
+        built.extend(missing.iter().map(|p| p.to_string()));
+    }
+    orderflow_plugin_build::output_dir()
+}
+
+/// A spec for the built plugin `package`, named after it, without a hash.
+pub fn spec(package: &str, config: Value) -> PluginSpec {
+    serde_json::from_value(json!({
+        "name": package, "version": "1.0.0", "wasm": format!("{package}.wasm"), "config": config
+    }))
+    .expect("a valid spec")
+}
+
+/// A source manifest as an operator writes it (no hashes): the threshold
+/// rule with a EUR minimum, and both example transforms.
+pub fn threshold_and_transforms(eur_minimum: u64) -> Manifest {
+    Manifest {
+        rules: vec![spec(
+            "threshold",
+            json!({"minimum_minor": {"EUR": eur_minimum}}),
+        )],
+        transforms: vec![spec("normalize", json!({})), spec("redact-pii", json!({}))],
+    }
+}
+
+/// The plugin packages a manifest names (`threshold.wasm` → `threshold`).
+pub fn packages(manifest: &Manifest) -> Vec<String> {
+    let mut out: Vec<String> = manifest
+        .rules
+        .iter()
+        .chain(&manifest.transforms)
+        .map(|s| {
+            let file = s.wasm.rsplit('/').next().unwrap_or(&s.wasm);
+            file.strip_suffix(".wasm").unwrap_or(file).to_string()
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Lays a source manifest out in `dir` as a function reads it: its
+/// plugins built, locked (hashes filled in) by the manifest crate, and
+/// written next to it. Returns the manifest's path (`dir/manifest.json`).
+pub fn lay_out(dir: &Path, source: &Manifest) -> PathBuf {
+    let names = packages(source);
+    let wasm_dir = built(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    source
+        .lock("test manifest", &wasm_dir)
+        .expect("the test manifest locks")
+        .write_to(dir)
+        .expect("the test manifest is written")
+}
+
+/// A wasm runtime for tests, without a disk cache.
+pub fn runtime(max_instances: u32) -> Arc<Runtime> {
+    Runtime::new(RuntimeConfig {
+        max_instances,
+        ..Default::default()
+    })
+    .expect("a runtime")
+}
