@@ -7,8 +7,8 @@
 //! tests, the adapters' tests and the CLI's operator tests need the same
 //! server without depending on the local stack's handlers and clients.
 //!
-//! `moto_server` (from `pip install 'moto[server]'`) must be on `PATH`, or
-//! named by `ORDERFLOW_MOTO_SERVER`. The server is killed when the
+//! `moto_server` comes from `ORDERFLOW_MOTO_SERVER`, else the workspace's
+//! `deploy/.venv/lint` (made by `cargo xtask setup`), else `PATH`. The server is killed when the
 //! [`MotoServer`] is dropped. Clients are pointed at it through the
 //! [`SdkConfig`] that [`MotoServer::sdk_config`] builds, never through the
 //! process environment, so tests running in parallel each talk to their own.
@@ -22,6 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const REGION: &str = "us-east-1";
+/// The dummy access key id and secret (moto accepts any).
+pub const ACCESS_KEY: &str = "testing";
 /// moto's account id.
 pub const ACCOUNT: &str = "123456789012";
 const STARTUP: Duration = Duration::from_secs(30);
@@ -29,7 +31,7 @@ const STARTUP: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum MotoError {
     #[error(
-        "cannot start {command}: {source} (install it with `pip install 'moto[server]'`, or set ORDERFLOW_MOTO_SERVER)"
+        "cannot start {command}: {source} (`cargo xtask setup` installs it into deploy/.venv, or set ORDERFLOW_MOTO_SERVER)"
     )]
     Spawn {
         command: String,
@@ -83,8 +85,7 @@ fn answers(addr: SocketAddr) -> bool {
 impl MotoServer {
     /// Starts a server and waits until it answers.
     pub fn start() -> Result<MotoServer, MotoError> {
-        let command =
-            std::env::var("ORDERFLOW_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+        let command = std::env::var("ORDERFLOW_MOTO_SERVER").unwrap_or_else(|_| default_command());
         let mut last = None;
         // A port found free can be taken before moto binds it: try another.
         for _ in 0..3 {
@@ -161,14 +162,26 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
         .endpoint_url(endpoint)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
+            ACCESS_KEY,
+            ACCESS_KEY,
             None,
             None,
             "orderflow-local",
         ))
         .load()
         .await
+}
+
+/// The `moto_server` of the workspace's virtualenv (what `cargo xtask setup`
+/// installs, from the hashed lock) when it is there, else the one on `PATH`.
+fn default_command() -> String {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/.venv/lint/bin/moto_server");
+    if venv.exists() {
+        venv.display().to_string()
+    } else {
+        "moto_server".into()
+    }
 }
 
 impl Drop for MotoServer {

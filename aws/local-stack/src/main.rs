@@ -26,7 +26,8 @@ usage: local-stack [--orders FILE] [--manifest FILE] [--json] [--keep]
   --json            print the table's items as JSON Lines only
   --keep            keep the moto server running until Enter is pressed
   AWS_ENDPOINT_URL  use this endpoint instead of starting moto
-  ORDERFLOW_PYTHON  Python for deploy/local_stack.py (default: python3)
+  ORDERFLOW_PYTHON  Python for deploy/local_stack.py (default: deploy/.venv/lint,
+                    made by `cargo xtask setup`, else python3)
   RUST_LOG          log filter (default: warn)";
 
 struct Args {
@@ -114,6 +115,16 @@ fn init_logs() {
 async fn main() -> Result<()> {
     init_logs();
     let args = args()?;
+    let shared_endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|e| !e.is_empty());
+    if let (true, Some(endpoint)) = (args.keep, &shared_endpoint) {
+        bail!(
+            "--keep keeps the moto server this command starts, but AWS_ENDPOINT_URL={endpoint} is set, \
+             so none is started and there is nothing to keep (that server stays up as long as you run it); \
+             drop --keep, or unset AWS_ENDPOINT_URL"
+        );
+    }
     let root = orderflow_plugin_build::workspace_root();
     let started = Instant::now();
 
@@ -155,10 +166,7 @@ async fn main() -> Result<()> {
     ));
 
     // Endpoint.
-    let (moto, endpoint) = match std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|e| !e.is_empty())
-    {
+    let (moto, endpoint) = match shared_endpoint {
         Some(e) => (None, e),
         None => {
             let m = MotoServer::start().context("starting moto")?;
@@ -284,8 +292,13 @@ async fn main() -> Result<()> {
 
     if args.keep && moto.is_some() {
         eprintln!(
-            "moto is still running at {endpoint} (region {}); press Enter to stop it",
-            moto::REGION
+            "moto is still running; reach it with any AWS client (moto accepts any credentials) in another shell:\n  \
+             export AWS_ENDPOINT_URL={endpoint} AWS_REGION={} AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}\n  \
+             e.g. orderflow plugins --bucket {} status\npress Enter to stop it",
+            moto::REGION,
+            moto::ACCESS_KEY,
+            moto::ACCESS_KEY,
+            stack.bucket
         );
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;

@@ -63,13 +63,17 @@ const PYTHON_MODULES: [(&str, &str); 3] = [
     ("samtranslator", "aws-sam-translator"),
     ("yaml", "PyYAML"),
 ];
-const PIP_INSTALL: &str = "pip install boto3 aws-sam-translator PyYAML";
+const SETUP: &str = "cargo xtask setup";
 
-/// The Python that runs `deploy/local_stack.py`: `ORDERFLOW_PYTHON` or `python3`.
+/// The Python that runs `deploy/local_stack.py`: `ORDERFLOW_PYTHON`, else
+/// the workspace's `deploy/.venv/lint` (made by `cargo xtask setup`, with
+/// boto3 and the SAM translator), else `python3`.
 pub fn python() -> String {
+    let venv = orderflow_plugin_build::workspace_root().join("deploy/.venv/lint/bin/python");
     std::env::var("ORDERFLOW_PYTHON")
         .ok()
         .filter(|p| !p.is_empty())
+        .or_else(|| venv.exists().then(|| venv.display().to_string()))
         .unwrap_or_else(|| "python3".into())
 }
 
@@ -126,7 +130,7 @@ pub fn run_template_script(
         Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
             "cannot run {python} ({e}): deploy/local_stack.py needs Python 3 with boto3, \
-             aws-sam-translator and PyYAML (`{PIP_INSTALL}`); set ORDERFLOW_PYTHON to use another interpreter"
+             aws-sam-translator and PyYAML (`{SETUP}`); set ORDERFLOW_PYTHON to use another interpreter"
         ),
         Err(e) => return Err(e).with_context(|| format!("running {python}")),
     };
@@ -136,7 +140,7 @@ pub fn run_template_script(
             && !missing.is_empty()
         {
             bail!(
-                "{python} lacks the Python package(s) {} that {} needs: `{PIP_INSTALL}` \
+                "{python} lacks the Python package(s) {} that {} needs: `{SETUP}` \
                  (or set ORDERFLOW_PYTHON to a Python that has them)",
                 missing.join(", "),
                 script.display()
