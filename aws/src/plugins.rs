@@ -688,10 +688,7 @@ impl<T: PluginSet> PluginCache<T> {
             .map(|p| {
                 format!(
                     "{}@{} ({}, {} us)",
-                    p.name,
-                    p.version,
-                    load_kind(p),
-                    p.load_micros
+                    p.name, p.version, p.load, p.load_micros
                 )
             })
             .collect();
@@ -714,13 +711,5 @@ impl<T: PluginSet> PluginCache<T> {
         state.wasm = wasm;
         state.status.swaps += 1;
         Ok(Refreshed::Swapped { previous, revision })
-    }
-}
-
-fn load_kind(p: &PluginInfo) -> &'static str {
-    match p.load {
-        orderflow_host::LoadKind::Compiled => "compiled",
-        orderflow_host::LoadKind::FromDiskCache => "disk cache",
-        orderflow_host::LoadKind::InProcess => "in process",
     }
 }

@@ -382,6 +382,48 @@ fn a_rejecting_rule_failure_is_in_the_trace() {
 }
 
 #[test]
+fn a_failed_call_keeps_its_cost_in_the_trace() {
+    let rt = runtime();
+    let mut looping = spec("looping", "hostile-rule", json!({"behaviour": "loop"}));
+    looping.limits.fuel = Some(2_000_000);
+    looping.on_error = orderflow_host::OnError::Skip;
+    let m = manifest(vec![looping], vec![]);
+    let set = orderflow_host::RuleSet::load(&rt, &m, &orderflow_host::wasm_from_dir(plugin_dir()))
+        .unwrap();
+    let d = set.evaluate(&order(ORDER));
+    let t = &d.trace[0];
+    assert!(
+        matches!(t.outcome, Outcome::Failed { limit: "fuel", .. }),
+        "{t:?}"
+    );
+    assert_eq!(t.fuel, 2_000_000, "a rule out of fuel spent all of it");
+    assert!(t.micros > 0, "{t:?}");
+
+    let mut looping = spec("looping", "hostile-transform", json!({"behaviour": "loop"}));
+    looping.limits.fuel = Some(3_000_000);
+    let m = manifest(vec![], vec![looping]);
+    let chain =
+        orderflow_host::TransformChain::load(&rt, &m, &orderflow_host::wasm_from_dir(plugin_dir()))
+            .unwrap();
+    let item = Item::new(
+        &order(ORDER),
+        &PublishedDecision {
+            revision: m.revision.clone(),
+            high_value: true,
+            attributes: Default::default(),
+            reasons: vec![],
+        },
+    );
+    let (result, trace) = chain.apply(item);
+    assert_eq!(
+        result.unwrap_err().failure,
+        Failure::Fuel { limit: 3_000_000 }
+    );
+    assert_eq!(trace[0].fuel, 3_000_000, "{:?}", trace[0]);
+    assert!(trace[0].micros > 0, "{:?}", trace[0]);
+}
+
+#[test]
 fn a_full_instance_pool_is_a_transient_failure_not_a_wrong_interface() {
     // One slot: the first plugin's idle instance holds it.
     let runtime = orderflow_host::Runtime::new(orderflow_host::RuntimeConfig {
