@@ -46,9 +46,6 @@ pub struct ConsumerResult {
     pub outcome: ConsumerOutcome,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<TransformTrace>,
-    /// The stored item, for callers that show it (the embedded CLI).
-    #[serde(skip)]
-    pub item: Option<Item>,
 }
 
 /// Unwraps an SNS envelope if there is one.
@@ -82,7 +79,6 @@ pub async fn consume<S: ItemStore>(
             permanent: true,
         },
         trace: Vec::new(),
-        item: None,
     };
     let parsed = message_body(&message.body)
         .and_then(|b| HighValueMessage::from_json(&b).map_err(|e| e.to_string()));
@@ -130,7 +126,6 @@ pub async fn consume<S: ItemStore>(
             permanent: !e.retryable,
         },
     };
-    result.item = Some(item);
     log(result, message, &msg, started)
 }
 

@@ -147,6 +147,22 @@ impl ItemStore for FileStore {
     }
 }
 
+/// Where one order ended up. Serialised in snake_case: the CLI's `--json`
+/// `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// High-value, transformed and written to the store.
+    Stored,
+    /// No rule found it high-value: nothing to store.
+    NotHighValue,
+    /// Would fail again: fix the order or the plugin.
+    Rejected,
+    /// Transient (a plugin past its deadline on a loaded machine, a store
+    /// that asked to be retried): run the order again.
+    Failed,
+}
+
 /// What happened to one input order, end to end.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct OrderReport {
@@ -155,15 +171,10 @@ pub struct OrderReport {
     pub high_value: bool,
     pub attributes: std::collections::BTreeMap<String, String>,
     pub reasons: Vec<String>,
-    /// `stored`, `not_high_value`, `rejected` (would fail again: fix the
-    /// order or the rule) or `failed` (transient, e.g. a rule past its
-    /// deadline on a loaded machine: run the order again).
-    pub status: &'static str,
+    pub status: OrderStatus,
     pub error: Option<String>,
     #[serde(skip)]
     pub producer: ProducerResult,
-    #[serde(skip)]
-    pub consumer: Option<ConsumerResult>,
 }
 
 /// Runs orders through the whole pipeline and reports each one.
@@ -206,18 +217,26 @@ pub async fn run(
                 _ => None,
             };
             let (status, error) = match (&p.outcome, &consumer) {
-                (ProducerOutcome::NotHighValue, _) => ("not_high_value", None),
-                (ProducerOutcome::Rejected { reason }, _) => ("rejected", Some(reason.clone())),
-                (ProducerOutcome::Failed { reason }, _) => ("failed", Some(reason.clone())),
+                (ProducerOutcome::NotHighValue, _) => (OrderStatus::NotHighValue, None),
+                (ProducerOutcome::Rejected { reason }, _) => {
+                    (OrderStatus::Rejected, Some(reason.clone()))
+                }
+                (ProducerOutcome::Failed { reason }, _) => {
+                    (OrderStatus::Failed, Some(reason.clone()))
+                }
                 (ProducerOutcome::Published { .. }, Some(c)) => match &c.outcome {
-                    ConsumerOutcome::Stored { .. } => ("stored", None),
-                    ConsumerOutcome::Failed { reason, .. } => (
-                        "rejected",
+                    ConsumerOutcome::Stored { .. } => (OrderStatus::Stored, None),
+                    ConsumerOutcome::Failed { reason, permanent } => (
+                        if *permanent {
+                            OrderStatus::Rejected
+                        } else {
+                            OrderStatus::Failed
+                        },
                         Some(format!("{reason} (in the dead-letter queue)")),
                     ),
                 },
                 (ProducerOutcome::Published { message_id }, None) => (
-                    "rejected",
+                    OrderStatus::Rejected,
                     Some(format!("message {message_id} was never consumed")),
                 ),
             };
@@ -230,7 +249,6 @@ pub async fn run(
                 status,
                 error,
                 producer: p,
-                consumer,
             }
         })
         .collect()
