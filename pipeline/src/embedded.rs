@@ -3,11 +3,11 @@
 //! dead-letter queue, like SQS) → transforms → a store of JSON files on
 //! disk keyed by (OrderId, Timestamp).
 
-use crate::consumer::{ConsumerOutcome, ConsumerResult, IncomingMessage, consume};
+use crate::consumer::{ConsumerOutcome, ConsumerResult, IncomingMessage, consume, consume_message};
 use crate::ports::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
 use crate::producer::{ProducerOutcome, ProducerResult, produce};
 use orderflow_host::order::Parsed;
-use orderflow_host::{Item, RuleSet, TransformChain};
+use orderflow_host::{HighValueMessage, Item, RuleSet, TransformChain};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -187,6 +187,18 @@ pub async fn run(
     let queue = MemoryQueue::default();
     let store = FileStore::new(store_dir);
     let produced = produce(rules, &queue, orders).await;
+    // The queue carries the wire form, as SNS and SQS would; the consumer
+    // stage takes the typed message the producer stage published, so no
+    // order is parsed and validated twice in one process.
+    let typed: std::collections::HashMap<&str, &HighValueMessage> = produced
+        .iter()
+        .filter_map(|p| match (&p.outcome, &p.message) {
+            (ProducerOutcome::Published { message_id }, Some(m)) => {
+                Some((message_id.as_str(), &**m))
+            }
+            _ => None,
+        })
+        .collect();
 
     let mut consumed: std::collections::HashMap<String, ConsumerResult> =
         std::collections::HashMap::new();
@@ -196,7 +208,11 @@ pub async fn run(
             break;
         }
         for m in batch {
-            let r = consume(transforms, &store, &m.message).await;
+            let r = match typed.get(m.message.message_id.as_str()) {
+                Some(msg) => consume_message(transforms, &store, &m.message.message_id, msg).await,
+                // Not published by this run: only its wire form is known.
+                None => consume(transforms, &store, &m.message).await,
+            };
             match &r.outcome {
                 ConsumerOutcome::Stored { .. } => {}
                 ConsumerOutcome::Failed { reason, .. } => queue.fail(m, reason.clone()),
