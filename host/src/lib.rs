@@ -1,12 +1,15 @@
-//! orderflow's engine: orders, the plugin manifest, and the wasmtime sandbox
-//! that runs rule and transform plugins.
+//! orderflow's engine: orders, and the wasmtime sandbox that runs rule and
+//! transform plugins. The manifest model is `orderflow-manifest`'s
+//! (re-exported as [`manifest`]), so tools that only edit manifests need no
+//! engine.
 //!
 //! It knows nothing of Lambda or AWS: the embedded pipeline, the Lambdas
 //! and the tests all drive it the same way —
 //!
 //! 1. build one [`Runtime`] per process (engine, linkers, caches);
 //! 2. load a [`RuleSet`] / [`TransformChain`] from a [`Manifest`] (hashes
-//!    verified, components type-checked, configurations tried);
+//!    verified, components type-checked, configurations tried): both are
+//!    chains of one generic [`Plugin`], a rule or a transform by its world;
 //! 3. per order: [`RuleSet::evaluate`] gives a [`Decision`] with its trace;
 //!    per stored item: [`TransformChain::apply`].
 
