@@ -215,13 +215,14 @@ fn run(
         .build()?;
     let reports = rt.block_on(embedded::run(&rules, &transforms, store, orders));
 
+    use embedded::OrderStatus;
     let mut counts = [0usize; 4];
     for (report, source) in reports.iter().zip(&sources) {
         counts[match report.status {
-            "stored" => 0,
-            "not_high_value" => 1,
-            "failed" => 3,
-            _ => 2,
+            OrderStatus::Stored => 0,
+            OrderStatus::NotHighValue => 1,
+            OrderStatus::Rejected => 2,
+            OrderStatus::Failed => 3,
         }] += 1;
         if json {
             let mut v = serde_json::to_value(report)?;
@@ -267,18 +268,19 @@ fn short(revision: &str) -> &str {
 }
 
 fn summary(r: &OrderReport, source: &str) -> String {
+    use embedded::OrderStatus;
     let at = format!("{source}:{}", r.line.unwrap_or(0));
     let id = r.order_id.as_deref().unwrap_or("-");
     match r.status {
-        "rejected" => format!(
+        OrderStatus::Rejected => format!(
             "{id:<10} REJECTED   {at}: {}",
             r.error.as_deref().unwrap_or("")
         ),
-        "failed" => format!(
+        OrderStatus::Failed => format!(
             "{id:<10} FAILED     {at}: {}",
             r.error.as_deref().unwrap_or("")
         ),
-        status => {
+        status @ (OrderStatus::Stored | OrderStatus::NotHighValue) => {
             let verdict = if r.high_value {
                 "HIGH-VALUE"
             } else {
@@ -289,7 +291,11 @@ fn summary(r: &OrderReport, source: &str) -> String {
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            let stored = if status == "stored" { "stored" } else { "" };
+            let stored = if status == OrderStatus::Stored {
+                "stored"
+            } else {
+                ""
+            };
             format!(
                 "{id:<10} {verdict:<10} {stored:<6} {:<22} {}",
                 if attrs.is_empty() {

@@ -12,13 +12,18 @@ pub mod rule {
     });
 }
 
+/// Shares the rule world's `log` interface, so one host implementation
+/// serves both worlds.
 pub mod transform {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "transform-plugin",
         imports: { default: trappable },
+        with: { "orderflow:plugin/log": super::rule::orderflow::plugin::log },
     });
 }
+
+pub use rule::orderflow::plugin::log;
 
 /// The host side of the `order` resource. A store serves one order at a
 /// time, so the handle carries no table entry: the order under evaluation

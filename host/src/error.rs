@@ -79,6 +79,9 @@ impl LoadError {
 pub struct PluginError {
     pub plugin: String,
     pub failure: Failure,
+    /// What the call cost before it failed: a rule that ran out of fuel
+    /// spent its whole budget, and the trace says so.
+    pub cost: crate::sandbox::Cost,
 }
 
 /// What went wrong inside one call. The limits name themselves so an

@@ -1,12 +1,15 @@
-//! orderflow's engine: orders, the plugin manifest, and the wasmtime sandbox
-//! that runs rule and transform plugins.
+//! orderflow's engine: orders, and the wasmtime sandbox that runs rule and
+//! transform plugins. The manifest model is `orderflow-manifest`'s
+//! (re-exported as [`manifest`]), so tools that only edit manifests need no
+//! engine.
 //!
 //! It knows nothing of Lambda or AWS: the embedded pipeline, the Lambdas
 //! and the tests all drive it the same way —
 //!
 //! 1. build one [`Runtime`] per process (engine, linkers, caches);
 //! 2. load a [`RuleSet`] / [`TransformChain`] from a [`Manifest`] (hashes
-//!    verified, components type-checked, configurations tried);
+//!    verified, components type-checked, configurations tried): both are
+//!    chains of one generic [`Plugin`], a rule or a transform by its world;
 //! 3. per order: [`RuleSet::evaluate`] gives a [`Decision`] with its trace;
 //!    per stored item: [`TransformChain::apply`].
 
@@ -15,6 +18,7 @@ mod cache;
 pub mod error;
 pub mod item;
 pub mod order;
+pub mod plugin;
 pub mod rules;
 mod sandbox;
 pub mod transforms;
@@ -28,54 +32,13 @@ pub use item::{HighValueMessage, Item, PublishedDecision};
 pub use limits::Limits;
 pub use manifest::{LoadedManifest, Manifest, OnError, PluginSpec};
 pub use order::Order;
+pub use plugin::{Plugin, PluginInfo};
 pub use rules::{Decision, RuleSet};
 pub use sandbox::{Cost, LoadKind, Runtime, RuntimeConfig};
 pub use transforms::TransformChain;
 
 use std::path::Path;
 use std::time::Instant;
-
-/// What was loaded, and what it cost: the cold-start figures.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct PluginInfo {
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
-    #[serde(serialize_with = "ser_kind")]
-    pub load: LoadKind,
-    pub load_micros: u64,
-}
-
-fn ser_kind<S: serde::Serializer>(k: &LoadKind, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(match k {
-        LoadKind::Compiled => "compiled",
-        LoadKind::FromDiskCache => "disk_cache",
-        LoadKind::InProcess => "in_process",
-    })
-}
-
-fn load_specs<P>(
-    specs: &[PluginSpec],
-    wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
-    load: impl Fn(&PluginSpec, &[u8]) -> Result<(P, LoadKind), LoadError>,
-) -> Result<(Vec<P>, Vec<PluginInfo>), LoadError> {
-    let mut plugins = Vec::with_capacity(specs.len());
-    let mut infos = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let started = Instant::now();
-        let bytes = wasm(spec)?;
-        let (plugin, kind) = load(spec, &bytes)?;
-        infos.push(PluginInfo {
-            name: spec.name.clone(),
-            version: spec.version.clone(),
-            sha256: spec.sha256.clone(),
-            load: kind,
-            load_micros: started.elapsed().as_micros() as u64,
-        });
-        plugins.push(plugin);
-    }
-    Ok((plugins, infos))
-}
 
 /// Reads a manifest file; its plugins' `wasm` paths are relative to it.
 pub fn read_manifest(path: &Path) -> Result<LoadedManifest, LoadError> {
@@ -148,10 +111,8 @@ pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) 
         limits: Default::default(),
         on_error: OnError::Reject,
     };
-    let as_rule =
-        rules::RulePlugin::load(runtime, &spec, wasm).map(|_| "orderflow:plugin/rule-plugin@0.1.0");
-    let as_transform = transforms::TransformPlugin::load(runtime, &spec, wasm)
-        .map(|_| "orderflow:plugin/transform-plugin@0.1.0");
+    let as_rule = fits::<bindings::rule::RulePlugin>(runtime, &spec, wasm);
+    let as_transform = fits::<bindings::transform::TransformPlugin>(runtime, &spec, wasm);
     match (as_rule, as_transform) {
         (Ok(world), _) | (_, Ok(world)) => check.world = Some(world),
         (Err(LoadError::WrongWorld { .. }), Err(e @ LoadError::WrongWorld { .. })) => {
@@ -164,4 +125,13 @@ pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) 
         }
     }
     check
+}
+
+/// The name of world `W` if `wasm` loads as a plugin of it.
+fn fits<W: sandbox::World>(
+    runtime: &Runtime,
+    spec: &PluginSpec,
+    wasm: &[u8],
+) -> Result<&'static str, LoadError> {
+    Plugin::<W>::load(runtime, spec, wasm).map(|_| W::NAME)
 }

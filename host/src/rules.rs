@@ -11,16 +11,19 @@
 //!   stops the chain and rejects the order with the plugin's reason, `skip`
 //!   records the failure and goes on as if the rule were absent.
 
-use crate::bindings::{self, OrderRef};
+use crate::bindings::{
+    self, CurrentOrder, OrderRef, rule::exports::orderflow::plugin::rule as wit,
+};
 use crate::error::{Failure, LoadError, PluginError};
 use crate::manifest::{LoadedManifest, OnError, PluginSpec};
 use crate::order::Order;
-use crate::sandbox::{Cost, Runtime, Sandbox};
-use crate::{PluginInfo, load_specs};
+use crate::plugin::{Plugin, PluginInfo, load_chain};
+use crate::sandbox::{Cost, Runtime, State, World};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use wasmtime::component::Resource;
+use wasmtime::Store;
+use wasmtime::component::{InstancePre, Linker, Resource};
 
 /// A rule may attach at most this many attributes.
 pub const MAX_ATTRIBUTES: usize = 32;
@@ -99,12 +102,7 @@ impl From<&PluginError> for PluginErrorReport {
 }
 
 /// One loaded rule plugin.
-pub struct RulePlugin {
-    pub name: String,
-    pub version: String,
-    on_error: OnError,
-    sandbox: Sandbox<bindings::rule::RulePlugin>,
-}
+pub type RulePlugin = Plugin<bindings::rule::RulePlugin>;
 
 /// A rule's verdict as the host keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,52 +113,58 @@ pub struct Verdict {
 }
 
 impl RulePlugin {
-    pub fn load(
-        runtime: &Runtime,
-        spec: &PluginSpec,
-        wasm: &[u8],
-    ) -> Result<RulePlugin, LoadError> {
-        let sandbox = Sandbox::load(runtime, &runtime.rule_linker, spec, wasm)?;
-        Ok(RulePlugin {
-            name: spec.name.clone(),
-            version: spec.version.clone(),
-            on_error: spec.on_error,
-            sandbox,
-        })
-    }
-
     /// Evaluates one order in the sandbox and checks what came back.
     pub fn evaluate(&self, order: &Arc<Order>) -> Result<(Verdict, Cost), PluginError> {
-        let fail = |failure| PluginError {
-            plugin: self.sandbox.plugin.to_string(),
-            failure,
-        };
-        let (answer, cost) = self
-            .sandbox
-            .call(Some(order.clone()), |plugin, store| {
-                plugin
-                    .orderflow_plugin_rule()
-                    .call_evaluate(&mut *store, Resource::<OrderRef>::new_borrow(0))
-            })
-            .map_err(fail)?;
-        let v = answer.map_err(|message| fail(Failure::refused(&message)))?;
-        check_verdict(&v, self.sandbox.limits.max_output_bytes).map_err(fail)?;
-        Ok((
-            Verdict {
-                high_value: v.high_value,
-                reason: v.reason,
-                attributes: v.attributes,
-            },
-            cost,
-        ))
+        self.call(order)
+    }
+}
+
+impl World for bindings::rule::RulePlugin {
+    type Pre = bindings::rule::RulePluginPre<State>;
+    const NAME: &'static str = "orderflow:plugin/rule-plugin@0.1.0";
+    type Input = Arc<Order>;
+    type Answer = wit::Verdict;
+    type Output = Verdict;
+    fn linker(runtime: &Runtime) -> &Linker<State> {
+        &runtime.rule_linker
+    }
+    fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre> {
+        Self::Pre::new(instance_pre)
+    }
+    fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+    fn configure(
+        &self,
+        store: &mut Store<State>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.orderflow_plugin_rule().call_configure(store, config)
+    }
+    fn order(order: &Arc<Order>) -> CurrentOrder {
+        Some(order.clone())
+    }
+    fn call(
+        &self,
+        store: &mut Store<State>,
+        _order: &Arc<Order>,
+    ) -> wasmtime::Result<Result<wit::Verdict, String>> {
+        // The order itself is in the store (see `order`), lent as a handle.
+        self.orderflow_plugin_rule()
+            .call_evaluate(store, Resource::<OrderRef>::new_borrow(0))
+    }
+    fn accept(v: wit::Verdict, max_output_bytes: u64) -> Result<Verdict, Failure> {
+        check_verdict(&v, max_output_bytes)?;
+        Ok(Verdict {
+            high_value: v.high_value,
+            reason: v.reason,
+            attributes: v.attributes,
+        })
     }
 }
 
 /// A plugin's answer is untrusted: bound its size and shape.
-fn check_verdict(
-    v: &bindings::rule::exports::orderflow::plugin::rule::Verdict,
-    limit: u64,
-) -> Result<(), Failure> {
+fn check_verdict(v: &wit::Verdict, limit: u64) -> Result<(), Failure> {
     let size = v.reason.len() as u64
         + v.attributes
             .iter()
@@ -205,11 +209,7 @@ impl RuleSet {
         manifest: &LoadedManifest,
         wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
     ) -> Result<RuleSet, LoadError> {
-        let (rules, loaded) = load_specs(&manifest.manifest.rules, wasm, |spec, bytes| {
-            let r = RulePlugin::load(runtime, spec, bytes)?;
-            let kind = r.sandbox.load_kind;
-            Ok((r, kind))
-        })?;
+        let (rules, loaded) = load_chain(runtime, &manifest.manifest.rules, wasm)?;
         Ok(RuleSet {
             revision: manifest.revision.clone(),
             rules,
@@ -278,8 +278,8 @@ impl RuleSet {
                         },
                         reason: String::new(),
                         attributes: Vec::new(),
-                        fuel: 0,
-                        micros: 0,
+                        fuel: e.cost.fuel,
+                        micros: e.cost.micros,
                     });
                     if !skipped {
                         d.rejected = Some((&e).into());

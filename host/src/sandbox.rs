@@ -51,15 +51,34 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// How a component was obtained: what a cold start pays.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a component was obtained: what a cold start pays. Its text (in
+/// JSON reports and log lines alike) is [`LoadKind::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LoadKind {
     /// Compiled from wasm by cranelift.
     Compiled,
     /// Deserialized from the on-disk artifact cache.
+    #[serde(rename = "disk_cache")]
     FromDiskCache,
     /// Already compiled earlier in this process.
     InProcess,
+}
+
+impl LoadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadKind::Compiled => "compiled",
+            LoadKind::FromDiskCache => "disk_cache",
+            LoadKind::InProcess => "in_process",
+        }
+    }
+}
+
+impl std::fmt::Display for LoadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The engine, linkers and caches, built once per process and shared.
@@ -253,33 +272,17 @@ impl State {
     }
 }
 
-fn level(l: impl Into<u8>) -> tracing::Level {
-    match l.into() {
-        0 => tracing::Level::DEBUG,
-        1 => tracing::Level::INFO,
-        2 => tracing::Level::WARN,
-        _ => tracing::Level::ERROR,
-    }
-}
-
-impl bindings::rule::orderflow::plugin::log::Host for State {
-    fn log(
-        &mut self,
-        l: bindings::rule::orderflow::plugin::log::Level,
-        message: String,
-    ) -> wasmtime::Result<()> {
-        State::log(self, level(l as u8), &message);
-        Ok(())
-    }
-}
-
-impl bindings::transform::orderflow::plugin::log::Host for State {
-    fn log(
-        &mut self,
-        l: bindings::transform::orderflow::plugin::log::Level,
-        message: String,
-    ) -> wasmtime::Result<()> {
-        State::log(self, level(l as u8), &message);
+/// One implementation for both worlds: the transform bindings reuse the
+/// rule bindings' `log` interface (see `bindings`).
+impl bindings::log::Host for State {
+    fn log(&mut self, l: bindings::log::Level, message: String) -> wasmtime::Result<()> {
+        let level = match l {
+            bindings::log::Level::Debug => tracing::Level::DEBUG,
+            bindings::log::Level::Info => tracing::Level::INFO,
+            bindings::log::Level::Warn => tracing::Level::WARN,
+            bindings::log::Level::Error => tracing::Level::ERROR,
+        };
+        State::log(self, level, &message);
         Ok(())
     }
 }
@@ -342,10 +345,24 @@ pub struct Cost {
     pub micros: u64,
 }
 
-/// A world's generated bindings, as far as the sandbox needs to know them.
-pub(crate) trait World: Sized + Send + 'static {
+/// A plugin world: its generated bindings, and the one call a plugin of
+/// it answers. Everything else about a plugin (loading, limits, pooling,
+/// the cost of a call, what a failure does) is the same for every world.
+///
+/// `pub` only so that the public [`Plugin`](crate::Plugin) can be bounded
+/// by it: it lives in a private module, so nothing outside this crate can
+/// name, implement or call it.
+pub trait World: Sized + Send + 'static {
     type Pre: Clone + Send + Sync + 'static;
+    /// The world's name in the WIT, for errors and `plugin check`.
     const NAME: &'static str;
+    /// What one call is given (an order, an item).
+    type Input: ?Sized;
+    /// What the plugin answers, as the bindings lift it.
+    type Answer;
+    /// What the host keeps of an answer once it has checked it.
+    type Output;
+    fn linker(runtime: &Runtime) -> &Linker<State>;
     fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre>;
     fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self>;
     fn configure(
@@ -353,43 +370,18 @@ pub(crate) trait World: Sized + Send + 'static {
         store: &mut Store<State>,
         config: &str,
     ) -> wasmtime::Result<Result<(), String>>;
-}
-
-impl World for bindings::rule::RulePlugin {
-    type Pre = bindings::rule::RulePluginPre<State>;
-    const NAME: &'static str = "orderflow:plugin/rule-plugin@0.1.0";
-    fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre> {
-        Self::Pre::new(instance_pre)
+    /// The order the call lends the plugin through the `orders` interface.
+    fn order(_input: &Self::Input) -> CurrentOrder {
+        None
     }
-    fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
-        pre.instantiate(store)
-    }
-    fn configure(
+    fn call(
         &self,
         store: &mut Store<State>,
-        config: &str,
-    ) -> wasmtime::Result<Result<(), String>> {
-        self.orderflow_plugin_rule().call_configure(store, config)
-    }
-}
-
-impl World for bindings::transform::TransformPlugin {
-    type Pre = bindings::transform::TransformPluginPre<State>;
-    const NAME: &'static str = "orderflow:plugin/transform-plugin@0.1.0";
-    fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre> {
-        Self::Pre::new(instance_pre)
-    }
-    fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
-        pre.instantiate(store)
-    }
-    fn configure(
-        &self,
-        store: &mut Store<State>,
-        config: &str,
-    ) -> wasmtime::Result<Result<(), String>> {
-        self.orderflow_plugin_transform()
-            .call_configure(store, config)
-    }
+        input: &Self::Input,
+    ) -> wasmtime::Result<Result<Self::Answer, String>>;
+    /// Checks an untrusted answer against the plugin's output cap and the
+    /// contract's rules, and converts it.
+    fn accept(answer: Self::Answer, max_output_bytes: u64) -> Result<Self::Output, Failure>;
 }
 
 struct Warm<W> {
@@ -415,7 +407,6 @@ impl<W: World> Sandbox<W> {
     /// to run `configure`, so a bad configuration is refused at load time.
     pub(crate) fn load(
         runtime: &Runtime,
-        linker: &Linker<State>,
         spec: &crate::PluginSpec,
         wasm: &[u8],
     ) -> Result<Sandbox<W>, LoadError> {
@@ -430,7 +421,9 @@ impl<W: World> Sandbox<W> {
             world: W::NAME,
             message: format!("{e:#}; {}", describe(&runtime.engine, &component)),
         };
-        let instance_pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
+        let instance_pre = W::linker(runtime)
+            .instantiate_pre(&component)
+            .map_err(wrong_world)?;
         let pre = W::pre(instance_pre).map_err(wrong_world)?;
         let sandbox = Sandbox {
             plugin: plugin.into(),
@@ -442,7 +435,7 @@ impl<W: World> Sandbox<W> {
             load_kind,
             _ticker: runtime.ticker.clone(),
         };
-        let warm = sandbox.start().map_err(|e| match e {
+        let warm = sandbox.start().map_err(|(e, _)| match e {
             StartError::Config(message) => LoadError::Config {
                 plugin: plugin.into(),
                 message,
@@ -476,10 +469,12 @@ impl<W: World> Sandbox<W> {
     }
 
     /// Instantiates and configures a fresh instance, under the same limits
-    /// as a call (a plugin can loop in `configure` too).
-    fn start(&self) -> Result<Warm<W>, StartError> {
+    /// as a call (a plugin can loop in `configure` too). A failure comes
+    /// with the fuel it burnt.
+    fn start(&self) -> Result<Warm<W>, (StartError, u64)> {
         let mut store = self.new_store();
         self.arm(&mut store);
+        let spent = |store: &Store<State>| self.limits.fuel - store.get_fuel().unwrap_or(0);
         let bindings = W::instantiate(&self.pre, &mut store).map_err(|e| {
             // Instantiation can run a core module's start function (a trap,
             // fuel, the memory cap) or find the pool full; any other error
@@ -494,18 +489,19 @@ impl<W: World> Sandbox<W> {
             } else {
                 StartError::Failed(self.classify(e, &store))
             }
-        })?;
+        });
+        let bindings = bindings.map_err(|e| (e, spent(&store)))?;
         match bindings.configure(&mut store, &self.config) {
             Ok(Ok(())) => Ok(Warm {
                 store,
                 bindings,
                 calls: 0,
             }),
-            Ok(Err(message)) => Err(StartError::Config(plugin_text(
-                &message,
-                PLUGIN_MESSAGE_MAX,
-            ))),
-            Err(e) => Err(StartError::Failed(self.classify(e, &store))),
+            Ok(Err(message)) => Err((
+                StartError::Config(plugin_text(&message, PLUGIN_MESSAGE_MAX)),
+                spent(&store),
+            )),
+            Err(e) => Err((StartError::Failed(self.classify(e, &store)), spent(&store))),
         }
     }
 
@@ -532,24 +528,29 @@ impl<W: World> Sandbox<W> {
         }
     }
 
-    /// Runs one call in an instance (reused or fresh) and measures it.
+    /// Runs one call in an instance (reused or fresh) and measures it,
+    /// failed or not: a call that ran out of fuel cost its whole budget.
     /// A trap or a broken limit drops the instance (wasmtime refuses further
     /// calls into it); the next call gets a new one.
     pub(crate) fn call<R>(
         &self,
         order: CurrentOrder,
         f: impl FnOnce(&W, &mut Store<State>) -> wasmtime::Result<R>,
-    ) -> Result<(R, Cost), Failure> {
+    ) -> Result<(R, Cost), (Failure, Cost)> {
         let started = Instant::now();
         let idle = self.idle.lock().expect("idle-instances lock").pop();
         let mut warm = match idle {
             Some(warm) => warm,
-            None => self.start().map_err(|e| match e {
-                StartError::Config(message) => Failure::Refused {
-                    message: format!("configure: {message}"),
-                },
-                StartError::Failed(f) => f,
-                StartError::Link(message) => Failure::Trap { message },
+            None => self.start().map_err(|(e, fuel)| {
+                let failure = match e {
+                    StartError::Config(message) => Failure::Refused {
+                        message: format!("configure: {message}"),
+                    },
+                    StartError::Failed(f) => f,
+                    StartError::Link(message) => Failure::Trap { message },
+                };
+                let micros = started.elapsed().as_micros() as u64;
+                (failure, Cost { fuel, micros })
             })?,
         };
         self.arm(&mut warm.store);
@@ -576,7 +577,7 @@ impl<W: World> Sandbox<W> {
                 self.put_back(warm);
                 Ok((r, cost))
             }
-            Err(e) => Err(self.classify(e, &warm.store)),
+            Err(e) => Err((self.classify(e, &warm.store), cost)),
         }
     }
 

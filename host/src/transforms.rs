@@ -7,18 +7,16 @@ use crate::error::{Failure, LoadError, PluginError};
 use crate::item::{Field, Item, KEY_FIELDS, Value};
 use crate::limits::ELEMENT_BYTES;
 use crate::manifest::{LoadedManifest, OnError, PluginSpec};
-use crate::sandbox::{Cost, Runtime, Sandbox};
-use crate::{PluginInfo, load_specs};
+use crate::plugin::{Plugin, PluginInfo, load_chain};
+use crate::sandbox::{Cost, Runtime, State, World};
 use serde::Serialize;
+use wasmtime::Store;
+use wasmtime::component::{InstancePre, Linker};
 
 const MAX_FIELD_NAME: usize = 255;
 
-pub struct TransformPlugin {
-    pub name: String,
-    pub version: String,
-    on_error: OnError,
-    sandbox: Sandbox<bindings::transform::TransformPlugin>,
-}
+/// One loaded transform plugin.
+pub type TransformPlugin = Plugin<bindings::transform::TransformPlugin>;
 
 /// What one transform did to one item.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -114,25 +112,40 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
 }
 
 impl TransformPlugin {
-    pub fn load(
-        runtime: &Runtime,
-        spec: &PluginSpec,
-        wasm: &[u8],
-    ) -> Result<TransformPlugin, LoadError> {
-        let sandbox = Sandbox::load(runtime, &runtime.transform_linker, spec, wasm)?;
-        Ok(TransformPlugin {
-            name: spec.name.clone(),
-            version: spec.version.clone(),
-            on_error: spec.on_error,
-            sandbox,
-        })
-    }
-
+    /// Runs the transform on one item and checks the fields it returns.
     pub fn apply(&self, item: &Item) -> Result<(Vec<Field>, Cost), PluginError> {
-        let fail = |failure| PluginError {
-            plugin: self.sandbox.plugin.to_string(),
-            failure,
-        };
+        self.call(item)
+    }
+}
+
+impl World for bindings::transform::TransformPlugin {
+    type Pre = bindings::transform::TransformPluginPre<State>;
+    const NAME: &'static str = "orderflow:plugin/transform-plugin@0.1.0";
+    type Input = Item;
+    type Answer = Vec<wit::Field>;
+    type Output = Vec<Field>;
+    fn linker(runtime: &Runtime) -> &Linker<State> {
+        &runtime.transform_linker
+    }
+    fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre> {
+        Self::Pre::new(instance_pre)
+    }
+    fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+    fn configure(
+        &self,
+        store: &mut Store<State>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.orderflow_plugin_transform()
+            .call_configure(store, config)
+    }
+    fn call(
+        &self,
+        store: &mut Store<State>,
+        item: &Item,
+    ) -> wasmtime::Result<Result<Vec<wit::Field>, String>> {
         let fields: Vec<wit::Field> = item
             .fields
             .iter()
@@ -141,22 +154,15 @@ impl TransformPlugin {
                 value: to_wit(&f.value),
             })
             .collect();
-        let (answer, cost) = self
-            .sandbox
-            .call(None, |plugin, store| {
-                plugin.orderflow_plugin_transform().call_apply(
-                    &mut *store,
-                    &item.order_id,
-                    &item.timestamp,
-                    &fields,
-                )
-            })
-            .map_err(fail)?;
-        let out = answer.map_err(|message| fail(Failure::refused(&message)))?;
-        Ok((
-            from_wit(out, self.sandbox.limits.max_output_bytes).map_err(fail)?,
-            cost,
-        ))
+        self.orderflow_plugin_transform().call_apply(
+            store,
+            &item.order_id,
+            &item.timestamp,
+            &fields,
+        )
+    }
+    fn accept(fields: Vec<wit::Field>, max_output_bytes: u64) -> Result<Vec<Field>, Failure> {
+        from_wit(fields, max_output_bytes)
     }
 }
 
@@ -173,12 +179,7 @@ impl TransformChain {
         manifest: &LoadedManifest,
         wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
     ) -> Result<TransformChain, LoadError> {
-        let (transforms, loaded) =
-            load_specs(&manifest.manifest.transforms, wasm, |spec, bytes| {
-                let t = TransformPlugin::load(runtime, spec, bytes)?;
-                let kind = t.sandbox.load_kind;
-                Ok((t, kind))
-            })?;
+        let (transforms, loaded) = load_chain(runtime, &manifest.manifest.transforms, wasm)?;
         Ok(TransformChain {
             revision: manifest.revision.clone(),
             transforms,
@@ -208,8 +209,8 @@ impl TransformChain {
                         plugin: t.name.clone(),
                         version: t.version.clone(),
                         error: Some(e.to_string()),
-                        fuel: 0,
-                        micros: 0,
+                        fuel: e.cost.fuel,
+                        micros: e.cost.micros,
                     });
                     tracing::warn!(
                         order_id = %item.order_id, plugin = %e.plugin, limit = e.failure.kind(),

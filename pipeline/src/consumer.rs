@@ -46,9 +46,6 @@ pub struct ConsumerResult {
     pub outcome: ConsumerOutcome,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<TransformTrace>,
-    /// The stored item, for callers that show it (the embedded CLI).
-    #[serde(skip)]
-    pub item: Option<Item>,
 }
 
 /// Unwraps an SNS envelope if there is one.
@@ -67,37 +64,60 @@ pub fn message_body(body: &str) -> Result<String, String> {
     }
 }
 
-/// Processes one message: parse, transform, store.
+/// Processes one message off the wire: parse and validate it (the queue
+/// is an input like any other), then [`consume_message`].
 pub async fn consume<S: ItemStore>(
     transforms: &TransformChain,
     store: &S,
     message: &IncomingMessage,
 ) -> ConsumerResult {
     let started = Instant::now();
+    let parsed = message_body(&message.body)
+        .and_then(|b| HighValueMessage::from_json(&b).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(msg) => transform_and_store(transforms, store, &message.message_id, &msg, started).await,
+        Err(reason) => {
+            tracing::error!(message_id = %message.message_id, stage = "consume", "malformed message: {reason}");
+            ConsumerResult {
+                message_id: message.message_id.clone(),
+                order_id: None,
+                outcome: ConsumerOutcome::Failed {
+                    reason: format!("malformed message: {reason}"),
+                    permanent: true,
+                },
+                trace: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Processes one message already typed and validated: transform, store.
+/// The embedded pipeline hands over what its producer published.
+pub async fn consume_message<S: ItemStore>(
+    transforms: &TransformChain,
+    store: &S,
+    message_id: &str,
+    msg: &HighValueMessage,
+) -> ConsumerResult {
+    transform_and_store(transforms, store, message_id, msg, Instant::now()).await
+}
+
+async fn transform_and_store<S: ItemStore>(
+    transforms: &TransformChain,
+    store: &S,
+    message_id: &str,
+    msg: &HighValueMessage,
+    started: Instant,
+) -> ConsumerResult {
     let mut result = ConsumerResult {
-        message_id: message.message_id.clone(),
-        order_id: None,
+        message_id: message_id.to_string(),
+        order_id: Some(msg.order.order_id.clone()),
         outcome: ConsumerOutcome::Failed {
             reason: String::new(),
             permanent: true,
         },
         trace: Vec::new(),
-        item: None,
     };
-    let parsed = message_body(&message.body)
-        .and_then(|b| HighValueMessage::from_json(&b).map_err(|e| e.to_string()));
-    let msg = match parsed {
-        Ok(m) => m,
-        Err(reason) => {
-            tracing::error!(message_id = %message.message_id, stage = "consume", "malformed message: {reason}");
-            result.outcome = ConsumerOutcome::Failed {
-                reason: format!("malformed message: {reason}"),
-                permanent: true,
-            };
-            return result;
-        }
-    };
-    result.order_id = Some(msg.order.order_id.clone());
     let (item, trace) = transforms.apply(Item::new(&msg.order, &msg.decision));
     result.trace = trace;
     let item = match item {
@@ -109,7 +129,7 @@ pub async fn consume<S: ItemStore>(
                 ),
                 permanent: true,
             };
-            return log(result, message, &msg, started);
+            return log(result, msg, started);
         }
         Ok(item) => item,
         Err(e) => {
@@ -117,7 +137,7 @@ pub async fn consume<S: ItemStore>(
                 reason: e.to_string(),
                 permanent: !e.failure.is_transient(),
             };
-            return log(result, message, &msg, started);
+            return log(result, msg, started);
         }
     };
     result.outcome = match store.put(&item).await {
@@ -130,16 +150,11 @@ pub async fn consume<S: ItemStore>(
             permanent: !e.retryable,
         },
     };
-    result.item = Some(item);
-    log(result, message, &msg, started)
+    log(result, msg, started)
 }
 
-fn log(
-    result: ConsumerResult,
-    message: &IncomingMessage,
-    msg: &HighValueMessage,
-    started: Instant,
-) -> ConsumerResult {
+fn log(result: ConsumerResult, msg: &HighValueMessage, started: Instant) -> ConsumerResult {
+    let message_id = &result.message_id;
     let plugins: Vec<String> = result
         .trace
         .iter()
@@ -148,11 +163,11 @@ fn log(
     let micros = started.elapsed().as_micros() as u64;
     match &result.outcome {
         ConsumerOutcome::Stored { .. } => tracing::info!(
-            order_id = %msg.order.order_id, message_id = %message.message_id, stage = "consume",
+            order_id = %msg.order.order_id, message_id = %message_id, stage = "consume",
             revision = %msg.decision.revision, plugins = ?plugins, micros, "item stored"
         ),
         ConsumerOutcome::Failed { reason, permanent } => tracing::error!(
-            order_id = %msg.order.order_id, message_id = %message.message_id, stage = "consume",
+            order_id = %msg.order.order_id, message_id = %message_id, stage = "consume",
             revision = %msg.decision.revision, plugins = ?plugins, permanent, micros, "item not stored: {reason}"
         ),
     }

@@ -3,11 +3,11 @@
 //! dead-letter queue, like SQS) → transforms → a store of JSON files on
 //! disk keyed by (OrderId, Timestamp).
 
-use crate::consumer::{ConsumerOutcome, ConsumerResult, IncomingMessage, consume};
+use crate::consumer::{ConsumerOutcome, ConsumerResult, IncomingMessage, consume, consume_message};
 use crate::ports::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
 use crate::producer::{ProducerOutcome, ProducerResult, produce};
 use orderflow_host::order::Parsed;
-use orderflow_host::{Item, RuleSet, TransformChain};
+use orderflow_host::{HighValueMessage, Item, RuleSet, TransformChain};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -147,6 +147,22 @@ impl ItemStore for FileStore {
     }
 }
 
+/// Where one order ended up. Serialised in snake_case: the CLI's `--json`
+/// `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// High-value, transformed and written to the store.
+    Stored,
+    /// No rule found it high-value: nothing to store.
+    NotHighValue,
+    /// Would fail again: fix the order or the plugin.
+    Rejected,
+    /// Transient (a plugin past its deadline on a loaded machine, a store
+    /// that asked to be retried): run the order again.
+    Failed,
+}
+
 /// What happened to one input order, end to end.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct OrderReport {
@@ -155,15 +171,10 @@ pub struct OrderReport {
     pub high_value: bool,
     pub attributes: std::collections::BTreeMap<String, String>,
     pub reasons: Vec<String>,
-    /// `stored`, `not_high_value`, `rejected` (would fail again: fix the
-    /// order or the rule) or `failed` (transient, e.g. a rule past its
-    /// deadline on a loaded machine: run the order again).
-    pub status: &'static str,
+    pub status: OrderStatus,
     pub error: Option<String>,
     #[serde(skip)]
     pub producer: ProducerResult,
-    #[serde(skip)]
-    pub consumer: Option<ConsumerResult>,
 }
 
 /// Runs orders through the whole pipeline and reports each one.
@@ -176,6 +187,18 @@ pub async fn run(
     let queue = MemoryQueue::default();
     let store = FileStore::new(store_dir);
     let produced = produce(rules, &queue, orders).await;
+    // The queue carries the wire form, as SNS and SQS would; the consumer
+    // stage takes the typed message the producer stage published, so no
+    // order is parsed and validated twice in one process.
+    let typed: std::collections::HashMap<&str, &HighValueMessage> = produced
+        .iter()
+        .filter_map(|p| match (&p.outcome, &p.message) {
+            (ProducerOutcome::Published { message_id }, Some(m)) => {
+                Some((message_id.as_str(), &**m))
+            }
+            _ => None,
+        })
+        .collect();
 
     let mut consumed: std::collections::HashMap<String, ConsumerResult> =
         std::collections::HashMap::new();
@@ -185,7 +208,11 @@ pub async fn run(
             break;
         }
         for m in batch {
-            let r = consume(transforms, &store, &m.message).await;
+            let r = match typed.get(m.message.message_id.as_str()) {
+                Some(msg) => consume_message(transforms, &store, &m.message.message_id, msg).await,
+                // Not published by this run: only its wire form is known.
+                None => consume(transforms, &store, &m.message).await,
+            };
             match &r.outcome {
                 ConsumerOutcome::Stored { .. } => {}
                 ConsumerOutcome::Failed { reason, .. } => queue.fail(m, reason.clone()),
@@ -206,18 +233,26 @@ pub async fn run(
                 _ => None,
             };
             let (status, error) = match (&p.outcome, &consumer) {
-                (ProducerOutcome::NotHighValue, _) => ("not_high_value", None),
-                (ProducerOutcome::Rejected { reason }, _) => ("rejected", Some(reason.clone())),
-                (ProducerOutcome::Failed { reason }, _) => ("failed", Some(reason.clone())),
+                (ProducerOutcome::NotHighValue, _) => (OrderStatus::NotHighValue, None),
+                (ProducerOutcome::Rejected { reason }, _) => {
+                    (OrderStatus::Rejected, Some(reason.clone()))
+                }
+                (ProducerOutcome::Failed { reason }, _) => {
+                    (OrderStatus::Failed, Some(reason.clone()))
+                }
                 (ProducerOutcome::Published { .. }, Some(c)) => match &c.outcome {
-                    ConsumerOutcome::Stored { .. } => ("stored", None),
-                    ConsumerOutcome::Failed { reason, .. } => (
-                        "rejected",
+                    ConsumerOutcome::Stored { .. } => (OrderStatus::Stored, None),
+                    ConsumerOutcome::Failed { reason, permanent } => (
+                        if *permanent {
+                            OrderStatus::Rejected
+                        } else {
+                            OrderStatus::Failed
+                        },
                         Some(format!("{reason} (in the dead-letter queue)")),
                     ),
                 },
                 (ProducerOutcome::Published { message_id }, None) => (
-                    "rejected",
+                    OrderStatus::Rejected,
                     Some(format!("message {message_id} was never consumed")),
                 ),
             };
@@ -230,7 +265,6 @@ pub async fn run(
                 status,
                 error,
                 producer: p,
-                consumer,
             }
         })
         .collect()

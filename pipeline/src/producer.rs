@@ -53,6 +53,11 @@ pub struct ProducerResult {
     pub outcome: ProducerOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    /// The message a high-value order was published as, typed: a stage in
+    /// the same process (the embedded pipeline) takes it from here instead
+    /// of parsing and validating the wire form again.
+    #[serde(skip)]
+    pub message: Option<Arc<HighValueMessage>>,
 }
 
 /// The message attributes for a decision, within SNS's limits.
@@ -147,12 +152,14 @@ pub async fn produce<P: Publisher>(
                         reason: e.to_string(),
                     },
                     decision: None,
+                    message: None,
                 });
                 continue;
             }
         };
         let decision = rules.evaluate(&order);
         log_decision(&order, &decision);
+        let mut message = None;
         let outcome = if let Some(r) = &decision.rejected {
             if r.transient {
                 // A deadline under load is not a verdict on the order: the
@@ -167,7 +174,12 @@ pub async fn produce<P: Publisher>(
                 }
             }
         } else if decision.high_value {
-            pending.push((index, message_for(&order, &decision, index)));
+            let typed = Arc::new(HighValueMessage {
+                order: Order::clone(&order),
+                decision: PublishedDecision::from(&decision),
+            });
+            pending.push((index, message_for(&typed, &decision, index)));
+            message = Some(typed);
             ProducerOutcome::Failed {
                 reason: "not yet published".into(),
             }
@@ -179,6 +191,7 @@ pub async fn produce<P: Publisher>(
             order_id: Some(order.order_id.clone()),
             outcome,
             decision: Some(decision),
+            message,
         });
     }
     for (index, outcome) in publish_all(publisher, pending).await {
@@ -193,15 +206,11 @@ pub async fn produce<P: Publisher>(
     results
 }
 
-fn message_for(order: &Order, decision: &Decision, index: usize) -> OutgoingMessage {
-    let body = HighValueMessage {
-        order: order.clone(),
-        decision: PublishedDecision::from(decision),
-    }
-    .to_json();
+/// The wire form of a message: SNS's body and attributes.
+fn message_for(message: &HighValueMessage, decision: &Decision, index: usize) -> OutgoingMessage {
     OutgoingMessage {
         id: format!("m{index}"),
-        body,
+        body: message.to_json(),
         attributes: message_attributes(decision),
     }
 }

@@ -7,7 +7,7 @@ use orderflow_host::{
     Manifest, PluginSpec, RuleSet, Runtime, RuntimeConfig, TransformChain, wasm_from_dir,
 };
 use orderflow_pipeline::consumer::{ConsumerOutcome, IncomingMessage, consume};
-use orderflow_pipeline::embedded::{self, MemoryQueue};
+use orderflow_pipeline::embedded::{self, MemoryQueue, OrderStatus};
 use orderflow_pipeline::producer::{ProducerOutcome, produce};
 use orderflow_test_support::orders::{ORDER, order_lines};
 use orderflow_test_support::ports::{FlakyPublisher, MemoryStore, Throttle, ThrottledStore};
@@ -165,13 +165,50 @@ async fn a_refusing_transform_sends_the_order_to_the_dead_letter_queue_with_its_
     .await;
     assert_eq!(reports.len(), 2);
     for r in reports {
-        assert_eq!(r.status, "rejected");
+        assert_eq!(r.status, OrderStatus::Rejected);
         let error = r.error.unwrap();
         assert!(
             error.contains("refused on purpose") && error.contains("dead-letter queue"),
             "{error}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_transform_past_its_deadline_fails_the_order_for_a_retry_not_rejects_it() {
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let text = Manifest {
+        rules: vec![spec("threshold", json!({"minimum_minor": {"EUR": 1000}}))],
+        transforms: vec![PluginSpec {
+            // Only the deadline can stop this loop: fuel is plentiful.
+            limits: orderflow_host::limits::LimitOverrides {
+                fuel: Some(u64::MAX / 2),
+                timeout_ms: Some(5),
+                ..Default::default()
+            },
+            ..spec("hostile-transform", json!({"behaviour": "loop"}))
+        }],
+    }
+    .to_json_pretty();
+    let m = Manifest::parse(text.as_bytes(), "test").unwrap();
+    let dir = orderflow_plugin_build::output_dir();
+    let rules = RuleSet::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap();
+    let transforms = TransformChain::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let reports = embedded::run(&rules, &transforms, store.path(), parse_orders(&order_lines(1))).await;
+    assert_eq!(
+        reports[0].status,
+        OrderStatus::Failed,
+        "{:?}",
+        reports[0].error
+    );
+    let error = reports[0].error.as_deref().unwrap();
+    assert!(error.contains("exceeded its deadline of 5 ms"), "{error}");
+    assert_eq!(
+        serde_json::to_value(&reports[0]).unwrap()["status"],
+        "failed",
+        "the CLI's --json spelling"
+    );
 }
 
 /// A rule set of one hostile rule that loops, under the given limits.
@@ -227,7 +264,12 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
         parse_orders(&order_lines(1)),
     )
     .await;
-    assert_eq!(reports[0].status, "failed", "{:?}", reports[0].error);
+    assert_eq!(
+        reports[0].status,
+        OrderStatus::Failed,
+        "{:?}",
+        reports[0].error
+    );
 
     // Fuel is deterministic: the same order would fail the same way again.
     let fuel = looping_rule(LimitOverrides {

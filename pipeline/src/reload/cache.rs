@@ -14,7 +14,7 @@ use super::set::PluginSet;
 use super::source::{ManifestFetch, ManifestObject, PluginSource, SourceError};
 use super::status::{CacheStatus, RefreshError, RefreshErrorKind, Refreshed};
 use arc_swap::ArcSwapOption;
-use orderflow_host::{LoadError, Manifest, PluginInfo, PluginSpec, Runtime};
+use orderflow_host::{LoadError, Manifest, PluginSpec, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -279,10 +279,7 @@ impl<T: PluginSet> PluginCache<T> {
             .map(|p| {
                 format!(
                     "{}@{} ({}, {} us)",
-                    p.name,
-                    p.version,
-                    load_kind(p),
-                    p.load_micros
+                    p.name, p.version, p.load, p.load_micros
                 )
             })
             .collect();
@@ -304,13 +301,5 @@ impl<T: PluginSet> PluginCache<T> {
         state.wasm = wasm;
         state.status.swaps += 1;
         Ok(Refreshed::Swapped { previous, revision })
-    }
-}
-
-fn load_kind(p: &PluginInfo) -> &'static str {
-    match p.load {
-        orderflow_host::LoadKind::Compiled => "compiled",
-        orderflow_host::LoadKind::FromDiskCache => "disk cache",
-        orderflow_host::LoadKind::InProcess => "in process",
     }
 }

@@ -1,0 +1,86 @@
+//! One loaded plugin of either kind, and loading a chain of them: a rule
+//! and a transform differ only in their [`World`] (what they are given and
+//! what they answer), so both are a [`Plugin`].
+
+use crate::error::{Failure, LoadError, PluginError};
+use crate::manifest::{OnError, PluginSpec};
+use crate::sandbox::{Cost, LoadKind, Runtime, Sandbox, World};
+use std::time::Instant;
+
+/// One loaded plugin. See [`RulePlugin`](crate::rules::RulePlugin) and
+/// [`TransformPlugin`](crate::transforms::TransformPlugin).
+pub struct Plugin<W: World> {
+    pub name: String,
+    pub version: String,
+    pub(crate) on_error: OnError,
+    sandbox: Sandbox<W>,
+}
+
+impl<W: World> Plugin<W> {
+    /// Checks the bytes against the spec's sha256, compiles (or takes from
+    /// a cache), type-checks against the world and runs `configure` once.
+    pub fn load(runtime: &Runtime, spec: &PluginSpec, wasm: &[u8]) -> Result<Self, LoadError> {
+        Ok(Plugin {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            on_error: spec.on_error,
+            sandbox: Sandbox::load(runtime, spec, wasm)?,
+        })
+    }
+
+    /// Runs one call and checks the answer. A failure carries what the
+    /// call cost, as a success does.
+    pub(crate) fn call(&self, input: &W::Input) -> Result<(W::Output, Cost), PluginError> {
+        let fail = |failure, cost| PluginError {
+            plugin: self.sandbox.plugin.to_string(),
+            failure,
+            cost,
+        };
+        let (answer, cost) = self
+            .sandbox
+            .call(W::order(input), |bindings, store| {
+                bindings.call(store, input)
+            })
+            .map_err(|(failure, cost)| fail(failure, cost))?;
+        let answer = answer.map_err(|message| fail(Failure::refused(&message), cost))?;
+        let output = W::accept(answer, self.sandbox.limits.max_output_bytes)
+            .map_err(|failure| fail(failure, cost))?;
+        Ok((output, cost))
+    }
+}
+
+/// What was loaded, and what it cost: the cold-start figures.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub load: LoadKind,
+    pub load_micros: u64,
+}
+
+/// Loads one chain's plugins in manifest order; `wasm` fetches a plugin's
+/// bytes (from a directory, a bucket …). Any plugin that fails refuses the
+/// chain.
+pub(crate) fn load_chain<W: World>(
+    runtime: &Runtime,
+    specs: &[PluginSpec],
+    wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
+) -> Result<(Vec<Plugin<W>>, Vec<PluginInfo>), LoadError> {
+    let mut plugins = Vec::with_capacity(specs.len());
+    let mut infos = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let started = Instant::now();
+        let bytes = wasm(spec)?;
+        let plugin = Plugin::<W>::load(runtime, spec, &bytes)?;
+        infos.push(PluginInfo {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            sha256: spec.sha256.clone(),
+            load: plugin.sandbox.load_kind,
+            load_micros: started.elapsed().as_micros() as u64,
+        });
+        plugins.push(plugin);
+    }
+    Ok((plugins, infos))
+}
