@@ -227,10 +227,13 @@ fn run(
         if json {
             let mut v = serde_json::to_value(report)?;
             v["source"] = source.clone().into();
-            if let Some(d) = &report.producer.decision {
-                v["revision"] = d.revision.clone().into();
-                v["trace"] = serde_json::to_value(&d.trace)?;
-            }
+            // Every result names the rule set it met; an order refused
+            // before any rule saw it (an invalid line) has an empty trace.
+            v["revision"] = rules.revision.clone().into();
+            v["trace"] = match &report.producer.decision {
+                Some(d) => serde_json::to_value(&d.trace)?,
+                None => serde_json::Value::Array(Vec::new()),
+            };
             println!("{v}");
         } else {
             println!("{}", summary(report, source));

@@ -95,17 +95,27 @@ fn sample_orders_go_through_end_to_end_and_bad_lines_are_reported() {
     );
     let reports = json_lines(&out);
     assert_eq!(reports.len(), 46);
+    // Every result has every documented key, with its type (a bad line's
+    // order id may be unknown, and only a refused order has an error).
+    let revision = reports[0]["revision"].clone();
+    assert!(
+        revision.as_str().is_some_and(|r| r.starts_with("sha256:")),
+        "{revision}"
+    );
     for r in &reports {
-        for key in [
-            "order_id",
-            "high_value",
-            "attributes",
-            "reasons",
-            "status",
-            "error",
-        ] {
-            assert!(r.get(key).is_some(), "{key} missing in {r}");
-        }
+        let rejected = r["status"] == "rejected";
+        assert!(
+            r["order_id"].is_string() || (rejected && r["order_id"].is_null()),
+            "{r}"
+        );
+        assert!(r["high_value"].is_boolean(), "{r}");
+        assert!(r["attributes"].is_object(), "{r}");
+        assert!(r["reasons"].is_array(), "{r}");
+        assert!(r["status"].is_string(), "{r}");
+        assert_eq!(r["error"].is_string(), rejected, "{r}");
+        assert!(r["line"].is_u64() && r["source"].is_string(), "{r}");
+        assert_eq!(r["revision"], revision, "{r}");
+        assert!(r["trace"].is_array(), "{r}");
     }
     let count = |s: &str| reports.iter().filter(|r| r["status"] == s).count();
     let stored = count("stored");
@@ -224,7 +234,15 @@ fn plugin_check_tells_an_author_whether_a_plugin_fits() {
 
     let impostor = check(&plugins[1], "{}");
     assert_eq!(impostor.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&impostor.stdout).contains("problem:"));
+    let text = String::from_utf8_lossy(&impostor.stdout);
+    // Both mismatches, not only the last one tried.
+    assert!(
+        text.contains("problem:  as a rule: ")
+            && text.contains("rule-plugin@")
+            && text.contains("problem:  as a transform: ")
+            && text.contains("transform-plugin@"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -115,10 +115,16 @@ pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) 
     let as_transform = fits::<bindings::transform::TransformPlugin>(runtime, &spec, wasm);
     match (as_rule, as_transform) {
         (Ok(world), _) | (_, Ok(world)) => check.world = Some(world),
-        (Err(LoadError::WrongWorld { .. }), Err(e @ LoadError::WrongWorld { .. })) => {
-            check.problems.push(format!(
-                "implements neither the rule nor the transform world: {e}"
-            ))
+        // Neither: say why for both, since the author may have meant either.
+        (
+            Err(rule @ LoadError::WrongWorld { .. }),
+            Err(transform @ LoadError::WrongWorld { .. }),
+        ) => {
+            check
+                .problems
+                .push("implements neither the rule nor the transform world".into());
+            check.problems.push(format!("as a rule: {rule}"));
+            check.problems.push(format!("as a transform: {transform}"));
         }
         (Err(LoadError::WrongWorld { .. }), Err(e)) | (Err(e), _) => {
             check.problems.push(e.to_string())

@@ -195,7 +195,13 @@ async fn a_transform_past_its_deadline_fails_the_order_for_a_retry_not_rejects_i
     let rules = RuleSet::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap();
     let transforms = TransformChain::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap();
     let store = tempfile::tempdir().unwrap();
-    let reports = embedded::run(&rules, &transforms, store.path(), parse_orders(&order_lines(1))).await;
+    let reports = embedded::run(
+        &rules,
+        &transforms,
+        store.path(),
+        parse_orders(&order_lines(1)),
+    )
+    .await;
     assert_eq!(
         reports[0].status,
         OrderStatus::Failed,
