@@ -15,7 +15,9 @@
 //! `DisplayTotal`. `Currency`, `TotalMinor` and `Lines` are required either
 //! way: an item this transform cannot vouch for is refused, not stored.
 
-use orderflow_plugin_sdk::{Field, Line, Transform, Value, export_transform, parse_config};
+use orderflow_plugin_sdk::{
+    Field, Fields, Line, Transform, Value, export_transform, parse_config, set_field,
+};
 
 const CURRENCY: &str = "Currency";
 const TOTAL_MINOR: &str = "TotalMinor";
@@ -45,29 +47,15 @@ impl Transform for Normalize {
         _timestamp: &str,
         fields: Vec<Field>,
     ) -> Result<Vec<Field>, String> {
-        let currency = match unique(&fields, CURRENCY)? {
-            Value::Text(code) => code.to_ascii_uppercase(),
-            other => return Err(wrong_type(CURRENCY, "text", other)),
-        };
+        let currency = fields.text(CURRENCY)?.to_ascii_uppercase();
         let iso = iso_currency::Currency::from_code(&currency)
             .ok_or_else(|| format!("field {CURRENCY}: unknown ISO-4217 currency {currency:?}"))?;
-        let total_minor = match unique(&fields, TOTAL_MINOR)? {
-            Value::Integer(n) => *n,
-            other => return Err(wrong_type(TOTAL_MINOR, "integer", other)),
-        };
-        let item_count = match unique(&fields, LINES)? {
-            Value::Text(json) => item_count(json)?,
-            other => return Err(wrong_type(LINES, "text", other)),
-        };
+        let total_minor = fields.integer(TOTAL_MINOR)?;
+        let item_count = item_count(fields.text(LINES)?)?;
 
-        let mut out: Vec<Field> = fields
-            .into_iter()
-            .filter(|f| f.name != ITEM_COUNT && f.name != DISPLAY_TOTAL)
-            .map(|f| match f.name.as_str() {
-                CURRENCY => Field::new(CURRENCY, Value::Text(currency.clone())),
-                _ => f,
-            })
-            .collect();
+        let mut out = fields;
+        set_field(&mut out, CURRENCY, Value::Text(currency.clone()));
+        out.retain(|f| f.name != ITEM_COUNT && f.name != DISPLAY_TOTAL);
         out.push(Field::new(ITEM_COUNT, Value::Integer(item_count)));
         if self.display_total {
             // A currency without minor units (gold, SDR …: ISO lists no
@@ -83,28 +71,6 @@ impl Transform for Normalize {
 }
 
 export_transform!(Normalize);
-
-/// The value of the one field called `name`. Two fields of the same name
-/// would make "the" currency ambiguous, so that is an error too.
-fn unique<'a>(fields: &'a [Field], name: &str) -> Result<&'a Value, String> {
-    let mut found = fields.iter().filter(|f| f.name == name);
-    match (found.next(), found.next()) {
-        (Some(f), None) => Ok(&f.value),
-        (None, _) => Err(format!("field {name} is missing")),
-        (Some(_), Some(_)) => Err(format!("field {name} appears more than once")),
-    }
-}
-
-fn wrong_type(name: &str, expected: &str, got: &Value) -> String {
-    let got = match got {
-        Value::Text(_) => "text",
-        Value::Integer(_) => "integer",
-        Value::Boolean(_) => "boolean",
-        Value::TextList(_) => "text-list",
-        Value::TextMap(_) => "text-map",
-    };
-    format!("field {name} must be {expected}, got {got}")
-}
 
 /// Sum of the line quantities in the `Lines` JSON array.
 fn item_count(json: &str) -> Result<i64, String> {

@@ -21,7 +21,7 @@
 //!
 //! Configuration: `{"keys": ["email", "phone"]}`; `{}` means exactly that.
 
-use orderflow_plugin_sdk::{Field, Transform, Value, export_transform, parse_config};
+use orderflow_plugin_sdk::{Field, Transform, Value, export_transform, parse_config, wrong_type};
 
 /// The fields whose entries are masked.
 const MASKED_FIELDS: [&str; 2] = ["Attributes", "RuleAttributes"];
@@ -80,11 +80,7 @@ impl Transform for RedactPii {
                             value: Value::TextMap(entries),
                         })
                     }
-                    other => Err(format!(
-                        "field {} must be a text-map, got {}",
-                        field.name,
-                        type_name(&other)
-                    )),
+                    other => Err(wrong_type(&field.name, "a text-map", &other)),
                 }
             })
             .collect()
@@ -115,16 +111,6 @@ fn mask(value: &str) -> String {
     match digits.len() {
         0 | 1 => "***".into(),
         n => format!("***{}{}", digits[n - 2], digits[n - 1]),
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Text(_) => "text",
-        Value::Integer(_) => "integer",
-        Value::Boolean(_) => "boolean",
-        Value::TextList(_) => "text-list",
-        Value::TextMap(_) => "text-map",
     }
 }
 

@@ -13,7 +13,7 @@ mod transform;
 
 pub use order::{Line, OrderView};
 pub use rule::{Rule, Verdict};
-pub use transform::{Field, Transform, Value};
+pub use transform::{Field, Fields, Transform, Value, set_field, wrong_type};
 
 /// Parse a plugin's JSON configuration, naming the field that is wrong.
 pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, String> {

@@ -24,6 +24,75 @@ impl Field {
     }
 }
 
+impl Value {
+    /// The WIT name of this value's case, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Text(_) => "text",
+            Value::Integer(_) => "integer",
+            Value::Boolean(_) => "boolean",
+            Value::TextList(_) => "text-list",
+            Value::TextMap(_) => "text-map",
+        }
+    }
+}
+
+/// The error for field `name` holding the wrong type. It names the field
+/// and both types, never the value, which may be personal data.
+pub fn wrong_type(name: &str, expected: &str, got: &Value) -> String {
+    format!("field {name} must be {expected}, got {}", got.type_name())
+}
+
+/// Reading the item's fields by name, with errors that name the field.
+///
+/// Two fields of one name would make "the" value ambiguous, so a repeated
+/// name is an error, like a missing one.
+pub trait Fields {
+    fn value(&self, name: &str) -> Result<&Value, String>;
+
+    fn text(&self, name: &str) -> Result<&str, String> {
+        match self.value(name)? {
+            Value::Text(s) => Ok(s),
+            other => Err(wrong_type(name, "text", other)),
+        }
+    }
+
+    fn integer(&self, name: &str) -> Result<i64, String> {
+        match self.value(name)? {
+            Value::Integer(n) => Ok(*n),
+            other => Err(wrong_type(name, "integer", other)),
+        }
+    }
+}
+
+impl Fields for [Field] {
+    fn value(&self, name: &str) -> Result<&Value, String> {
+        let mut found = self.iter().filter(|f| f.name == name);
+        match (found.next(), found.next()) {
+            (Some(f), None) => Ok(&f.value),
+            (None, _) => Err(format!("field {name} is missing")),
+            (Some(_), Some(_)) => Err(format!("field {name} appears more than once")),
+        }
+    }
+}
+
+/// Sets field `name` to `value`: in its place when it is there (every copy
+/// of it dropped but the first), at the end otherwise.
+pub fn set_field(fields: &mut Vec<Field>, name: &str, value: Value) {
+    match fields.iter().position(|f| f.name == name) {
+        Some(i) => {
+            fields[i].value = value;
+            let mut seen = false;
+            fields.retain(|f| {
+                let keep = f.name != name || !seen;
+                seen |= f.name == name;
+                keep
+            });
+        }
+        None => fields.push(Field::new(name, value)),
+    }
+}
+
 /// Reshapes the item about to be stored. The item's key (order id and
 /// timestamp) is read-only: it is what makes a redelivered message overwrite
 /// instead of duplicate.
@@ -88,4 +157,46 @@ macro_rules! export_transform {
             $crate::bindings::transform::__export_transform_world!(Export with_types_in $crate::bindings::transform);
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> Vec<Field> {
+        vec![
+            Field::new("Currency", Value::Text("EUR".into())),
+            Field::new("TotalMinor", Value::Integer(125000)),
+        ]
+    }
+
+    #[test]
+    fn fields_are_read_by_name_with_errors_naming_the_field_not_the_value() {
+        let f = fields();
+        assert_eq!(f.text("Currency"), Ok("EUR"));
+        assert_eq!(f.integer("TotalMinor"), Ok(125000));
+        assert_eq!(
+            f.integer("Currency").unwrap_err(),
+            "field Currency must be integer, got text"
+        );
+        assert_eq!(f.text("Lines").unwrap_err(), "field Lines is missing");
+        let mut twice = fields();
+        twice.push(Field::new(
+            "Currency",
+            Value::Text("ana@example.com".into()),
+        ));
+        let e = twice.text("Currency").unwrap_err();
+        assert_eq!(e, "field Currency appears more than once");
+    }
+
+    #[test]
+    fn set_field_replaces_in_place_or_appends() {
+        let mut f = fields();
+        f.push(Field::new("Currency", Value::Text("eur".into())));
+        set_field(&mut f, "Currency", Value::Text("USD".into()));
+        assert_eq!(f[0], Field::new("Currency", Value::Text("USD".into())));
+        assert_eq!(f.len(), 2, "the repeated field is dropped");
+        set_field(&mut f, "ItemCount", Value::Integer(3));
+        assert_eq!(f[2], Field::new("ItemCount", Value::Integer(3)));
+    }
 }
