@@ -1,4 +1,5 @@
-//! The guest side of the orderflow contract (`wit/orderflow.wit`).
+//! The guest side of the orderflow contract (`wit/orderflow.wit`, of which
+//! the SDK carries its own copy in `plugins/sdk/wit/`, checked by a test).
 //!
 //! A plugin author implements [`Rule`] or [`Transform`] on a plain Rust type
 //! and names it in [`export_rule!`] or [`export_transform!`]. The SDK hides
@@ -53,7 +54,7 @@ pub enum LogLevel {
 pub mod bindings {
     pub mod rule {
         wit_bindgen::generate!({
-            path: "../../wit",
+            path: "wit",
             world: "rule-plugin",
             pub_export_macro: true,
             export_macro_name: "__export_rule_world",
@@ -62,11 +63,25 @@ pub mod bindings {
     }
     pub mod transform {
         wit_bindgen::generate!({
-            path: "../../wit",
+            path: "wit",
             world: "transform-plugin",
             pub_export_macro: true,
             export_macro_name: "__export_transform_world",
             default_bindings_module: "orderflow_plugin_sdk::bindings::transform",
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The SDK builds from its own copy of the contract, so it works
+    /// wherever it is vendored or published; the copy must be the contract.
+    #[test]
+    fn the_sdks_wit_is_the_contract() {
+        assert_eq!(
+            include_str!("../wit/orderflow.wit"),
+            include_str!("../../../wit/orderflow.wit"),
+            "plugins/sdk/wit/orderflow.wit differs from wit/orderflow.wit: copy it over"
+        );
     }
 }
