@@ -52,6 +52,7 @@ export_rule!(BulkQuantity);
 mod tests {
     use super::*;
     use orderflow_plugin_sdk::Line;
+    use orderflow_plugin_sdk::testing::refused;
     use std::cell::Cell;
 
     fn rule(min: u32) -> BulkQuantity {
@@ -164,17 +165,13 @@ mod tests {
 
     #[test]
     fn bad_configuration_names_the_problem() {
-        let e = BulkQuantity::configure(r#"{"min_quantity": 0}"#)
-            .err()
-            .unwrap();
+        let e = refused(BulkQuantity::configure(r#"{"min_quantity": 0}"#));
         assert!(e.contains("at least 1"), "{e}");
-        let e = BulkQuantity::configure(r#"{"min_quantity": -1}"#)
-            .err()
-            .unwrap();
+        let e = refused(BulkQuantity::configure(r#"{"min_quantity": -1}"#));
         assert!(e.starts_with("invalid configuration"), "{e}");
-        let e = BulkQuantity::configure(r#"{"min_qty": 5}"#).err().unwrap();
+        let e = refused(BulkQuantity::configure(r#"{"min_qty": 5}"#));
         assert!(e.contains("unknown field `min_qty`"), "{e}");
-        let e = BulkQuantity::configure("{}").err().unwrap();
+        let e = refused(BulkQuantity::configure("{}"));
         assert!(e.contains("missing field `min_quantity`"), "{e}");
     }
 }

@@ -97,6 +97,7 @@ fn display_total(minor: i64, exponent: u16, code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orderflow_plugin_sdk::testing::refused;
 
     fn transform() -> Normalize {
         Normalize::configure("{}").unwrap()
@@ -251,11 +252,9 @@ mod tests {
 
     #[test]
     fn bad_configuration_names_the_problem() {
-        let e = Normalize::configure(r#"{"display": false}"#).err().unwrap();
+        let e = refused(Normalize::configure(r#"{"display": false}"#));
         assert!(e.contains("unknown field `display`"), "{e}");
-        let e = Normalize::configure(r#"{"display_total": "no"}"#)
-            .err()
-            .unwrap();
+        let e = refused(Normalize::configure(r#"{"display_total": "no"}"#));
         assert!(e.starts_with("invalid configuration"), "{e}");
     }
 }

@@ -117,6 +117,7 @@ fn mask(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orderflow_plugin_sdk::testing::refused;
 
     fn transform() -> RedactPii {
         RedactPii::configure("{}").unwrap()
@@ -245,15 +246,11 @@ mod tests {
 
     #[test]
     fn bad_configuration_names_the_problem() {
-        let e = RedactPii::configure(r#"{"keys": []}"#).err().unwrap();
+        let e = refused(RedactPii::configure(r#"{"keys": []}"#));
         assert!(e.contains("names no attribute"), "{e}");
-        let e = RedactPii::configure(r#"{"keys": ["email", " "]}"#)
-            .err()
-            .unwrap();
+        let e = refused(RedactPii::configure(r#"{"keys": ["email", " "]}"#));
         assert!(e.contains("empty key"), "{e}");
-        let e = RedactPii::configure(r#"{"fields": ["email"]}"#)
-            .err()
-            .unwrap();
+        let e = refused(RedactPii::configure(r#"{"fields": ["email"]}"#));
         assert!(e.contains("unknown field `fields`"), "{e}");
     }
 }

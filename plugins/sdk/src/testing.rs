@@ -56,3 +56,12 @@ impl OrderView for TestOrder {
         self.attributes.get(name).cloned()
     }
 }
+
+/// The message a plugin refused with, e.g. `refused(MyRule::configure("{}"))`;
+/// panics when it was accepted, since the test expected a refusal.
+pub fn refused<T>(result: Result<T, String>) -> String {
+    match result {
+        Ok(_) => panic!("accepted, but a refusal was expected"),
+        Err(message) => message,
+    }
+}

@@ -40,7 +40,7 @@ export_rule!(Threshold);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orderflow_plugin_sdk::testing::TestOrder;
+    use orderflow_plugin_sdk::testing::{TestOrder, refused};
 
     fn rule() -> Threshold {
         Threshold::configure(r#"{"minimum_minor": {"EUR": 100000, "JPY": 150000}}"#).unwrap()
@@ -74,11 +74,9 @@ mod tests {
 
     #[test]
     fn bad_configuration_names_the_problem() {
-        let e = Threshold::configure(r#"{"minimum": 5}"#).err().unwrap();
+        let e = refused(Threshold::configure(r#"{"minimum": 5}"#));
         assert!(e.contains("unknown field `minimum`"), "{e}");
-        let e = Threshold::configure(r#"{"minimum_minor": {}}"#)
-            .err()
-            .unwrap();
+        let e = refused(Threshold::configure(r#"{"minimum_minor": {}}"#));
         assert!(e.contains("names no currency"), "{e}");
     }
 }

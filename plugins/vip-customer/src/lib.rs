@@ -53,7 +53,7 @@ export_rule!(VipCustomer);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orderflow_plugin_sdk::testing::TestOrder;
+    use orderflow_plugin_sdk::testing::{TestOrder, refused};
 
     fn rule() -> VipCustomer {
         VipCustomer::configure(r#"{"customers": {"cust-42": "gold", "cust-7": "platinum"}}"#)
@@ -96,25 +96,15 @@ mod tests {
 
     #[test]
     fn bad_configuration_names_the_problem() {
-        let e = VipCustomer::configure(r#"{"customers": {}}"#)
-            .err()
-            .unwrap();
+        let e = refused(VipCustomer::configure(r#"{"customers": {}}"#));
         assert!(e.contains("names no customer"), "{e}");
-        let e = VipCustomer::configure(r#"{"customers": {"cust-42": ""}}"#)
-            .err()
-            .unwrap();
+        let e = refused(VipCustomer::configure(r#"{"customers": {"cust-42": ""}}"#));
         assert!(e.contains("customer cust-42 has an empty tier"), "{e}");
-        let e = VipCustomer::configure(r#"{"customers": {"": "gold"}}"#)
-            .err()
-            .unwrap();
+        let e = refused(VipCustomer::configure(r#"{"customers": {"": "gold"}}"#));
         assert!(e.contains("empty customer id"), "{e}");
-        let e = VipCustomer::configure(r#"{"vips": {"cust-42": "gold"}}"#)
-            .err()
-            .unwrap();
+        let e = refused(VipCustomer::configure(r#"{"vips": {"cust-42": "gold"}}"#));
         assert!(e.contains("unknown field `vips`"), "{e}");
-        let e = VipCustomer::configure(r#"{"customers": ["cust-42"]}"#)
-            .err()
-            .unwrap();
+        let e = refused(VipCustomer::configure(r#"{"customers": ["cust-42"]}"#));
         assert!(e.starts_with("invalid configuration"), "{e}");
     }
 }
