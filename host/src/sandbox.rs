@@ -474,7 +474,6 @@ impl<W: World> Sandbox<W> {
     fn start(&self) -> Result<Warm<W>, (StartError, u64)> {
         let mut store = self.new_store();
         self.arm(&mut store);
-        let spent = |store: &Store<State>| self.limits.fuel - store.get_fuel().unwrap_or(0);
         let bindings = W::instantiate(&self.pre, &mut store).map_err(|e| {
             // Instantiation can run a core module's start function (a trap,
             // fuel, the memory cap) or find the pool full; any other error
@@ -490,7 +489,7 @@ impl<W: World> Sandbox<W> {
                 StartError::Failed(self.classify(e, &store))
             }
         });
-        let bindings = bindings.map_err(|e| (e, spent(&store)))?;
+        let bindings = bindings.map_err(|e| (e, self.fuel_spent(&store)))?;
         match bindings.configure(&mut store, &self.config) {
             Ok(Ok(())) => Ok(Warm {
                 store,
@@ -499,10 +498,20 @@ impl<W: World> Sandbox<W> {
             }),
             Ok(Err(message)) => Err((
                 StartError::Config(plugin_text(&message, PLUGIN_MESSAGE_MAX)),
-                spent(&store),
+                self.fuel_spent(&store),
             )),
-            Err(e) => Err((StartError::Failed(self.classify(e, &store)), spent(&store))),
+            Err(e) => Err((
+                StartError::Failed(self.classify(e, &store)),
+                self.fuel_spent(&store),
+            )),
         }
+    }
+
+    /// Fuel burnt since the store was last [armed](Self::arm).
+    fn fuel_spent(&self, store: &Store<State>) -> u64 {
+        self.limits
+            .fuel
+            .saturating_sub(store.get_fuel().unwrap_or(0))
     }
 
     fn arm(&self, store: &mut Store<State>) {
@@ -557,7 +566,7 @@ impl<W: World> Sandbox<W> {
         warm.store.data_mut().order = order;
         let result = f(&warm.bindings, &mut warm.store);
         warm.store.data_mut().order = None;
-        let fuel = self.limits.fuel - warm.store.get_fuel().unwrap_or(0);
+        let fuel = self.fuel_spent(&warm.store);
         let cost = Cost {
             fuel,
             micros: started.elapsed().as_micros() as u64,
