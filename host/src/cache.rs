@@ -17,7 +17,7 @@
 
 use crate::error::LoadError;
 use crate::manifest::sha256_hex;
-use crate::sandbox::LoadKind;
+use crate::runtime::LoadKind;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};

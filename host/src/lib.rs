@@ -20,7 +20,9 @@ pub mod item;
 pub mod order;
 pub mod plugin;
 pub mod rules;
+mod runtime;
 mod sandbox;
+mod store;
 pub mod transforms;
 
 /// The manifest model lives in its own crate, free of wasmtime; these
@@ -34,7 +36,8 @@ pub use manifest::{LoadedManifest, Manifest, OnError, PluginSpec};
 pub use order::Order;
 pub use plugin::{Plugin, PluginInfo};
 pub use rules::{Decision, RuleSet};
-pub use sandbox::{Cost, LoadKind, Runtime, RuntimeConfig};
+pub use runtime::{LoadKind, Runtime, RuntimeConfig};
+pub use sandbox::Cost;
 pub use transforms::TransformChain;
 
 use std::path::Path;

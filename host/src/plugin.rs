@@ -4,7 +4,8 @@
 
 use crate::error::{Failure, LoadError, PluginError};
 use crate::manifest::{OnError, PluginSpec};
-use crate::sandbox::{Cost, LoadKind, Runtime, Sandbox, World};
+use crate::runtime::{LoadKind, Runtime};
+use crate::sandbox::{Cost, Sandbox, World};
 use std::time::Instant;
 
 /// One loaded plugin. See [`RulePlugin`](crate::rules::RulePlugin) and

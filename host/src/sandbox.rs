@@ -1,5 +1,6 @@
-//! The wasmtime sandbox: one engine per process, one pre-instantiation per
-//! plugin, and a store per instance with fuel, a deadline and a memory cap.
+//! The wasmtime sandbox: one engine per process (`runtime`), one
+//! pre-instantiation per plugin (here), and a store per instance with fuel,
+//! a deadline and a memory cap (`store`).
 //!
 //! The per-order path only takes (or instantiates, from the pooling
 //! allocator) an instance and calls it. An instance serves at most
@@ -8,335 +9,15 @@
 //! trap or a broken limit, since wasmtime refuses further calls into a
 //! trapped instance.
 
-use crate::bindings::{self, CurrentOrder, OrderRef};
-use crate::cache::ArtifactCache;
+use crate::bindings::CurrentOrder;
 use crate::error::{Failure, LoadError, PLUGIN_MESSAGE_MAX, plugin_text};
-use crate::limits::{Limits, MAX_MEMORY_BYTES};
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::limits::Limits;
+use crate::runtime::{EpochTicker, LoadKind, Runtime, TICK};
+use crate::store::{LOG_BUDGET, State};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use wasmtime::component::{Component, InstancePre, Linker, Resource};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap,
-};
-
-/// Epoch ticks are this far apart; deadlines are rounded up to a tick.
-const TICK: Duration = Duration::from_millis(1);
-/// What one call may write to the log, in bytes, before lines are dropped.
-const LOG_BUDGET: usize = 16 << 10;
-const LOG_LINE_MAX: usize = 1 << 10;
-
-/// Process-wide settings of the sandbox.
-#[derive(Clone, Debug)]
-pub struct RuntimeConfig {
-    /// Where compiled artifacts are kept between processes; `None` compiles
-    /// every plugin once per process.
-    pub cache_dir: Option<PathBuf>,
-    /// Instances the pooling allocator keeps slots for (all plugins together).
-    pub max_instances: u32,
-    /// Defaults for limits a manifest does not override.
-    pub default_limits: Limits,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        RuntimeConfig {
-            cache_dir: None,
-            max_instances: 128,
-            default_limits: Limits::default(),
-        }
-    }
-}
-
-/// How a component was obtained: what a cold start pays. Its text (in
-/// JSON reports and log lines alike) is [`LoadKind::as_str`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoadKind {
-    /// Compiled from wasm by cranelift.
-    Compiled,
-    /// Deserialized from the on-disk artifact cache.
-    #[serde(rename = "disk_cache")]
-    FromDiskCache,
-    /// Already compiled earlier in this process.
-    InProcess,
-}
-
-impl LoadKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LoadKind::Compiled => "compiled",
-            LoadKind::FromDiskCache => "disk_cache",
-            LoadKind::InProcess => "in_process",
-        }
-    }
-}
-
-impl std::fmt::Display for LoadKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The engine, linkers and caches, built once per process and shared.
-pub struct Runtime {
-    pub(crate) engine: Engine,
-    pub(crate) rule_linker: Linker<State>,
-    pub(crate) transform_linker: Linker<State>,
-    pub(crate) config: RuntimeConfig,
-    cache: Option<ArtifactCache>,
-    compiled: Mutex<HashMap<String, Component>>,
-    ticker: Arc<EpochTicker>,
-}
-
-impl Runtime {
-    pub fn new(config: RuntimeConfig) -> Result<Arc<Runtime>, String> {
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(config.max_instances)
-            // wit-component's output has a few core instances per component
-            // (the plugin, shims for its imports).
-            .total_core_instances(config.max_instances * 8)
-            .total_memories(config.max_instances * 2)
-            .total_tables(config.max_instances * 4)
-            .max_memory_size(MAX_MEMORY_BYTES as usize)
-            // Keep the first pages of each slot mapped between instances:
-            // resetting them is a memset, not a fresh page fault per page.
-            .linear_memory_keep_resident(128 << 10)
-            .table_keep_resident(1 << 12);
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine =
-            Engine::new(&wasm).map_err(|e| format!("cannot build the wasm engine: {e}"))?;
-
-        let mut rule_linker = Linker::new(&engine);
-        bindings::rule::RulePlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
-            &mut rule_linker,
-            |s| s,
-        )
-        .map_err(|e| format!("rule linker: {e}"))?;
-        let mut transform_linker = Linker::new(&engine);
-        bindings::transform::TransformPlugin::add_to_linker::<
-            State,
-            wasmtime::component::HasSelf<State>,
-        >(&mut transform_linker, |s| s)
-        .map_err(|e| format!("transform linker: {e}"))?;
-
-        let cache = config.cache_dir.clone().map(ArtifactCache::new);
-        let ticker = EpochTicker::start(engine.clone());
-        Ok(Arc::new(Runtime {
-            engine,
-            rule_linker,
-            transform_linker,
-            config,
-            cache,
-            compiled: Mutex::new(HashMap::new()),
-            ticker,
-        }))
-    }
-
-    /// Compiles a component, or takes it from this process or the disk
-    /// cache, both keyed by `sha256`. The one place a plugin's bytes are
-    /// checked against the hash its manifest pins: whatever fetched them
-    /// (a directory, a bucket, a test), nothing unverified is compiled, and
-    /// no cached artifact is handed out for bytes that are not its own.
-    pub(crate) fn component(
-        &self,
-        plugin: &str,
-        wasm: &[u8],
-        sha256: &str,
-    ) -> Result<(Component, LoadKind), LoadError> {
-        let actual = crate::manifest::sha256_hex(wasm);
-        if actual != sha256 {
-            return Err(LoadError::HashMismatch {
-                plugin: plugin.into(),
-                expected: sha256.into(),
-                actual,
-            });
-        }
-        if let Some(c) = self
-            .compiled
-            .lock()
-            .expect("compiled-components lock")
-            .get(sha256)
-        {
-            return Ok((c.clone(), LoadKind::InProcess));
-        }
-        let compile = || {
-            Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
-                plugin: plugin.into(),
-                message: format!("{e:#}"),
-            })
-        };
-        let (component, kind) = match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, sha256, compile)?,
-            None => (compile()?, LoadKind::Compiled),
-        };
-        self.compiled
-            .lock()
-            .expect("compiled-components lock")
-            .insert(sha256.to_string(), component.clone());
-        Ok((component, kind))
-    }
-}
-
-/// Advances the engine's epoch every [`TICK`] so deadlines fire; stops when
-/// the runtime is dropped.
-struct EpochTicker {
-    stop: Arc<AtomicBool>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine) -> Arc<EpochTicker> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        std::thread::Builder::new()
-            .name("orderflow-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .expect("spawn the epoch thread");
-        Arc::new(EpochTicker { stop })
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// What a store holds for one plugin instance.
-pub struct State {
-    plugin: Arc<str>,
-    memory_cap: u64,
-    memory_denied: bool,
-    log_left: usize,
-    logs_dropped: u32,
-    pub(crate) order: CurrentOrder,
-}
-
-impl ResourceLimiter for State {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.memory_cap {
-            self.memory_denied = true;
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
-    }
-}
-
-impl State {
-    fn order(&self) -> wasmtime::Result<&crate::order::Order> {
-        self.order
-            .as_deref()
-            .ok_or_else(|| wasmtime::format_err!("no order is under evaluation"))
-    }
-
-    fn log(&mut self, level: tracing::Level, message: &str) {
-        let line = plugin_text(message, LOG_LINE_MAX);
-        if line.len() > self.log_left {
-            self.logs_dropped += 1;
-            return;
-        }
-        self.log_left -= line.len();
-        let plugin = &*self.plugin;
-        match level {
-            tracing::Level::ERROR => tracing::error!(plugin, "{line}"),
-            tracing::Level::WARN => tracing::warn!(plugin, "{line}"),
-            tracing::Level::INFO => tracing::info!(plugin, "{line}"),
-            _ => tracing::debug!(plugin, "{line}"),
-        }
-    }
-}
-
-/// One implementation for both worlds: the transform bindings reuse the
-/// rule bindings' `log` interface (see `bindings`).
-impl bindings::log::Host for State {
-    fn log(&mut self, l: bindings::log::Level, message: String) -> wasmtime::Result<()> {
-        let level = match l {
-            bindings::log::Level::Debug => tracing::Level::DEBUG,
-            bindings::log::Level::Info => tracing::Level::INFO,
-            bindings::log::Level::Warn => tracing::Level::WARN,
-            bindings::log::Level::Error => tracing::Level::ERROR,
-        };
-        State::log(self, level, &message);
-        Ok(())
-    }
-}
-
-use bindings::rule::orderflow::plugin::orders;
-
-impl orders::Host for State {}
-
-impl orders::HostOrder for State {
-    fn order_id(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
-        Ok(self.order()?.order_id.clone())
-    }
-    fn customer_id(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
-        Ok(self.order()?.customer_id.clone())
-    }
-    fn created_at(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<i64> {
-        Ok(self.order()?.created_at_secs())
-    }
-    fn currency(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
-        Ok(self.order()?.currency.clone())
-    }
-    fn total_minor(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u64> {
-        Ok(self.order()?.total_minor)
-    }
-    fn line_count(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u32> {
-        Ok(self.order()?.lines.len() as u32)
-    }
-    fn lines(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<Vec<orders::Line>> {
-        Ok(self
-            .order()?
-            .lines
-            .iter()
-            .map(|l| orders::Line {
-                sku: l.sku.clone(),
-                quantity: l.quantity,
-                unit_price_minor: l.unit_price_minor,
-            })
-            .collect())
-    }
-    fn max_line_quantity(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u32> {
-        Ok(self.order()?.max_line_quantity())
-    }
-    fn attribute(
-        &mut self,
-        _: Resource<OrderRef>,
-        name: String,
-    ) -> wasmtime::Result<Option<String>> {
-        Ok(self.order()?.attributes.get(&name).cloned())
-    }
-    fn drop(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<()> {
-        // Orders are only ever lent to a plugin, never given: nothing to free.
-        Ok(())
-    }
-}
+use std::time::Instant;
+use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::{Engine, Store, Trap};
 
 /// The measured cost of one call, for the decision trace.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -474,7 +155,6 @@ impl<W: World> Sandbox<W> {
     fn start(&self) -> Result<Warm<W>, (StartError, u64)> {
         let mut store = self.new_store();
         self.arm(&mut store);
-        let spent = |store: &Store<State>| self.limits.fuel - store.get_fuel().unwrap_or(0);
         let bindings = W::instantiate(&self.pre, &mut store).map_err(|e| {
             // Instantiation can run a core module's start function (a trap,
             // fuel, the memory cap) or find the pool full; any other error
@@ -490,7 +170,7 @@ impl<W: World> Sandbox<W> {
                 StartError::Failed(self.classify(e, &store))
             }
         });
-        let bindings = bindings.map_err(|e| (e, spent(&store)))?;
+        let bindings = bindings.map_err(|e| (e, self.fuel_spent(&store)))?;
         match bindings.configure(&mut store, &self.config) {
             Ok(Ok(())) => Ok(Warm {
                 store,
@@ -499,10 +179,20 @@ impl<W: World> Sandbox<W> {
             }),
             Ok(Err(message)) => Err((
                 StartError::Config(plugin_text(&message, PLUGIN_MESSAGE_MAX)),
-                spent(&store),
+                self.fuel_spent(&store),
             )),
-            Err(e) => Err((StartError::Failed(self.classify(e, &store)), spent(&store))),
+            Err(e) => Err((
+                StartError::Failed(self.classify(e, &store)),
+                self.fuel_spent(&store),
+            )),
         }
+    }
+
+    /// Fuel burnt since the store was last [armed](Self::arm).
+    fn fuel_spent(&self, store: &Store<State>) -> u64 {
+        self.limits
+            .fuel
+            .saturating_sub(store.get_fuel().unwrap_or(0))
     }
 
     fn arm(&self, store: &mut Store<State>) {
@@ -557,7 +247,7 @@ impl<W: World> Sandbox<W> {
         warm.store.data_mut().order = order;
         let result = f(&warm.bindings, &mut warm.store);
         warm.store.data_mut().order = None;
-        let fuel = self.limits.fuel - warm.store.get_fuel().unwrap_or(0);
+        let fuel = self.fuel_spent(&warm.store);
         let cost = Cost {
             fuel,
             micros: started.elapsed().as_micros() as u64,

@@ -1,0 +1,204 @@
+//! The process-wide half of the sandbox: one engine (with the pooling
+//! allocator, fuel and epoch interruption), the linkers of both worlds, the
+//! compiled-component caches, and the thread that ticks the epoch.
+
+use crate::bindings;
+use crate::cache::ArtifactCache;
+use crate::error::LoadError;
+use crate::limits::{Limits, MAX_MEMORY_BYTES};
+use crate::store::State;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Epoch ticks are this far apart; deadlines are rounded up to a tick.
+pub(crate) const TICK: Duration = Duration::from_millis(1);
+
+/// Process-wide settings of the sandbox.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Where compiled artifacts are kept between processes; `None` compiles
+    /// every plugin once per process.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances the pooling allocator keeps slots for (all plugins together).
+    pub max_instances: u32,
+    /// Defaults for limits a manifest does not override.
+    pub default_limits: Limits,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            max_instances: 128,
+            default_limits: Limits::default(),
+        }
+    }
+}
+
+/// How a component was obtained: what a cold start pays. Its text (in
+/// JSON reports and log lines alike) is [`LoadKind::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadKind {
+    /// Compiled from wasm by cranelift.
+    Compiled,
+    /// Deserialized from the on-disk artifact cache.
+    #[serde(rename = "disk_cache")]
+    FromDiskCache,
+    /// Already compiled earlier in this process.
+    InProcess,
+}
+
+impl LoadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadKind::Compiled => "compiled",
+            LoadKind::FromDiskCache => "disk_cache",
+            LoadKind::InProcess => "in_process",
+        }
+    }
+}
+
+impl std::fmt::Display for LoadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The engine, linkers and caches, built once per process and shared.
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) rule_linker: Linker<State>,
+    pub(crate) transform_linker: Linker<State>,
+    pub(crate) config: RuntimeConfig,
+    cache: Option<ArtifactCache>,
+    compiled: Mutex<HashMap<String, Component>>,
+    pub(crate) ticker: Arc<EpochTicker>,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Result<Arc<Runtime>, String> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(config.max_instances)
+            // wit-component's output has a few core instances per component
+            // (the plugin, shims for its imports).
+            .total_core_instances(config.max_instances * 8)
+            .total_memories(config.max_instances * 2)
+            .total_tables(config.max_instances * 4)
+            .max_memory_size(MAX_MEMORY_BYTES as usize)
+            // Keep the first pages of each slot mapped between instances:
+            // resetting them is a memset, not a fresh page fault per page.
+            .linear_memory_keep_resident(128 << 10)
+            .table_keep_resident(1 << 12);
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine =
+            Engine::new(&wasm).map_err(|e| format!("cannot build the wasm engine: {e}"))?;
+
+        let mut rule_linker = Linker::new(&engine);
+        bindings::rule::RulePlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
+            &mut rule_linker,
+            |s| s,
+        )
+        .map_err(|e| format!("rule linker: {e}"))?;
+        let mut transform_linker = Linker::new(&engine);
+        bindings::transform::TransformPlugin::add_to_linker::<
+            State,
+            wasmtime::component::HasSelf<State>,
+        >(&mut transform_linker, |s| s)
+        .map_err(|e| format!("transform linker: {e}"))?;
+
+        let cache = config.cache_dir.clone().map(ArtifactCache::new);
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Arc::new(Runtime {
+            engine,
+            rule_linker,
+            transform_linker,
+            config,
+            cache,
+            compiled: Mutex::new(HashMap::new()),
+            ticker,
+        }))
+    }
+
+    /// Compiles a component, or takes it from this process or the disk
+    /// cache, both keyed by `sha256`. The one place a plugin's bytes are
+    /// checked against the hash its manifest pins: whatever fetched them
+    /// (a directory, a bucket, a test), nothing unverified is compiled, and
+    /// no cached artifact is handed out for bytes that are not its own.
+    pub(crate) fn component(
+        &self,
+        plugin: &str,
+        wasm: &[u8],
+        sha256: &str,
+    ) -> Result<(Component, LoadKind), LoadError> {
+        let actual = crate::manifest::sha256_hex(wasm);
+        if actual != sha256 {
+            return Err(LoadError::HashMismatch {
+                plugin: plugin.into(),
+                expected: sha256.into(),
+                actual,
+            });
+        }
+        if let Some(c) = self
+            .compiled
+            .lock()
+            .expect("compiled-components lock")
+            .get(sha256)
+        {
+            return Ok((c.clone(), LoadKind::InProcess));
+        }
+        let compile = || {
+            Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
+                plugin: plugin.into(),
+                message: format!("{e:#}"),
+            })
+        };
+        let (component, kind) = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, sha256, compile)?,
+            None => (compile()?, LoadKind::Compiled),
+        };
+        self.compiled
+            .lock()
+            .expect("compiled-components lock")
+            .insert(sha256.to_string(), component.clone());
+        Ok((component, kind))
+    }
+}
+
+/// Advances the engine's epoch every [`TICK`] so deadlines fire; stops when
+/// the runtime is dropped.
+pub(crate) struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Arc<EpochTicker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("orderflow-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawn the epoch thread");
+        Arc::new(EpochTicker { stop })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,137 @@
+//! What a store holds for one plugin instance, and the host side of the
+//! interfaces a plugin imports (`log`, `orders`).
+
+use crate::bindings::{self, CurrentOrder, OrderRef};
+use crate::error::plugin_text;
+use std::sync::Arc;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::Resource;
+
+/// What one call may write to the log, in bytes, before lines are dropped.
+pub(crate) const LOG_BUDGET: usize = 16 << 10;
+const LOG_LINE_MAX: usize = 1 << 10;
+
+/// What a store holds for one plugin instance.
+pub struct State {
+    pub(crate) plugin: Arc<str>,
+    pub(crate) memory_cap: u64,
+    /// Set when the limiter refused to grow memory: names the trap that follows.
+    pub(crate) memory_denied: bool,
+    pub(crate) log_left: usize,
+    pub(crate) logs_dropped: u32,
+    pub(crate) order: CurrentOrder,
+}
+
+impl ResourceLimiter for State {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.memory_cap {
+            self.memory_denied = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl State {
+    fn order(&self) -> wasmtime::Result<&crate::order::Order> {
+        self.order
+            .as_deref()
+            .ok_or_else(|| wasmtime::format_err!("no order is under evaluation"))
+    }
+
+    fn log(&mut self, level: tracing::Level, message: &str) {
+        let line = plugin_text(message, LOG_LINE_MAX);
+        if line.len() > self.log_left {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.log_left -= line.len();
+        let plugin = &*self.plugin;
+        match level {
+            tracing::Level::ERROR => tracing::error!(plugin, "{line}"),
+            tracing::Level::WARN => tracing::warn!(plugin, "{line}"),
+            tracing::Level::INFO => tracing::info!(plugin, "{line}"),
+            _ => tracing::debug!(plugin, "{line}"),
+        }
+    }
+}
+
+/// One implementation for both worlds: the transform bindings reuse the
+/// rule bindings' `log` interface (see `bindings`).
+impl bindings::log::Host for State {
+    fn log(&mut self, l: bindings::log::Level, message: String) -> wasmtime::Result<()> {
+        let level = match l {
+            bindings::log::Level::Debug => tracing::Level::DEBUG,
+            bindings::log::Level::Info => tracing::Level::INFO,
+            bindings::log::Level::Warn => tracing::Level::WARN,
+            bindings::log::Level::Error => tracing::Level::ERROR,
+        };
+        State::log(self, level, &message);
+        Ok(())
+    }
+}
+
+use bindings::rule::orderflow::plugin::orders;
+
+impl orders::Host for State {}
+
+impl orders::HostOrder for State {
+    fn order_id(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
+        Ok(self.order()?.order_id.clone())
+    }
+    fn customer_id(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
+        Ok(self.order()?.customer_id.clone())
+    }
+    fn created_at(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<i64> {
+        Ok(self.order()?.created_at_secs())
+    }
+    fn currency(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
+        Ok(self.order()?.currency.clone())
+    }
+    fn total_minor(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u64> {
+        Ok(self.order()?.total_minor)
+    }
+    fn line_count(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u32> {
+        Ok(self.order()?.lines.len() as u32)
+    }
+    fn lines(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<Vec<orders::Line>> {
+        Ok(self
+            .order()?
+            .lines
+            .iter()
+            .map(|l| orders::Line {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+            })
+            .collect())
+    }
+    fn max_line_quantity(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u32> {
+        Ok(self.order()?.max_line_quantity())
+    }
+    fn attribute(
+        &mut self,
+        _: Resource<OrderRef>,
+        name: String,
+    ) -> wasmtime::Result<Option<String>> {
+        Ok(self.order()?.attributes.get(&name).cloned())
+    }
+    fn drop(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<()> {
+        // Orders are only ever lent to a plugin, never given: nothing to free.
+        Ok(())
+    }
+}
