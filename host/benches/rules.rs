@@ -10,11 +10,12 @@
 //! The summary prints each wasm path as a ratio to the native baseline
 //! measured in this same run. Run: `cargo bench -p orderflow-host --bench rules`.
 
+mod common;
+
+use common::{View, rule_set_of};
 use criterion::Criterion;
-use orderflow_host::limits::LimitOverrides;
-use orderflow_host::manifest::sha256_hex;
-use orderflow_host::{Manifest, Order, PluginSpec, RuleSet, Runtime, RuntimeConfig, wasm_from_dir};
-use orderflow_plugin_sdk::{Line, OrderView, Rule};
+use orderflow_host::{Order, RuleSet, Runtime, RuntimeConfig};
+use orderflow_plugin_sdk::Rule;
 use serde_json::json;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -35,80 +36,8 @@ fn configs() -> [(&'static str, serde_json::Value); 3] {
     ]
 }
 
-/// The host's order seen through the SDK's trait, for the native path.
-struct View<'a>(&'a Order);
-
-impl OrderView for View<'_> {
-    fn order_id(&self) -> String {
-        self.0.order_id.clone()
-    }
-    fn customer_id(&self) -> String {
-        self.0.customer_id.clone()
-    }
-    fn created_at(&self) -> i64 {
-        self.0.created_at_secs()
-    }
-    fn currency(&self) -> String {
-        self.0.currency.clone()
-    }
-    fn total_minor(&self) -> u64 {
-        self.0.total_minor
-    }
-    fn line_count(&self) -> u32 {
-        self.0.lines.len() as u32
-    }
-    fn lines(&self) -> Vec<Line> {
-        self.0
-            .lines
-            .iter()
-            .map(|l| Line {
-                sku: l.sku.clone(),
-                quantity: l.quantity,
-                unit_price_minor: l.unit_price_minor,
-            })
-            .collect()
-    }
-    fn max_line_quantity(&self) -> u32 {
-        self.0.max_line_quantity()
-    }
-    fn attribute(&self, name: &str) -> Option<String> {
-        self.0.attributes.get(name).cloned()
-    }
-}
-
 fn rule_set(runtime: &Runtime, dir: &std::path::Path, reuse: bool) -> RuleSet {
     rule_set_of(runtime, dir, reuse, configs().to_vec())
-}
-
-fn rule_set_of(
-    runtime: &Runtime,
-    dir: &std::path::Path,
-    reuse: bool,
-    configs: Vec<(&'static str, serde_json::Value)>,
-) -> RuleSet {
-    let rules = configs
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, config))| PluginSpec {
-            name: format!("{name}-{i}"),
-            version: "1.0.0".into(),
-            wasm: format!("{name}.wasm"),
-            sha256: sha256_hex(&std::fs::read(dir.join(format!("{name}.wasm"))).unwrap()),
-            config,
-            limits: LimitOverrides {
-                max_calls_per_instance: reuse.then_some(u32::MAX),
-                ..Default::default()
-            },
-            on_error: Default::default(),
-        })
-        .collect();
-    let text = Manifest {
-        rules,
-        transforms: vec![],
-    }
-    .to_json_pretty();
-    let manifest = Manifest::parse(text.as_bytes(), "bench").unwrap();
-    RuleSet::load(runtime, &manifest, &wasm_from_dir(dir)).unwrap()
 }
 
 fn estimate_ns(id: &str) -> Option<f64> {

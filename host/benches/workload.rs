@@ -1,0 +1,163 @@
+//! The three example rules over realistic orders (`orderflow gen`'s
+//! workload: 1-8 lines, five currencies, a 50-customer VIP list), each path
+//! timed over the same orders in one run and reported as a ratio to a
+//! baseline measured in that run:
+//!
+//! - parse: the host's validated `Order::from_json` against a plain serde
+//!   parse of the same JSON (the SDK's `TestOrder`, which checks nothing);
+//! - rules: serde parse + the rules compiled natively (the baseline), then
+//!   the host's validated parse + the wasm rule chain, with instances
+//!   reused and with a fresh instance per order (the default).
+//!
+//! Each path runs `ROUNDS` times, interleaved with the others so a drift in
+//! the machine's speed hits them alike; the fastest round counts. Native and
+//! wasm verdicts are compared order by order first: a speed means nothing
+//! if the answers differ.
+//!
+//! Run: `cargo bench -p orderflow-host --bench workload` (orders:
+//! `ORDERFLOW_BENCH_ORDERS`, default 20000).
+
+mod common;
+
+use common::rule_set_of;
+use orderflow_host::{Order, RuleSet, Runtime, RuntimeConfig};
+use orderflow_plugin_sdk::testing::TestOrder;
+use orderflow_plugin_sdk::{OrderView, Rule};
+use serde_json::json;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ROUNDS: usize = 5;
+
+fn configs() -> Vec<(&'static str, serde_json::Value)> {
+    let mut vips: serde_json::Map<String, serde_json::Value> = (0..47)
+        .map(|i| (format!("cust-{}", 2000 + i), json!("silver")))
+        .collect();
+    for (id, tier) in [
+        ("cust-7", "gold"),
+        ("cust-13", "platinum"),
+        ("cust-88", "gold"),
+    ] {
+        vips.insert(id.into(), json!(tier));
+    }
+    vec![
+        (
+            "threshold",
+            json!({"minimum_minor": {"EUR": 100000, "USD": 120000, "GBP": 90000, "CHF": 100000, "JPY": 15000000}}),
+        ),
+        ("vip-customer", json!({"customers": vips})),
+        ("bulk-quantity", json!({"min_quantity": 10})),
+    ]
+}
+
+struct Native {
+    threshold: threshold::Threshold,
+    vip: vip_customer::VipCustomer,
+    bulk: bulk_quantity::BulkQuantity,
+}
+
+impl Native {
+    fn high_value(&self, order: &dyn OrderView) -> bool {
+        let verdicts = [
+            self.threshold.evaluate(order).unwrap(),
+            self.vip.evaluate(order).unwrap(),
+            self.bulk.evaluate(order).unwrap(),
+        ];
+        verdicts.iter().any(|v| v.high_value)
+    }
+}
+
+/// The fastest of `ROUNDS` runs of each path over all orders, interleaved.
+fn time_paths(paths: &[(&str, &dyn Fn())]) -> Vec<Duration> {
+    let mut best = vec![Duration::MAX; paths.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, run)) in paths.iter().enumerate() {
+            let started = Instant::now();
+            run();
+            best[i] = best[i].min(started.elapsed());
+        }
+    }
+    best
+}
+
+fn main() {
+    let count: u64 = std::env::var("ORDERFLOW_BENCH_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let mut text = Vec::new();
+    orderflow_workload::write_orders(&mut text, count, 1).unwrap();
+    let lines: Vec<String> = String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+
+    let names: Vec<&str> = configs().iter().map(|(n, _)| *n).collect();
+    orderflow_plugin_build::build(&names).expect("plugins build");
+    let dir = orderflow_plugin_build::output_dir();
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let fresh: RuleSet = rule_set_of(&runtime, &dir, false, configs());
+    let reused: RuleSet = rule_set_of(&runtime, &dir, true, configs());
+    let c = configs();
+    let native = Native {
+        threshold: threshold::Threshold::configure(&c[0].1.to_string()).unwrap(),
+        vip: vip_customer::VipCustomer::configure(&c[1].1.to_string()).unwrap(),
+        bulk: bulk_quantity::BulkQuantity::configure(&c[2].1.to_string()).unwrap(),
+    };
+
+    let mut high = 0;
+    for line in &lines {
+        let expected = native.high_value(&TestOrder::from_json(line));
+        let order = Arc::new(Order::from_json(line).unwrap());
+        assert_eq!(fresh.evaluate(&order).high_value, expected, "{line}");
+        assert_eq!(reused.evaluate(&order).high_value, expected, "{line}");
+        high += usize::from(expected);
+    }
+
+    let serde_parse = || {
+        for line in &lines {
+            black_box(TestOrder::from_json(black_box(line)));
+        }
+    };
+    let validated_parse = || {
+        for line in &lines {
+            black_box(Order::from_json(black_box(line)).unwrap());
+        }
+    };
+    let native_rules = || {
+        for line in &lines {
+            black_box(native.high_value(&TestOrder::from_json(black_box(line))));
+        }
+    };
+    let chain = |set: &RuleSet| {
+        for line in &lines {
+            let order = Arc::new(Order::from_json(black_box(line)).unwrap());
+            black_box(set.evaluate(&order).high_value);
+        }
+    };
+    let paths: [(&str, &dyn Fn()); 5] = [
+        ("serde parse", &serde_parse),
+        ("validated parse", &validated_parse),
+        ("native: serde parse + rules", &native_rules),
+        ("wasm reused: parse + chain", &|| chain(&reused)),
+        ("wasm fresh: parse + chain", &|| chain(&fresh)),
+    ];
+    let best = time_paths(&paths);
+    let ns = |d: Duration| d.as_nanos() as f64 / lines.len() as f64;
+
+    println!(
+        "{} generated orders (seed 1), {high} high-value; fastest of {ROUNDS} rounds, ns per order:",
+        lines.len()
+    );
+    let baselines = [0, 0, 2, 2, 2];
+    for (i, (name, _)) in paths.iter().enumerate() {
+        let base = paths[baselines[i]].0;
+        let ratio = ns(best[i]) / ns(best[baselines[i]]);
+        println!(
+            "  {name:<30} {:>9.0} ns   {ratio:>6.2}x {base}",
+            ns(best[i])
+        );
+    }
+}
