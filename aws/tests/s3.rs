@@ -43,6 +43,17 @@ fn wasm_dir() -> PathBuf {
     built(orderflow_plugin_build::EXAMPLES)
 }
 
+/// Uploads bytes as the live manifest, bypassing publish.
+async fn put_manifest(s3: &aws_sdk_s3::Client, bytes: Vec<u8>) {
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("plugins/manifest.json")
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+}
+
 fn location() -> PluginLocation {
     PluginLocation::new(BUCKET, "plugins/manifest.json")
 }
@@ -59,13 +70,7 @@ async fn the_s3_source_answers_not_modified_for_an_unchanged_manifest() {
         "s3://orderflow-test-plugins/plugins/manifest.json"
     );
 
-    s3.put_object()
-        .bucket(BUCKET)
-        .key("plugins/manifest.json")
-        .body(b"{}".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_manifest(&s3, b"{}".to_vec()).await;
     let ManifestFetch::Fetched(first) = source.fetch_manifest(None).await.unwrap() else {
         panic!("expected the object")
     };
@@ -78,13 +83,7 @@ async fn the_s3_source_answers_not_modified_for_an_unchanged_manifest() {
         ManifestFetch::NotModified
     );
 
-    s3.put_object()
-        .bucket(BUCKET)
-        .key("plugins/manifest.json")
-        .body(b"{\"rules\": []}".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_manifest(&s3, b"{\"rules\": []}".to_vec()).await;
     let ManifestFetch::Fetched(second) = source.fetch_manifest(Some(&etag)).await.unwrap() else {
         panic!("changed")
     };
@@ -281,13 +280,7 @@ async fn a_function_keeps_its_rules_when_the_live_manifest_goes_bad() {
     // Wrong sha256 for the threshold plugin, uploaded by hand.
     let mut bad: serde_json::Value = serde_json::to_value(&good.manifest).unwrap();
     bad["rules"][0]["sha256"] = serde_json::json!("f".repeat(64));
-    s3.put_object()
-        .bucket(BUCKET)
-        .key("plugins/manifest.json")
-        .body(bad.to_string().into_bytes().into())
-        .send()
-        .await
-        .unwrap();
+    put_manifest(&s3, bad.to_string().into_bytes()).await;
     assert_eq!(rules.current().await.unwrap().revision, good.revision);
     assert_eq!(
         rules.status().await.last_error.unwrap().kind,
@@ -295,13 +288,7 @@ async fn a_function_keeps_its_rules_when_the_live_manifest_goes_bad() {
     );
 
     // Not JSON at all.
-    s3.put_object()
-        .bucket(BUCKET)
-        .key("plugins/manifest.json")
-        .body(b"<html>".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_manifest(&s3, b"<html>".to_vec()).await;
     assert_eq!(rules.current().await.unwrap().revision, good.revision);
     assert_eq!(
         rules.status().await.last_error.unwrap().kind,

@@ -12,10 +12,10 @@ use orderflow_aws::{DynamoStore, SnsPublisher};
 use orderflow_consumer::Consumer;
 use orderflow_host::order::parse_orders;
 use orderflow_host::{Manifest, Runtime};
-use orderflow_local_stack::{Stack, StackSettings, build_plugins, unique_stage};
-use orderflow_pipeline::Publisher;
+use orderflow_local_stack::{Drain, Stack, StackSettings, build_plugins, unique_stage};
+use orderflow_pipeline::{ItemStore, Publisher};
 use orderflow_producer::Producer;
-use orderflow_test_support::events::http_post;
+use orderflow_test_support::events::{http_body, http_post};
 use orderflow_test_support::manifests;
 use orderflow_test_support::moto::MotoServer;
 use orderflow_test_support::orders::priced;
@@ -107,6 +107,15 @@ impl Env {
     fn consumer(&self) -> Consumer<DynamoStore> {
         self.stack.consumer(self.runtime.clone())
     }
+
+    /// Runs the event source mapping until the queue is empty.
+    async fn drain(&self, consumer: &Consumer<impl ItemStore>) -> Drain {
+        self.stack
+            .event_source()
+            .drain(consumer, DRAIN)
+            .await
+            .unwrap()
+    }
 }
 
 /// A direct invocation, answered as Lambda would return it.
@@ -197,16 +206,10 @@ async fn high_value_orders_land_in_the_table_transformed_once_each() {
         .await
         .unwrap();
     assert_eq!(http["statusCode"], 200, "{http}");
-    let body: Value = serde_json::from_str(http["body"].as_str().unwrap()).unwrap();
-    expected.extend(published(&body));
+    expected.extend(published(&http_body(&http)));
     expected.sort();
 
-    let drain = env
-        .stack
-        .event_source()
-        .drain(&consumer, DRAIN)
-        .await
-        .unwrap();
+    let drain = env.drain(&consumer).await;
     assert_eq!(
         (drain.received, drain.deleted, drain.failed),
         (expected.len(), expected.len(), 0)
@@ -301,12 +304,7 @@ async fn malformed_messages_end_in_the_dead_letter_queue_after_the_receive_limit
                           "Message": json!({"order": {"order_id": "ord-bad"}, "decision": {}}).to_string()});
     env.stack.send_raw(&envelope.to_string()).await.unwrap();
 
-    let drain = env
-        .stack
-        .event_source()
-        .drain(&consumer, DRAIN)
-        .await
-        .unwrap();
+    let drain = env.drain(&consumer).await;
     assert!(
         drain.invocation_errors.is_empty(),
         "{:?}",
@@ -418,11 +416,7 @@ async fn a_running_producer_picks_up_a_rule_change_and_survives_a_bad_one() {
     assert!(producer.plugins.status().await.last_error.is_none());
 
     // Every published order carries the revision that decided it.
-    env.stack
-        .event_source()
-        .drain(&consumer, DRAIN)
-        .await
-        .unwrap();
+    env.drain(&consumer).await;
     let items = env.stack.items().await.unwrap();
     assert_eq!(ids(&items).len(), 6, "{:?}", ids(&items));
     assert!(items.iter().all(|i| i["RuleSetRevision"] == json!(second)));
@@ -493,12 +487,7 @@ async fn publish_failures_at_the_client_are_retried_and_the_rest_reported() {
     assert_eq!(http["statusCode"], 503);
 
     // Each message reached the queue exactly once despite the retries.
-    let drain = env
-        .stack
-        .event_source()
-        .drain(&env.consumer(), DRAIN)
-        .await
-        .unwrap();
+    let drain = env.drain(&env.consumer()).await;
     assert_eq!(drain.received, 14);
     let items = env.stack.items().await.unwrap();
     assert_eq!(
@@ -526,12 +515,7 @@ async fn a_throttled_write_returns_the_record_and_succeeds_on_redelivery() {
     // Every item's first write is refused, as DynamoDB does under a burst.
     let store = ThrottledStore::new(env.stack.store(), Throttle::FirstWrite);
     let consumer = Consumer::new(env.stack.transform_cache(env.runtime.clone()), store);
-    let drain = env
-        .stack
-        .event_source()
-        .drain(&consumer, DRAIN)
-        .await
-        .unwrap();
+    let drain = env.drain(&consumer).await;
     assert_eq!(
         drain.failed, 12,
         "every first write was refused and reported"
