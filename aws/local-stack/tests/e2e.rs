@@ -445,7 +445,7 @@ async fn publish_failures_at_the_client_are_retried_and_the_rest_reported() {
     let flaky = FlakyPublisher::new(env.stack.publisher(), |i, _| i % 2 == 0)
         .fail_first_call()
         .poison("ord-poison");
-    let producer = Producer::new(env.stack.rule_cache(env.runtime.clone()), flaky);
+    let producer = Producer::new(env.stack.plugin_cache(env.runtime.clone()), flaky);
     let mut orders: Vec<Value> = (0..14)
         .map(|i| order(&format!("ord-{i:02}"), "EUR", 200_000 + i))
         .collect();
@@ -514,7 +514,7 @@ async fn a_throttled_write_returns_the_record_and_succeeds_on_redelivery() {
 
     // Every item's first write is refused, as DynamoDB does under a burst.
     let store = ThrottledStore::new(env.stack.store(), Throttle::FirstWrite);
-    let consumer = Consumer::new(env.stack.transform_cache(env.runtime.clone()), store);
+    let consumer = Consumer::new(env.stack.plugin_cache(env.runtime.clone()), store);
     let drain = env.drain(&consumer).await;
     assert_eq!(
         drain.failed, 12,
