@@ -21,35 +21,27 @@ pub trait FunctionConfig: Sized {
     fn cache_dir(&self) -> &PathBuf;
 }
 
-impl FunctionConfig for ProducerConfig {
-    fn from_env() -> Result<Self, ConfigError> {
-        ProducerConfig::from_env()
-    }
-    fn plugins(&self) -> &PluginLocation {
-        &self.plugins
-    }
-    fn refresh(&self) -> Duration {
-        self.refresh
-    }
-    fn cache_dir(&self) -> &PathBuf {
-        &self.cache_dir
-    }
+/// Both configurations hold their plugin settings in the same fields.
+macro_rules! function_config {
+    ($($config:ty),*) => {$(
+        impl FunctionConfig for $config {
+            fn from_env() -> Result<Self, ConfigError> {
+                <$config>::from_env()
+            }
+            fn plugins(&self) -> &PluginLocation {
+                &self.plugins
+            }
+            fn refresh(&self) -> Duration {
+                self.refresh
+            }
+            fn cache_dir(&self) -> &PathBuf {
+                &self.cache_dir
+            }
+        }
+    )*};
 }
 
-impl FunctionConfig for ConsumerConfig {
-    fn from_env() -> Result<Self, ConfigError> {
-        ConsumerConfig::from_env()
-    }
-    fn plugins(&self) -> &PluginLocation {
-        &self.plugins
-    }
-    fn refresh(&self) -> Duration {
-        self.refresh
-    }
-    fn cache_dir(&self) -> &PathBuf {
-        &self.cache_dir
-    }
-}
+function_config!(ProducerConfig, ConsumerConfig);
 
 /// Why a function could not start. Logged before it is returned, so the
 /// function's first log line says what to fix.

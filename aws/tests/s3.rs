@@ -1,20 +1,14 @@
 //! Against a moto server: the S3 plugin source (conditional GET), the
-//! operator's publish / status / rollback, a function's plugin cache
-//! following them, and the DynamoDB store.
+//! operator's publish / status / rollback, and a function's plugin cache
+//! following them.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use orderflow_aws::operator::OperatorError;
-use orderflow_aws::{DynamoStore, PluginLocation, PluginStore, S3Source, clients};
+use orderflow_aws::{PluginLocation, PluginStore, S3Source, clients};
 use orderflow_host::RuleSet;
-use orderflow_host::item::{Field, Item, Value};
-use orderflow_pipeline::ItemStore;
 use orderflow_pipeline::reload::{ManifestFetch, PluginCache, PluginSource, RefreshErrorKind};
 use orderflow_test_support::manifests::{built, runtime, threshold_and_transforms};
-use orderflow_test_support::moto::{MotoServer, sdk_config_for};
+use orderflow_test_support::moto::MotoServer;
 use orderflow_test_support::orders::{parsed, priced};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +37,17 @@ fn wasm_dir() -> PathBuf {
     built(orderflow_plugin_build::EXAMPLES)
 }
 
+/// Uploads bytes as the live manifest, bypassing publish.
+async fn put_manifest(s3: &aws_sdk_s3::Client, bytes: Vec<u8>) {
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("plugins/manifest.json")
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+}
+
 fn location() -> PluginLocation {
     PluginLocation::new(BUCKET, "plugins/manifest.json")
 }
@@ -59,13 +64,7 @@ async fn the_s3_source_answers_not_modified_for_an_unchanged_manifest() {
         "s3://orderflow-test-plugins/plugins/manifest.json"
     );
 
-    s3.put_object()
-        .bucket(BUCKET)
-        .key("plugins/manifest.json")
-        .body(b"{}".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_manifest(&s3, b"{}".to_vec()).await;
     let ManifestFetch::Fetched(first) = source.fetch_manifest(None).await.unwrap() else {
         panic!("expected the object")
     };
@@ -78,13 +77,7 @@ async fn the_s3_source_answers_not_modified_for_an_unchanged_manifest() {
         ManifestFetch::NotModified
     );
 
-    s3.put_object()
-        .bucket(BUCKET)
-        .key("plugins/manifest.json")
-        .body(b"{\"rules\": []}".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_manifest(&s3, b"{\"rules\": []}".to_vec()).await;
     let ManifestFetch::Fetched(second) = source.fetch_manifest(Some(&etag)).await.unwrap() else {
         panic!("changed")
     };
@@ -281,13 +274,7 @@ async fn a_function_keeps_its_rules_when_the_live_manifest_goes_bad() {
     // Wrong sha256 for the threshold plugin, uploaded by hand.
     let mut bad: serde_json::Value = serde_json::to_value(&good.manifest).unwrap();
     bad["rules"][0]["sha256"] = serde_json::json!("f".repeat(64));
-    s3.put_object()
-        .bucket(BUCKET)
-        .key("plugins/manifest.json")
-        .body(bad.to_string().into_bytes().into())
-        .send()
-        .await
-        .unwrap();
+    put_manifest(&s3, bad.to_string().into_bytes()).await;
     assert_eq!(rules.current().await.unwrap().revision, good.revision);
     assert_eq!(
         rules.status().await.last_error.unwrap().kind,
@@ -295,13 +282,7 @@ async fn a_function_keeps_its_rules_when_the_live_manifest_goes_bad() {
     );
 
     // Not JSON at all.
-    s3.put_object()
-        .bucket(BUCKET)
-        .key("plugins/manifest.json")
-        .body(b"<html>".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_manifest(&s3, b"<html>".to_vec()).await;
     assert_eq!(rules.current().await.unwrap().revision, good.revision);
     assert_eq!(
         rules.status().await.last_error.unwrap().kind,
@@ -327,112 +308,4 @@ async fn a_function_keeps_its_rules_when_the_live_manifest_goes_bad() {
         rules.status().await.last_error.unwrap().kind,
         RefreshErrorKind::Fetch
     );
-}
-
-async fn table(moto: &MotoServer, name: &str) -> aws_sdk_dynamodb::Client {
-    let db = clients::dynamodb(&moto.sdk_config().await);
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    db.create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("OrderId", KeyType::Hash))
-        .key_schema(key("Timestamp", KeyType::Range))
-        .attribute_definitions(attr("OrderId"))
-        .attribute_definitions(attr("Timestamp"))
-        .send()
-        .await
-        .unwrap();
-    db
-}
-
-#[tokio::test]
-async fn the_dynamo_store_writes_each_key_once() {
-    let moto = MotoServer::start().unwrap();
-    let db = table(&moto, "orders").await;
-    let store = DynamoStore::new(db.clone(), "orders");
-    let mut item = Item {
-        order_id: "ord-1".into(),
-        timestamp: "2026-11-24T10:15:00Z".into(),
-        fields: vec![
-            Field {
-                name: "TotalMinor".into(),
-                value: Value::Integer(125000),
-            },
-            Field {
-                name: "HighValue".into(),
-                value: Value::Boolean(true),
-            },
-            Field {
-                name: "Reasons".into(),
-                value: Value::TextList(vec!["threshold: yes".into()]),
-            },
-            Field {
-                name: "Attributes".into(),
-                value: Value::TextMap(
-                    [("email".to_string(), "a***@example.com".to_string())].into(),
-                ),
-            },
-        ],
-    };
-    store.put(&item).await.unwrap();
-    item.fields.push(Field {
-        name: "DisplayTotal".into(),
-        value: Value::Text("1250.00 EUR".into()),
-    });
-    store.put(&item).await.unwrap();
-
-    let scan = db.scan().table_name("orders").send().await.unwrap();
-    assert_eq!(scan.items().len(), 1, "a redelivery replaces the item");
-    let got = orderflow_aws::dynamo::to_json(&scan.items()[0]);
-    assert_eq!(got, item.to_json());
-    assert_eq!(
-        scan.items()[0]["TotalMinor"],
-        AttributeValue::N("125000".into())
-    );
-
-    let e = DynamoStore::new(db, "no-such-table")
-        .put(&item)
-        .await
-        .unwrap_err();
-    assert!(
-        !e.retryable,
-        "a missing table will not appear by retrying: {e}"
-    );
-    assert!(
-        e.message.contains("ResourceNotFoundException") && e.message.contains("no-such-table"),
-        "{e}"
-    );
-}
-
-#[tokio::test]
-async fn an_unreachable_endpoint_is_a_retryable_store_error() {
-    // A port nothing listens on: the SDK's own retries fail fast, and the
-    // message comes back to the queue.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let sdk = sdk_config_for(&format!("http://127.0.0.1:{port}")).await;
-    let store = DynamoStore::new(clients::dynamodb(&sdk), "orders");
-    let item = Item {
-        order_id: "o".into(),
-        timestamp: "t".into(),
-        fields: vec![],
-    };
-    let e = store.put(&item).await.unwrap_err();
-    assert!(e.retryable, "{e}");
 }

@@ -234,13 +234,8 @@ def _summary(clients: Clients, outputs: dict[str, str]) -> dict[str, Any]:
     return {key: values[key] for key in SUMMARY_KEYS}
 
 
-def create_local_stack(
-    endpoint: str,
-    stack_name: str = DEFAULT_STACK_NAME,
-    region: str = DEFAULT_REGION,
-    parameters: Optional[dict[str, str]] = None,
-    template: Path = TEMPLATE,
-    log: Log = _stderr,
-) -> dict[str, Any]:
-    """Create the local stack; return {"topic_arn", "queue_url", ...} (see the module doc)."""
-    return build_local_stack(endpoint, stack_name, region, parameters, template, log).summary
+def create_local_stack(endpoint: str, **options: Any) -> dict[str, Any]:
+    """Create the local stack; return {"topic_arn", "queue_url", ...} (see the module doc).
+
+    `options` are those of build_local_stack."""
+    return build_local_stack(endpoint, **options).summary

@@ -7,7 +7,9 @@ use orderflow_pipeline::reload::{
     BoxFuture, DirSource, ManifestFetch, PluginCache, PluginSource, RefreshErrorKind, Refreshed,
     SourceError,
 };
-use orderflow_test_support::manifests::{built, lay_out, runtime, threshold_and_transforms};
+use orderflow_test_support::manifests::{
+    built, dir_cache, lay_out, runtime, threshold_and_transforms,
+};
 use orderflow_test_support::orders::{parsed, priced};
 use serde_json::json;
 use std::sync::Arc;
@@ -15,11 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 fn cache(dir: &std::path::Path, refresh: Duration) -> PluginCache<RuleSet> {
-    PluginCache::new(
-        DirSource::new(dir.join("manifest.json")),
-        runtime(16),
-        refresh,
-    )
+    dir_cache(dir, refresh)
 }
 
 fn high_value(set: &RuleSet, eur: u64) -> bool {

@@ -3,10 +3,12 @@
 //! plugins and hashes, as a function reads it.
 
 use orderflow_host::{Manifest, PluginSpec, Runtime, RuntimeConfig};
+use orderflow_pipeline::reload::{DirSource, PluginCache, PluginSet};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Builds the plugin packages not built yet by this process; returns the
 /// directory the built `<package>.wasm` files are in.
@@ -72,6 +74,15 @@ pub fn lay_out(dir: &Path, source: &Manifest) -> PathBuf {
         .expect("the test manifest locks")
         .write_to(dir)
         .expect("the test manifest is written")
+}
+
+/// A plugin cache over the manifest laid out in `dir` (`dir/manifest.json`).
+pub fn dir_cache<T: PluginSet>(dir: &Path, refresh: Duration) -> PluginCache<T> {
+    PluginCache::new(
+        DirSource::new(dir.join("manifest.json")),
+        runtime(16),
+        refresh,
+    )
 }
 
 /// A wasm runtime for tests, without a disk cache.

@@ -20,7 +20,7 @@ const USAGE: &str = "\
 usage: local-stack [--orders FILE] [--manifest FILE] [--json] [--keep]
 
   --orders FILE     orders to send, JSON Lines or a JSON array
-                    (default: samples/orders.jsonl, or a few built-in orders)
+                    (default: samples/orders.jsonl)
   --manifest FILE   source plugin manifest, plugins named by built file
                     (default: plugins/manifest.json, or a built-in example)
   --json            print the table's items as JSON Lines only
@@ -61,12 +61,9 @@ fn args() -> Result<Args> {
     Ok(a)
 }
 
-const BUILTIN_ORDERS: &str = r#"{"order_id": "ord-1001", "customer_id": "cust-42", "created_at": "2026-11-24T10:15:00Z", "currency": "EUR", "total_minor": 125000, "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_minor": 62500}], "attributes": {"channel": "web", "country": "DE", "email": "ana@example.com"}}
-{"order_id": "ord-1002", "customer_id": "cust-9", "created_at": "2026-11-24T10:16:00Z", "currency": "EUR", "total_minor": 4500, "lines": [{"sku": "SKU-2", "quantity": 1, "unit_price_minor": 4500}]}
-{"order_id": "ord-1003", "customer_id": "cust-7", "created_at": "2026-11-24T10:17:00Z", "currency": "usd", "total_minor": 9900, "lines": [{"sku": "SKU-3", "quantity": 1, "unit_price_minor": 9900}], "attributes": {"phone": "+1 555 0100 1234"}}
-{"order_id": "ord-1004", "customer_id": "cust-3", "created_at": "2026-11-24T10:18:00Z", "currency": "GBP", "total_minor": 3000, "lines": [{"sku": "SKU-4", "quantity": 12, "unit_price_minor": 250}]}
-{"order_id": "ord-1005", "customer_id": "cust-3", "created_at": "2026-11-24T10:19:00Z", "currency": "EUX", "total_minor": 100, "lines": [{"sku": "SKU-5", "quantity": 1, "unit_price_minor": 100}]}
-"#;
+/// The orders sent when the workspace has no `samples/orders.jsonl` to
+/// read: that file, compiled in, so there is one sample set.
+const BUILTIN_ORDERS: &str = include_str!("../../../samples/orders.jsonl");
 
 /// The orders of a JSON Lines document or a JSON array, as JSON values; a
 /// line that is not JSON stays a string (the producer rejects it, by position).

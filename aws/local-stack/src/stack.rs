@@ -11,8 +11,8 @@ use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use orderflow_aws::{DynamoStore, PluginLocation, PluginStore, S3Source, SnsPublisher, clients};
 use orderflow_consumer::Consumer;
-use orderflow_host::{RuleSet, Runtime, TransformChain};
-use orderflow_pipeline::reload::PluginCache;
+use orderflow_host::Runtime;
+use orderflow_pipeline::reload::{PluginCache, PluginSet};
 use orderflow_producer::Producer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,17 +140,9 @@ impl Stack {
         PluginStore::new(self.s3.clone(), self.plugin_location())
     }
 
-    /// The producer's rule set, re-checked every `ORDERFLOW_REFRESH_SECONDS`.
-    pub fn rule_cache(&self, runtime: Arc<Runtime>) -> Arc<PluginCache<RuleSet>> {
-        Arc::new(PluginCache::new(
-            S3Source::new(self.s3.clone(), self.plugin_location()),
-            runtime,
-            self.refresh,
-        ))
-    }
-
-    /// The consumer's transform chain, re-checked every `ORDERFLOW_REFRESH_SECONDS`.
-    pub fn transform_cache(&self, runtime: Arc<Runtime>) -> Arc<PluginCache<TransformChain>> {
+    /// A function's rule set or transform chain from the bucket,
+    /// re-checked every `ORDERFLOW_REFRESH_SECONDS`.
+    pub fn plugin_cache<T: PluginSet>(&self, runtime: Arc<Runtime>) -> Arc<PluginCache<T>> {
         Arc::new(PluginCache::new(
             S3Source::new(self.s3.clone(), self.plugin_location()),
             runtime,
@@ -160,7 +152,7 @@ impl Stack {
 
     /// The producer function as Lambda would build it.
     pub fn producer(&self, runtime: Arc<Runtime>) -> Producer<SnsPublisher> {
-        Producer::new(self.rule_cache(runtime), self.publisher())
+        Producer::new(self.plugin_cache(runtime), self.publisher())
     }
 
     pub fn publisher(&self) -> SnsPublisher {
@@ -173,7 +165,7 @@ impl Stack {
 
     /// The consumer function as Lambda would build it.
     pub fn consumer(&self, runtime: Arc<Runtime>) -> Consumer<DynamoStore> {
-        Consumer::new(self.transform_cache(runtime), self.store())
+        Consumer::new(self.plugin_cache(runtime), self.store())
     }
 
     /// The event source mapping between the queue and a consumer.

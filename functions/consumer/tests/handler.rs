@@ -6,8 +6,8 @@ use aws_lambda_events::sqs::SqsEvent;
 use orderflow_consumer::{Consumer, HandlerError};
 use orderflow_host::item::Value as ItemValue;
 use orderflow_host::{HighValueMessage, Manifest, Order, PublishedDecision, TransformChain};
-use orderflow_pipeline::reload::{DirSource, PluginCache};
-use orderflow_test_support::manifests::{self, runtime, spec};
+use orderflow_pipeline::reload::PluginCache;
+use orderflow_test_support::manifests::{self, dir_cache, spec};
 use orderflow_test_support::orders::order_with;
 use orderflow_test_support::ports::{MemoryStore, Throttle, ThrottledStore};
 use serde_json::{Value, json};
@@ -33,11 +33,7 @@ fn lay_out(dir: &Path) {
 
 /// An in-memory store; `throttled` makes every write of that order fail retryably.
 fn consumer(dir: &Path, throttled: Option<&str>) -> Consumer<ThrottledStore<MemoryStore>> {
-    let plugins: PluginCache<TransformChain> = PluginCache::new(
-        DirSource::new(dir.join("manifest.json")),
-        runtime(8),
-        Duration::from_secs(60),
-    );
+    let plugins: PluginCache<TransformChain> = dir_cache(dir, Duration::from_secs(60));
     let throttle = match throttled {
         Some(order_id) => Throttle::Order(order_id.into()),
         None => Throttle::Never,

@@ -20,15 +20,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A loaded plugin set and the manifest it came from.
+/// A loaded plugin set and the revision of the manifest it came from.
 pub struct Loaded<T> {
     pub set: T,
-    /// The manifest's [`Manifest::revision`].
+    /// The manifest's revision (`LoadedManifest::revision`).
     pub revision: String,
-    pub manifest: Manifest,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    pub version_id: Option<String>,
 }
 
 /// What only the refresh in flight reads and writes.
@@ -293,10 +289,6 @@ impl<T: PluginSet> PluginCache<T> {
         self.current.store(Some(Arc::new(Loaded {
             set,
             revision: manifest.revision,
-            manifest: manifest.manifest,
-            etag: object.etag.clone(),
-            last_modified: object.last_modified.clone(),
-            version_id: object.version_id.clone(),
         })));
         state.wasm = wasm;
         state.status.swaps += 1;

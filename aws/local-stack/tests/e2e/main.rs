@@ -1,0 +1,18 @@
+//! The AWS pipeline end to end on a moto server, through the real handlers
+//! and the real SDK clients: plugins published to S3, the producer handler
+//! publishing to SNS, SNS delivering raw to SQS, an emulated event source
+//! mapping invoking the consumer handler, items in DynamoDB.
+//!
+//! Each test starts its own moto server (about a second) and creates the
+//! stack from template.yaml on it with `deploy/local_stack.py` (a few
+//! seconds), under a stage name of its own.
+//!
+//! - `env`: one moto server and stack per test, the example plugins, helpers;
+//! - `delivery`: orders through to the table, malformed messages to the DLQ;
+//! - `hot_reload`: a running producer follows rule changes, survives bad ones;
+//! - `faults`: publish and store failures injected at the client boundary.
+
+mod delivery;
+mod env;
+mod faults;
+mod hot_reload;
