@@ -6,6 +6,7 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use orderflow_aws::operator::OperatorError;
 use orderflow_aws::{PluginLocation, PluginStore, S3Source, clients};
 use orderflow_host::RuleSet;
+use orderflow_host::manifest::LockError;
 use orderflow_pipeline::reload::{ManifestFetch, PluginCache, PluginSource, RefreshErrorKind};
 use orderflow_test_support::manifests::{built, runtime, threshold_and_transforms};
 use orderflow_test_support::moto::MotoServer;
@@ -235,7 +236,10 @@ async fn publish_checks_before_it_uploads_anything() {
     let mut pinned = threshold_and_transforms(100_000);
     pinned.rules[0].sha256 = "a".repeat(64);
     let e = store.publish(&pinned, &wasm_dir(), None).await.unwrap_err();
-    assert!(matches!(e, OperatorError::HashMismatch { .. }), "{e}");
+    assert!(
+        matches!(e, OperatorError::Lock(LockError::HashMismatch { .. })),
+        "{e}"
+    );
 
     let mut missing = threshold_and_transforms(100_000);
     missing.rules[0].wasm = "nope.wasm".into();
@@ -244,7 +248,7 @@ async fn publish_checks_before_it_uploads_anything() {
             .publish(&missing, &wasm_dir(), None)
             .await
             .unwrap_err(),
-        OperatorError::Read { .. }
+        OperatorError::Lock(LockError::Read { .. })
     ));
 
     let listed = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();

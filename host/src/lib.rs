@@ -34,7 +34,7 @@ pub use item::{HighValueMessage, Item, PublishedDecision};
 pub use limits::Limits;
 pub use manifest::{LoadedManifest, Manifest, OnError, PluginSpec};
 pub use order::Order;
-pub use plugin::{Plugin, PluginInfo};
+pub use plugin::{Chain, Plugin, PluginInfo};
 pub use rules::{Decision, RuleSet};
 pub use runtime::{LoadKind, Runtime, RuntimeConfig};
 pub use sandbox::Cost;

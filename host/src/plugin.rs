@@ -3,7 +3,7 @@
 //! what they answer), so both are a [`Plugin`].
 
 use crate::error::{Failure, LoadError, PluginError};
-use crate::manifest::{OnError, PluginSpec};
+use crate::manifest::{LoadedManifest, OnError, PluginSpec};
 use crate::runtime::{LoadKind, Runtime};
 use crate::sandbox::{Cost, Sandbox, World};
 use std::time::Instant;
@@ -60,28 +60,44 @@ pub struct PluginInfo {
     pub load_micros: u64,
 }
 
-/// Loads one chain's plugins in manifest order; `wasm` fetches a plugin's
-/// bytes (from a directory, a bucket …). Any plugin that fails refuses the
-/// chain.
-pub(crate) fn load_chain<W: World>(
-    runtime: &Runtime,
-    specs: &[PluginSpec],
-    wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
-) -> Result<(Vec<Plugin<W>>, Vec<PluginInfo>), LoadError> {
-    let mut plugins = Vec::with_capacity(specs.len());
-    let mut infos = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let started = Instant::now();
-        let bytes = wasm(spec)?;
-        let plugin = Plugin::<W>::load(runtime, spec, &bytes)?;
-        infos.push(PluginInfo {
-            name: spec.name.clone(),
-            version: spec.version.clone(),
-            sha256: spec.sha256.clone(),
-            load: plugin.sandbox.load_kind,
-            load_micros: started.elapsed().as_micros() as u64,
-        });
-        plugins.push(plugin);
+/// The chain of one kind of one manifest revision, in manifest order:
+/// [`RuleSet`](crate::RuleSet) and [`TransformChain`](crate::TransformChain)
+/// are this, and differ only in how their answers combine.
+pub struct Chain<W: World> {
+    pub revision: String,
+    pub plugins: Vec<Plugin<W>>,
+    pub loaded: Vec<PluginInfo>,
+}
+
+impl<W: World> Chain<W> {
+    /// Loads this kind's plugins of the manifest; `wasm` fetches a plugin's
+    /// bytes (from a directory, a bucket …). Any plugin that fails refuses
+    /// the chain.
+    pub fn load(
+        runtime: &Runtime,
+        manifest: &LoadedManifest,
+        wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
+    ) -> Result<Self, LoadError> {
+        let specs = W::specs(&manifest.manifest);
+        let mut plugins = Vec::with_capacity(specs.len());
+        let mut loaded = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let started = Instant::now();
+            let bytes = wasm(spec)?;
+            let plugin = Plugin::<W>::load(runtime, spec, &bytes)?;
+            loaded.push(PluginInfo {
+                name: spec.name.clone(),
+                version: spec.version.clone(),
+                sha256: spec.sha256.clone(),
+                load: plugin.sandbox.load_kind,
+                load_micros: started.elapsed().as_micros() as u64,
+            });
+            plugins.push(plugin);
+        }
+        Ok(Chain {
+            revision: manifest.revision.clone(),
+            plugins,
+            loaded,
+        })
     }
-    Ok((plugins, infos))
 }

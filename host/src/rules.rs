@@ -14,10 +14,10 @@
 use crate::bindings::{
     self, CurrentOrder, OrderRef, rule::exports::orderflow::plugin::rule as wit,
 };
-use crate::error::{Failure, LoadError, PluginError};
-use crate::manifest::{LoadedManifest, OnError, PluginSpec};
+use crate::error::{Failure, PluginError};
+use crate::manifest::{Manifest, OnError, PluginSpec};
 use crate::order::Order;
-use crate::plugin::{Plugin, PluginInfo, load_chain};
+use crate::plugin::{Chain, Plugin};
 use crate::runtime::Runtime;
 use crate::sandbox::{Cost, World};
 use crate::store::State;
@@ -130,6 +130,9 @@ impl World for bindings::rule::RulePlugin {
     fn linker(runtime: &Runtime) -> &Linker<State> {
         &runtime.rule_linker
     }
+    fn specs(manifest: &Manifest) -> &[PluginSpec] {
+        &manifest.rules
+    }
     fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre> {
         Self::Pre::new(instance_pre)
     }
@@ -197,28 +200,9 @@ fn check_verdict(v: &wit::Verdict, limit: u64) -> Result<(), Failure> {
 }
 
 /// The rule chain of one manifest revision.
-pub struct RuleSet {
-    pub revision: String,
-    pub rules: Vec<RulePlugin>,
-    pub loaded: Vec<PluginInfo>,
-}
+pub type RuleSet = Chain<bindings::rule::RulePlugin>;
 
 impl RuleSet {
-    /// Loads every rule of the manifest; `wasm` fetches a plugin's bytes
-    /// (from a directory, a bucket …). Any plugin that fails refuses the set.
-    pub fn load(
-        runtime: &Runtime,
-        manifest: &LoadedManifest,
-        wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
-    ) -> Result<RuleSet, LoadError> {
-        let (rules, loaded) = load_chain(runtime, &manifest.manifest.rules, wasm)?;
-        Ok(RuleSet {
-            revision: manifest.revision.clone(),
-            rules,
-            loaded,
-        })
-    }
-
     pub fn evaluate(&self, order: &Arc<Order>) -> Decision {
         let mut d = Decision {
             order_id: order.order_id.clone(),
@@ -228,10 +212,10 @@ impl RuleSet {
             reasons: Vec::new(),
             conflicts: Vec::new(),
             rejected: None,
-            trace: Vec::with_capacity(self.rules.len()),
+            trace: Vec::with_capacity(self.plugins.len()),
         };
         let mut owner: BTreeMap<String, String> = BTreeMap::new();
-        for rule in &self.rules {
+        for rule in &self.plugins {
             match rule.evaluate(order) {
                 Ok((v, cost)) => {
                     d.high_value |= v.high_value;

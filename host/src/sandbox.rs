@@ -44,6 +44,8 @@ pub trait World: Sized + Send + 'static {
     /// What the host keeps of an answer once it has checked it.
     type Output;
     fn linker(runtime: &Runtime) -> &Linker<State>;
+    /// This world's chain in a manifest.
+    fn specs(manifest: &crate::Manifest) -> &[crate::PluginSpec];
     fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre>;
     fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self>;
     fn configure(

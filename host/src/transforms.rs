@@ -3,11 +3,11 @@
 //! `on_error: skip`, is recorded and the item goes on unchanged).
 
 use crate::bindings::{self, transform::exports::orderflow::plugin::transform as wit};
-use crate::error::{Failure, LoadError, PluginError};
+use crate::error::{Failure, PluginError};
 use crate::item::{Field, Item, KEY_FIELDS, Value};
 use crate::limits::ELEMENT_BYTES;
-use crate::manifest::{LoadedManifest, OnError, PluginSpec};
-use crate::plugin::{Plugin, PluginInfo, load_chain};
+use crate::manifest::{Manifest, OnError, PluginSpec};
+use crate::plugin::{Chain, Plugin};
 use crate::runtime::Runtime;
 use crate::sandbox::{Cost, World};
 use crate::store::State;
@@ -129,6 +129,9 @@ impl World for bindings::transform::TransformPlugin {
     fn linker(runtime: &Runtime) -> &Linker<State> {
         &runtime.transform_linker
     }
+    fn specs(manifest: &Manifest) -> &[PluginSpec] {
+        &manifest.transforms
+    }
     fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre> {
         Self::Pre::new(instance_pre)
     }
@@ -169,32 +172,15 @@ impl World for bindings::transform::TransformPlugin {
 }
 
 /// The transform chain of one manifest revision.
-pub struct TransformChain {
-    pub revision: String,
-    pub transforms: Vec<TransformPlugin>,
-    pub loaded: Vec<PluginInfo>,
-}
+pub type TransformChain = Chain<bindings::transform::TransformPlugin>;
 
 impl TransformChain {
-    pub fn load(
-        runtime: &Runtime,
-        manifest: &LoadedManifest,
-        wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
-    ) -> Result<TransformChain, LoadError> {
-        let (transforms, loaded) = load_chain(runtime, &manifest.manifest.transforms, wasm)?;
-        Ok(TransformChain {
-            revision: manifest.revision.clone(),
-            transforms,
-            loaded,
-        })
-    }
-
     /// Runs every transform in order. The first failure with
     /// `on_error: reject` stops the order: its error is returned with the
     /// trace so far.
     pub fn apply(&self, mut item: Item) -> (Result<Item, PluginError>, Vec<TransformTrace>) {
-        let mut trace = Vec::with_capacity(self.transforms.len());
-        for t in &self.transforms {
+        let mut trace = Vec::with_capacity(self.plugins.len());
+        for t in &self.plugins {
             match t.apply(&item) {
                 Ok((fields, cost)) => {
                     item.fields = fields;

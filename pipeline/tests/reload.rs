@@ -178,7 +178,7 @@ async fn a_missing_plugin_keeps_the_last_good_set_until_it_appears() {
     std::fs::write(dir.path().join("bulk-quantity-v2.wasm"), bulk).unwrap();
     let now = c.current().await.unwrap();
     assert_ne!(now.revision, good);
-    assert_eq!(now.set.rules.len(), 2);
+    assert_eq!(now.set.plugins.len(), 2);
     assert!(c.status().await.last_error.is_none());
 }
 
@@ -206,7 +206,7 @@ async fn the_consumer_side_fetches_only_transforms() {
     let c: PluginCache<TransformChain> =
         PluginCache::new(DirSource::new(path), runtime(16), Duration::ZERO);
     let chain = c.current().await.unwrap();
-    assert_eq!(chain.set.transforms.len(), 2);
+    assert_eq!(chain.set.plugins.len(), 2);
     assert_eq!(c.status().await.wasm_fetches, 2);
 }
 

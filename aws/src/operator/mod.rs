@@ -45,7 +45,6 @@ use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use orderflow_host::manifest::{LockError, ManifestError};
 use orderflow_host::{LoadError, Manifest};
 use serde::Serialize;
-use std::path::PathBuf;
 
 pub const META_REVISION: &str = "orderflow-revision";
 pub const META_PREVIOUS: &str = "orderflow-previous-revision";
@@ -57,21 +56,8 @@ pub const HISTORY_LIMIT: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {
-    #[error("plugin {plugin}: cannot read {path}: {source}")]
-    Read {
-        plugin: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("plugin {plugin}: {path} has sha256 {actual}, but the source manifest pins {expected}")]
-    HashMismatch {
-        plugin: String,
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
     #[error(
         "{key} already exists with sha256 {existing}, not {wanted}: refusing to overwrite a content-addressed plugin"
     )]
@@ -101,38 +87,10 @@ pub enum OperatorError {
         "the live manifest s3://{bucket}/{key} changed while this command ran (someone else published?); run it again"
     )]
     Conflict { bucket: String, key: String },
-    /// Any other failure to lock the source manifest.
+    /// The source manifest could not be locked: a plugin file that cannot
+    /// be read, or whose bytes differ from a sha256 the source pins.
     #[error(transparent)]
-    Lock(LockError),
-}
-
-impl From<LockError> for OperatorError {
-    fn from(e: LockError) -> Self {
-        match e {
-            LockError::Read {
-                plugin,
-                path,
-                source,
-            } => OperatorError::Read {
-                plugin,
-                path,
-                source,
-            },
-            LockError::HashMismatch {
-                plugin,
-                path,
-                expected,
-                actual,
-            } => OperatorError::HashMismatch {
-                plugin,
-                path,
-                expected,
-                actual,
-            },
-            LockError::Manifest(e) => OperatorError::Manifest(e),
-            other => OperatorError::Lock(other),
-        }
-    }
+    Lock(#[from] LockError),
 }
 
 /// A plugin object as published.
