@@ -1,48 +1,21 @@
 //! The stages with faults injected at the port boundary: publish entries
 //! that fail and are retried, a store that fails, a transform that refuses.
 
-use orderflow_host::manifest::sha256_hex;
 use orderflow_host::order::parse_orders;
-use orderflow_host::{
-    Manifest, PluginSpec, RuleSet, Runtime, RuntimeConfig, TransformChain, wasm_from_dir,
-};
+use orderflow_host::{Manifest, PluginSpec, RuleSet, TransformChain};
 use orderflow_pipeline::consumer::{ConsumerOutcome, IncomingMessage, consume};
 use orderflow_pipeline::embedded::{self, MemoryQueue, OrderStatus};
 use orderflow_pipeline::producer::{ProducerOutcome, produce};
+use orderflow_test_support::manifests::{load, spec};
 use orderflow_test_support::orders::{ORDER, order_lines};
 use orderflow_test_support::ports::{FlakyPublisher, MemoryStore, Throttle, ThrottledStore};
 use serde_json::json;
 
-fn spec(name: &str, config: serde_json::Value) -> PluginSpec {
-    let path = orderflow_plugin_build::build(&[name]).unwrap().remove(0);
-    PluginSpec {
-        name: name.into(),
-        version: "1.0.0".into(),
-        wasm: format!("{name}.wasm"),
-        sha256: sha256_hex(&std::fs::read(path).unwrap()),
-        config,
-        limits: Default::default(),
-        on_error: Default::default(),
-    }
-}
-
 fn chains(transform: (&str, serde_json::Value)) -> (RuleSet, TransformChain) {
-    let runtime = Runtime::new(RuntimeConfig {
-        max_instances: 16,
-        ..Default::default()
-    })
-    .unwrap();
-    let text = Manifest {
+    load(&Manifest {
         rules: vec![spec("threshold", json!({"minimum_minor": {"EUR": 1000}}))],
         transforms: vec![spec(transform.0, transform.1)],
-    }
-    .to_json_pretty();
-    let m = Manifest::parse(text.as_bytes(), "test").unwrap();
-    let dir = orderflow_plugin_build::output_dir();
-    (
-        RuleSet::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap(),
-        TransformChain::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap(),
-    )
+    })
 }
 
 /// A publisher that fails entries m3, m13, m23 … on their first attempt.
@@ -176,8 +149,7 @@ async fn a_refusing_transform_sends_the_order_to_the_dead_letter_queue_with_its_
 
 #[tokio::test]
 async fn a_transform_past_its_deadline_fails_the_order_for_a_retry_not_rejects_it() {
-    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-    let text = Manifest {
+    let (rules, transforms) = load(&Manifest {
         rules: vec![spec("threshold", json!({"minimum_minor": {"EUR": 1000}}))],
         transforms: vec![PluginSpec {
             // Only the deadline can stop this loop: fuel is plentiful.
@@ -188,12 +160,7 @@ async fn a_transform_past_its_deadline_fails_the_order_for_a_retry_not_rejects_i
             },
             ..spec("hostile-transform", json!({"behaviour": "loop"}))
         }],
-    }
-    .to_json_pretty();
-    let m = Manifest::parse(text.as_bytes(), "test").unwrap();
-    let dir = orderflow_plugin_build::output_dir();
-    let rules = RuleSet::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap();
-    let transforms = TransformChain::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap();
+    });
     let store = tempfile::tempdir().unwrap();
     let reports = embedded::run(
         &rules,
@@ -219,18 +186,14 @@ async fn a_transform_past_its_deadline_fails_the_order_for_a_retry_not_rejects_i
 
 /// A rule set of one hostile rule that loops, under the given limits.
 fn looping_rule(limits: orderflow_host::limits::LimitOverrides) -> RuleSet {
-    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-    let text = Manifest {
+    load(&Manifest {
         rules: vec![PluginSpec {
             limits,
             ..spec("hostile-rule", json!({"behaviour": "loop"}))
         }],
         transforms: vec![],
-    }
-    .to_json_pretty();
-    let m = Manifest::parse(text.as_bytes(), "test").unwrap();
-    let dir = orderflow_plugin_build::output_dir();
-    RuleSet::load(&runtime, &m, &wasm_from_dir(&dir)).unwrap()
+    })
+    .0
 }
 
 #[tokio::test]

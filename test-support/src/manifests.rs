@@ -2,7 +2,7 @@
 //! built once per process, and a manifest laid out in a directory with its
 //! plugins and hashes, as a function reads it.
 
-use orderflow_host::{Manifest, PluginSpec, Runtime, RuntimeConfig};
+use orderflow_host::{Manifest, PluginSpec, RuleSet, Runtime, RuntimeConfig, TransformChain};
 use orderflow_pipeline::reload::{DirSource, PluginCache, PluginSet};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -74,6 +74,23 @@ pub fn lay_out(dir: &Path, source: &Manifest) -> PathBuf {
         .expect("the test manifest locks")
         .write_to(dir)
         .expect("the test manifest is written")
+}
+
+/// Both chains of a source manifest, loaded in one runtime of their own:
+/// its plugins built and locked in memory (the hashes checked on load as
+/// in production), no files written.
+pub fn load(source: &Manifest) -> (RuleSet, TransformChain) {
+    let names = packages(source);
+    let wasm_dir = built(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let locked = source
+        .lock("test manifest", &wasm_dir)
+        .expect("the test manifest locks");
+    let wasm = |spec: &PluginSpec| Ok(locked.wasm[&spec.sha256].clone());
+    let runtime = runtime(32);
+    (
+        RuleSet::load(&runtime, &locked.manifest, &wasm).expect("the rules load"),
+        TransformChain::load(&runtime, &locked.manifest, &wasm).expect("the transforms load"),
+    )
 }
 
 /// A plugin cache over the manifest laid out in `dir` (`dir/manifest.json`).
