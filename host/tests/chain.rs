@@ -33,12 +33,7 @@ fn examples() -> Vec<orderflow_host::PluginSpec> {
 }
 
 fn rules(specs: Vec<orderflow_host::PluginSpec>) -> RuleSet {
-    RuleSet::load(
-        &runtime(),
-        &manifest(specs, vec![]),
-        &wasm_from_dir(plugin_dir()),
-    )
-    .expect("rules load")
+    load_rules(specs).expect("rules load")
 }
 
 #[test]
@@ -149,13 +144,7 @@ fn a_sha256_mismatch_refuses_the_plugin() {
         json!({"minimum_minor": {"EUR": 1}}),
     );
     s.sha256 = sha256_hex(b"something else");
-    let e = RuleSet::load(
-        &runtime(),
-        &manifest(vec![s], vec![]),
-        &wasm_from_dir(plugin_dir()),
-    )
-    .err()
-    .unwrap();
+    let e = load_rules(vec![s]).err().unwrap();
     assert!(matches!(e, LoadError::HashMismatch { .. }), "{e}");
     assert!(
         e.to_string()
@@ -168,13 +157,7 @@ fn a_sha256_mismatch_refuses_the_plugin() {
 fn a_missing_plugin_is_named() {
     let mut s = spec("threshold", "threshold", json!({}));
     s.wasm = "nowhere.wasm".into();
-    let e = RuleSet::load(
-        &runtime(),
-        &manifest(vec![s], vec![]),
-        &wasm_from_dir(plugin_dir()),
-    )
-    .err()
-    .unwrap();
+    let e = load_rules(vec![s]).err().unwrap();
     assert!(
         e.to_string().starts_with("plugin threshold: cannot read"),
         "{e}"
@@ -185,13 +168,7 @@ fn a_missing_plugin_is_named() {
 #[test]
 fn a_bad_configuration_is_refused_at_load_time_with_the_plugins_words() {
     let s = spec("threshold", "threshold", json!({"minimum": 5}));
-    let e = RuleSet::load(
-        &runtime(),
-        &manifest(vec![s], vec![]),
-        &wasm_from_dir(plugin_dir()),
-    )
-    .err()
-    .unwrap();
+    let e = load_rules(vec![s]).err().unwrap();
     assert!(matches!(e, LoadError::Config { .. }));
     assert!(e.to_string().contains("plugin threshold@1.0.0: configuration refused: invalid configuration: unknown field `minimum`"), "{e}");
 }

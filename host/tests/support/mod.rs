@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 use orderflow_host::manifest::sha256_hex;
-use orderflow_host::{LoadedManifest, Manifest, Order, PluginSpec, Runtime, RuntimeConfig};
+use orderflow_host::{
+    LoadError, LoadedManifest, Manifest, Order, PluginSpec, RuleSet, Runtime, RuntimeConfig,
+    TransformChain, wasm_from_dir,
+};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -43,6 +46,24 @@ pub fn spec(name: &str, package: &str, config: serde_json::Value) -> PluginSpec 
 pub fn manifest(rules: Vec<PluginSpec>, transforms: Vec<PluginSpec>) -> LoadedManifest {
     let json = Manifest { rules, transforms }.to_json_pretty();
     Manifest::parse(json.as_bytes(), "test-manifest.json").expect("test manifests are valid")
+}
+
+/// A rule chain of built plugins, in a runtime of its own.
+pub fn load_rules(rules: Vec<PluginSpec>) -> Result<RuleSet, LoadError> {
+    RuleSet::load(
+        &runtime(),
+        &manifest(rules, vec![]),
+        &wasm_from_dir(plugin_dir()),
+    )
+}
+
+/// A transform chain of built plugins, in a runtime of its own.
+pub fn load_transforms(transforms: Vec<PluginSpec>) -> Result<TransformChain, LoadError> {
+    TransformChain::load(
+        &runtime(),
+        &manifest(vec![], transforms),
+        &wasm_from_dir(plugin_dir()),
+    )
 }
 
 pub fn runtime() -> Arc<Runtime> {
