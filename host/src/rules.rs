@@ -19,13 +19,13 @@ use crate::manifest::{Manifest, OnError, PluginSpec};
 use crate::order::Order;
 use crate::plugin::{Chain, Plugin};
 use crate::runtime::Runtime;
-use crate::sandbox::{Cost, World};
+use crate::sandbox::{Cost, World, bindings_glue};
 use crate::store::State;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use wasmtime::Store;
-use wasmtime::component::{InstancePre, Linker, Resource};
+use wasmtime::component::{Linker, Resource};
 
 /// A rule may attach at most this many attributes.
 pub const MAX_ATTRIBUTES: usize = 32;
@@ -122,7 +122,7 @@ impl RulePlugin {
 }
 
 impl World for bindings::rule::RulePlugin {
-    type Pre = bindings::rule::RulePluginPre<State>;
+    bindings_glue!(bindings::rule::RulePluginPre<State>, orderflow_plugin_rule);
     const NAME: &'static str = "orderflow:plugin/rule-plugin@0.1.0";
     type Input = Arc<Order>;
     type Answer = wit::Verdict;
@@ -132,19 +132,6 @@ impl World for bindings::rule::RulePlugin {
     }
     fn specs(manifest: &Manifest) -> &[PluginSpec] {
         &manifest.rules
-    }
-    fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre> {
-        Self::Pre::new(instance_pre)
-    }
-    fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
-        pre.instantiate(store)
-    }
-    fn configure(
-        &self,
-        store: &mut Store<State>,
-        config: &str,
-    ) -> wasmtime::Result<Result<(), String>> {
-        self.orderflow_plugin_rule().call_configure(store, config)
     }
     fn order(order: &Arc<Order>) -> CurrentOrder {
         Some(order.clone())

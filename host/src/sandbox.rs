@@ -26,6 +26,34 @@ pub struct Cost {
     pub micros: u64,
 }
 
+/// The part of a [`World`] impl that only names the generated bindings:
+/// their pre-instantiation type, and the exported interface whose
+/// `configure` is called.
+macro_rules! bindings_glue {
+    ($pre:ty, $interface:ident) => {
+        type Pre = $pre;
+        fn pre(
+            instance_pre: wasmtime::component::InstancePre<State>,
+        ) -> wasmtime::Result<Self::Pre> {
+            Self::Pre::new(instance_pre)
+        }
+        fn instantiate(
+            pre: &Self::Pre,
+            store: &mut wasmtime::Store<State>,
+        ) -> wasmtime::Result<Self> {
+            pre.instantiate(store)
+        }
+        fn configure(
+            &self,
+            store: &mut wasmtime::Store<State>,
+            config: &str,
+        ) -> wasmtime::Result<Result<(), String>> {
+            self.$interface().call_configure(store, config)
+        }
+    };
+}
+pub(crate) use bindings_glue;
+
 /// A plugin world: its generated bindings, and the one call a plugin of
 /// it answers. Everything else about a plugin (loading, limits, pooling,
 /// the cost of a call, what a failure does) is the same for every world.

@@ -9,11 +9,11 @@ use crate::limits::ELEMENT_BYTES;
 use crate::manifest::{Manifest, OnError, PluginSpec};
 use crate::plugin::{Chain, Plugin};
 use crate::runtime::Runtime;
-use crate::sandbox::{Cost, World};
+use crate::sandbox::{Cost, World, bindings_glue};
 use crate::store::State;
 use serde::Serialize;
 use wasmtime::Store;
-use wasmtime::component::{InstancePre, Linker};
+use wasmtime::component::Linker;
 
 const MAX_FIELD_NAME: usize = 255;
 
@@ -121,7 +121,10 @@ impl TransformPlugin {
 }
 
 impl World for bindings::transform::TransformPlugin {
-    type Pre = bindings::transform::TransformPluginPre<State>;
+    bindings_glue!(
+        bindings::transform::TransformPluginPre<State>,
+        orderflow_plugin_transform
+    );
     const NAME: &'static str = "orderflow:plugin/transform-plugin@0.1.0";
     type Input = Item;
     type Answer = Vec<wit::Field>;
@@ -131,20 +134,6 @@ impl World for bindings::transform::TransformPlugin {
     }
     fn specs(manifest: &Manifest) -> &[PluginSpec] {
         &manifest.transforms
-    }
-    fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre> {
-        Self::Pre::new(instance_pre)
-    }
-    fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
-        pre.instantiate(store)
-    }
-    fn configure(
-        &self,
-        store: &mut Store<State>,
-        config: &str,
-    ) -> wasmtime::Result<Result<(), String>> {
-        self.orderflow_plugin_transform()
-            .call_configure(store, config)
     }
     fn call(
         &self,

@@ -18,6 +18,21 @@ fn chains(transform: (&str, serde_json::Value)) -> (RuleSet, TransformChain) {
     })
 }
 
+/// One sample order through the whole embedded pipeline.
+async fn embedded_run_one(
+    rules: &RuleSet,
+    transforms: &TransformChain,
+) -> Vec<embedded::OrderReport> {
+    let store = tempfile::tempdir().unwrap();
+    embedded::run(
+        rules,
+        transforms,
+        store.path(),
+        parse_orders(&order_lines(1)),
+    )
+    .await
+}
+
 /// A publisher that fails entries m3, m13, m23 … on their first attempt.
 fn flaky_queue() -> FlakyPublisher<MemoryQueue> {
     FlakyPublisher::new(MemoryQueue::default(), |_, m| m.id.ends_with('3'))
@@ -161,14 +176,7 @@ async fn a_transform_past_its_deadline_fails_the_order_for_a_retry_not_rejects_i
             ..spec("hostile-transform", json!({"behaviour": "loop"}))
         }],
     });
-    let store = tempfile::tempdir().unwrap();
-    let reports = embedded::run(
-        &rules,
-        &transforms,
-        store.path(),
-        parse_orders(&order_lines(1)),
-    )
-    .await;
+    let reports = embedded_run_one(&rules, &transforms).await;
     assert_eq!(
         reports[0].status,
         OrderStatus::Failed,
@@ -225,14 +233,7 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
     assert!(report.transient);
     // The embedded pipeline (the CLI) says `failed`, not `rejected`.
     let (_, transforms) = chains(("normalize", json!({})));
-    let store = tempfile::tempdir().unwrap();
-    let reports = embedded::run(
-        &deadline,
-        &transforms,
-        store.path(),
-        parse_orders(&order_lines(1)),
-    )
-    .await;
+    let reports = embedded_run_one(&deadline, &transforms).await;
     assert_eq!(
         reports[0].status,
         OrderStatus::Failed,
