@@ -19,6 +19,7 @@ pub mod error;
 pub mod item;
 pub mod order;
 pub mod plugin;
+pub mod precheck;
 pub mod rules;
 mod runtime;
 mod sandbox;
@@ -84,6 +85,16 @@ pub struct PluginCheck {
 /// does it implement, does it accept `config`.
 pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) -> PluginCheck {
     let sha256 = manifest::sha256_hex(wasm);
+    if let Err(e) = precheck::check("candidate", wasm) {
+        return PluginCheck {
+            size_bytes: wasm.len(),
+            sha256,
+            compile_micros: 0,
+            world: None,
+            interface: String::new(),
+            problems: vec![e.to_string()],
+        };
+    }
     let started = Instant::now();
     let compiled = wasmtime::component::Component::new(&runtime.engine, wasm);
     let compile_micros = started.elapsed().as_micros() as u64;

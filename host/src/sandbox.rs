@@ -288,6 +288,12 @@ impl<W: World> Sandbox<W> {
             Some(Trap::UnreachableCodeReached) => Failure::Trap {
                 message: "unreachable executed (a panic or abort in the plugin)".into(),
             },
+            // wasmtime's own words ("call stack exhausted") do not say what
+            // a plugin author should look for.
+            Some(Trap::StackOverflow) => Failure::Trap {
+                message: "stack overflow (call stack exhausted: unbounded or too deep recursion)"
+                    .into(),
+            },
             Some(trap) => Failure::Trap {
                 message: trap.to_string(),
             },
