@@ -16,6 +16,7 @@
 mod bindings;
 mod cache;
 pub mod error;
+mod interface;
 pub mod item;
 pub mod order;
 pub mod plugin;
@@ -115,7 +116,7 @@ pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) 
             return check;
         }
     };
-    check.interface = sandbox::describe(&runtime.engine, &component);
+    check.interface = interface::describe(&runtime.engine, &component);
     let spec = PluginSpec {
         name: "candidate".into(),
         version: "0.0.0".into(),
