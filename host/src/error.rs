@@ -48,6 +48,16 @@ pub enum LoadError {
         expected: String,
         actual: String,
     },
+    /// Over a cap of [`precheck`](crate::precheck): refused before compiling.
+    #[error(
+        "plugin {plugin}: the component has {count} {what}, more than the {limit} a plugin may have; refusing to compile it"
+    )]
+    TooMuchCode {
+        plugin: String,
+        what: &'static str,
+        count: u64,
+        limit: u64,
+    },
     #[error("plugin {plugin}: not a valid WebAssembly component: {message}")]
     Compile { plugin: String, message: String },
     #[error("plugin {plugin}: does not implement the world {world}: {message}")]

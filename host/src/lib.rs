@@ -16,9 +16,11 @@
 mod bindings;
 mod cache;
 pub mod error;
+mod interface;
 pub mod item;
 pub mod order;
 pub mod plugin;
+pub mod precheck;
 pub mod rules;
 mod runtime;
 mod sandbox;
@@ -84,6 +86,16 @@ pub struct PluginCheck {
 /// does it implement, does it accept `config`.
 pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) -> PluginCheck {
     let sha256 = manifest::sha256_hex(wasm);
+    if let Err(e) = precheck::check("candidate", wasm) {
+        return PluginCheck {
+            size_bytes: wasm.len(),
+            sha256,
+            compile_micros: 0,
+            world: None,
+            interface: String::new(),
+            problems: vec![e.to_string()],
+        };
+    }
     let started = Instant::now();
     let compiled = wasmtime::component::Component::new(&runtime.engine, wasm);
     let compile_micros = started.elapsed().as_micros() as u64;
@@ -104,7 +116,7 @@ pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) 
             return check;
         }
     };
-    check.interface = sandbox::describe(&runtime.engine, &component);
+    check.interface = interface::describe(&runtime.engine, &component);
     let spec = PluginSpec {
         name: "candidate".into(),
         version: "0.0.0".into(),

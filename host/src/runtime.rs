@@ -156,6 +156,8 @@ impl Runtime {
         {
             return Ok((c.clone(), LoadKind::InProcess));
         }
+        // Before the disk cache too: its artifact may predate the caps.
+        crate::precheck::check(plugin, wasm)?;
         let compile = || {
             Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
                 plugin: plugin.into(),

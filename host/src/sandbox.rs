@@ -11,12 +11,13 @@
 
 use crate::bindings::CurrentOrder;
 use crate::error::{Failure, LoadError, PLUGIN_MESSAGE_MAX, plugin_text};
+use crate::interface;
 use crate::limits::Limits;
 use crate::runtime::{EpochTicker, LoadKind, Runtime, TICK};
 use crate::store::{LOG_BUDGET, State};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::component::{InstancePre, Linker};
 use wasmtime::{Engine, Store, Trap};
 
 /// The measured cost of one call, for the decision trace.
@@ -127,10 +128,19 @@ impl<W: World> Sandbox<W> {
         let config = spec.config.to_string();
         let limits = spec.limits.apply(runtime.config.default_limits);
         let (component, load_kind) = runtime.component(plugin, wasm, sha256)?;
-        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
-            plugin: plugin.into(),
-            world: W::NAME,
-            message: format!("{e:#}; {}", describe(&runtime.engine, &component)),
+        let wrong_world = |e: wasmtime::Error| {
+            let (imports, exports) = interface::names(&runtime.engine, &component);
+            let cause = interface::contract_mismatch(W::NAME, &imports, &exports)
+                .map(|cause| format!("{cause}: "))
+                .unwrap_or_default();
+            LoadError::WrongWorld {
+                plugin: plugin.into(),
+                world: W::NAME,
+                message: format!(
+                    "{cause}{e:#}; {}",
+                    interface::describe(&runtime.engine, &component)
+                ),
+            }
         };
         let instance_pre = W::linker(runtime)
             .instantiate_pre(&component)
@@ -318,6 +328,12 @@ impl<W: World> Sandbox<W> {
             Some(Trap::UnreachableCodeReached) => Failure::Trap {
                 message: "unreachable executed (a panic or abort in the plugin)".into(),
             },
+            // wasmtime's own words ("call stack exhausted") do not say what
+            // a plugin author should look for.
+            Some(Trap::StackOverflow) => Failure::Trap {
+                message: "stack overflow (call stack exhausted: unbounded or too deep recursion)"
+                    .into(),
+            },
             Some(trap) => Failure::Trap {
                 message: trap.to_string(),
             },
@@ -332,23 +348,4 @@ enum StartError {
     Config(String),
     Link(String),
     Failed(Failure),
-}
-
-/// What a component actually imports and exports, for error messages and
-/// `orderflow plugin check`.
-pub(crate) fn describe(engine: &Engine, component: &Component) -> String {
-    let ty = component.component_type();
-    let imports: Vec<_> = ty
-        .imports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let exports: Vec<_> = ty
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
-    format!(
-        "the component imports [{}] and exports [{}]",
-        imports.join(", "),
-        exports.join(", ")
-    )
 }

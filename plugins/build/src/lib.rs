@@ -75,7 +75,13 @@ pub const EXAMPLES: &[&str] = &[
     "normalize",
     "redact-pii",
 ];
-pub const FIXTURES: &[&str] = &["hostile-rule", "hostile-transform", "impostor"];
+pub const FIXTURES: &[&str] = &[
+    "hostile-rule",
+    "hostile-transform",
+    "impostor",
+    "wasi-importer",
+    "contract-v2",
+];
 
 /// Builds the named plugin crates and returns the path of each component,
 /// in the order given. Cargo's own freshness checks make a repeat call cheap.
