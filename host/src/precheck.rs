@@ -68,46 +68,20 @@ pub(crate) fn check(plugin: &str, wasm: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// The integration tests' encoder, shared rather than written twice.
+#[cfg(test)]
+#[path = "../tests/support/wasm_code.rs"]
+mod wasm_code;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A core module of `functions` functions, each `body_ops` `nop`s long,
-    /// written out by hand (the binary format is simple enough).
+    use super::wasm_code;
+
+    /// `functions` functions of `body_ops` `nop`s each.
     fn module(functions: u32, body_ops: u32) -> Vec<u8> {
-        fn leb(mut n: u64, out: &mut Vec<u8>) {
-            loop {
-                let byte = (n & 0x7f) as u8;
-                n >>= 7;
-                if n == 0 {
-                    out.push(byte);
-                    return;
-                }
-                out.push(byte | 0x80);
-            }
-        }
-        fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
-            out.push(id);
-            leb(body.len() as u64, out);
-            out.extend_from_slice(body);
-        }
-        let mut m = b"\0asm\x01\0\0\0".to_vec();
-        section(1, &[1, 0x60, 0, 0], &mut m);
-        let mut funcs = Vec::new();
-        leb(functions.into(), &mut funcs);
-        funcs.extend(std::iter::repeat_n(0u8, functions as usize));
-        section(3, &funcs, &mut m);
-        let mut body = vec![0u8];
-        body.extend(std::iter::repeat_n(0x01u8, body_ops as usize));
-        body.push(0x0b);
-        let mut code = Vec::new();
-        leb(functions.into(), &mut code);
-        for _ in 0..functions {
-            leb(body.len() as u64, &mut code);
-            code.extend_from_slice(&body);
-        }
-        section(10, &code, &mut m);
-        m
+        wasm_code::core_module(functions, &[0x01], body_ops)
     }
 
     #[test]

@@ -13,21 +13,8 @@ use orderflow_host::precheck::{MAX_CODE_BYTES, MAX_FUNCTIONS};
 use orderflow_host::rules::RulePlugin;
 use orderflow_host::{Failure, LoadError, PluginSpec, Runtime, RuntimeConfig};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
-
-/// Instance slots of each test's runtime: few, so that a slot leaked by a
-/// failure shows as a capacity failure within a handful of attempts.
-const POOL_SLOTS: u32 = 4;
-
-fn small_runtime() -> Arc<Runtime> {
-    Runtime::new(RuntimeConfig {
-        max_instances: POOL_SLOTS,
-        ..Default::default()
-    })
-    .expect("runtime")
-}
 
 /// Runs `f`, prints how long it took under `case`, and returns both.
 fn timed<T>(case: &str, f: impl FnOnce() -> T) -> (T, Duration) {
@@ -63,29 +50,6 @@ fn start_failure(e: LoadError) -> Failure {
     match e {
         LoadError::Start { failure, .. } => failure,
         other => panic!("expected a failure while starting, got: {other}"),
-    }
-}
-
-/// The host serves the next order: a well-behaved plugin loaded into the
-/// same runtime after the hostile one answers real verdicts, on more orders
-/// than the pool has slots (a slot the hostile plugin leaked would show).
-fn serves_next(runtime: &Runtime) {
-    let threshold = spec(
-        "threshold",
-        "threshold",
-        json!({"minimum_minor": {"EUR": 100000}}),
-    );
-    let rule = RulePlugin::load(runtime, &threshold, &wasm("threshold"))
-        .expect("a good plugin loads beside the hostile one");
-    for (call, total) in (0..POOL_SLOTS as u64 + 2).zip([125_000, 99_999].into_iter().cycle()) {
-        let o = order_with(json!({
-            "total_minor": total,
-            "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_minor": total}]
-        }));
-        let (v, _) = rule
-            .evaluate(&o)
-            .unwrap_or_else(|e| panic!("call {call}: {e}"));
-        assert_eq!(v.high_value, total >= 100_000, "call {call}: {}", v.reason);
     }
 }
 
@@ -194,47 +158,13 @@ fn configure_that_allocates_without_end_hits_the_memory_cap_at_load() {
 }
 
 /// A component of one core module with `functions` functions of `body_ops`
-/// `(i32.const 1) (drop)` pairs each, encoded by hand: a compile-time bomb
-/// when there are many.
+/// `(i32.const 1) (drop)` pairs each: a compile-time bomb when there are many.
 fn bomb(functions: u32, body_ops: u32) -> Vec<u8> {
-    fn leb(mut n: u64, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
-        out.push(id);
-        leb(body.len() as u64, out);
-        out.extend_from_slice(body);
-    }
-    let mut module = b"\0asm\x01\0\0\0".to_vec();
-    section(1, &[1, 0x60, 0, 0], &mut module);
-    let mut funcs = Vec::new();
-    leb(functions.into(), &mut funcs);
-    funcs.extend(std::iter::repeat_n(0u8, functions as usize));
-    section(3, &funcs, &mut module);
-    let mut body = vec![0u8];
-    for _ in 0..body_ops {
-        body.extend_from_slice(&[0x41, 0x01, 0x1a]);
-    }
-    body.push(0x0b);
-    let mut code = Vec::new();
-    leb(functions.into(), &mut code);
-    for _ in 0..functions {
-        leb(body.len() as u64, &mut code);
-        code.extend_from_slice(&body);
-    }
-    section(10, &code, &mut module);
-    // A component (layer 1, version 0x0d) whose one section is that module.
-    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
-    section(1, &module, &mut component);
-    component
+    wasm_code::component_of(&wasm_code::core_module(
+        functions,
+        &[0x41, 0x01, 0x1a],
+        body_ops,
+    ))
 }
 
 fn bomb_spec(wasm: &[u8]) -> PluginSpec {

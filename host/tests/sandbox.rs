@@ -8,14 +8,10 @@ mod support;
 use orderflow_host::limits::LimitOverrides;
 use orderflow_host::rules::{Outcome, RulePlugin};
 use orderflow_host::transforms::TransformPlugin;
-use orderflow_host::{Failure, Item, LoadError, PublishedDecision, Runtime, RuntimeConfig};
+use orderflow_host::{Failure, Item, LoadError, PublishedDecision, Runtime};
 use serde_json::json;
 use std::sync::Arc;
 use support::*;
-
-/// Instance slots of the runtime each hostile rule gets: few, so that
-/// [`still_serves`] can run more calls than there are slots.
-const POOL_SLOTS: u32 = 4;
 
 /// A hostile rule and the runtime it runs in.
 struct Hostile {
@@ -31,11 +27,7 @@ impl std::ops::Deref for Hostile {
 }
 
 fn hostile(behaviour: &str, limits: LimitOverrides) -> Hostile {
-    let runtime = Runtime::new(RuntimeConfig {
-        max_instances: POOL_SLOTS,
-        ..Default::default()
-    })
-    .expect("runtime");
+    let runtime = small_runtime();
     let mut s = spec("hostile", "hostile-rule", json!({ "behaviour": behaviour }));
     s.limits = limits;
     let rule = RulePlugin::load(&runtime, &s, &wasm("hostile-rule")).expect("hostile rule loads");
@@ -60,23 +52,7 @@ fn still_serves(hostile: &Hostile) {
     for call in 0..POOL_SLOTS + 2 {
         assert_eq!(failure(hostile), first, "call {call} after the failure");
     }
-    let threshold = spec(
-        "threshold",
-        "threshold",
-        json!({"minimum_minor": {"EUR": 100000}}),
-    );
-    let rule = RulePlugin::load(&hostile.runtime, &threshold, &wasm("threshold"))
-        .expect("a good plugin loads beside the hostile one");
-    for (call, total) in (0..POOL_SLOTS as u64 + 2).zip([125_000, 99_999].into_iter().cycle()) {
-        let o = order_with(json!({
-            "total_minor": total,
-            "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_minor": total}]
-        }));
-        let (v, _) = rule
-            .evaluate(&o)
-            .unwrap_or_else(|e| panic!("call {call}: {e}"));
-        assert_eq!(v.high_value, total >= 100_000, "call {call}: {}", v.reason);
-    }
+    serves_next(&hostile.runtime);
 }
 
 #[test]

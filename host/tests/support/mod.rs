@@ -2,11 +2,15 @@
 //! (once per test process) and writes manifests for them.
 #![allow(dead_code)]
 
+pub mod wasm_code;
+
 use orderflow_host::manifest::sha256_hex;
+use orderflow_host::rules::RulePlugin;
 use orderflow_host::{
     LoadError, LoadedManifest, Manifest, Order, PluginSpec, RuleSet, Runtime, RuntimeConfig,
     TransformChain, wasm_from_dir,
 };
+use serde_json::json;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -84,4 +88,40 @@ pub fn order_with(patch: serde_json::Value) -> Arc<Order> {
         v[k] = val.clone();
     }
     order(&v.to_string())
+}
+
+/// Instance slots of a hostile test's runtime: few, so that a slot leaked
+/// by a failure shows as a capacity failure within a handful of attempts.
+pub const POOL_SLOTS: u32 = 4;
+
+/// A runtime of [`POOL_SLOTS`] instance slots.
+pub fn small_runtime() -> Arc<Runtime> {
+    Runtime::new(RuntimeConfig {
+        max_instances: POOL_SLOTS,
+        ..Default::default()
+    })
+    .expect("runtime")
+}
+
+/// The host serves the next order: a well-behaved plugin loaded into the
+/// same runtime after a hostile one answers real verdicts, on more orders
+/// than the pool has slots (a slot the hostile plugin leaked would show).
+pub fn serves_next(runtime: &Runtime) {
+    let threshold = spec(
+        "threshold",
+        "threshold",
+        json!({"minimum_minor": {"EUR": 100000}}),
+    );
+    let rule = RulePlugin::load(runtime, &threshold, &wasm("threshold"))
+        .expect("a good plugin loads beside the hostile one");
+    for (call, total) in (0..POOL_SLOTS as u64 + 2).zip([125_000, 99_999].into_iter().cycle()) {
+        let o = order_with(json!({
+            "total_minor": total,
+            "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_minor": total}]
+        }));
+        let (v, _) = rule
+            .evaluate(&o)
+            .unwrap_or_else(|e| panic!("call {call}: {e}"));
+        assert_eq!(v.high_value, total >= 100_000, "call {call}: {}", v.reason);
+    }
 }
