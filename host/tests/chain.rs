@@ -254,64 +254,49 @@ fn the_disk_cache_makes_a_warm_start_skip_compilation() {
         ..Default::default()
     };
     let m = manifest(examples(), vec![]);
-    let cold = RuleSet::load(
-        &Runtime::new(config()).unwrap(),
-        &m,
-        &wasm_from_dir(plugin_dir()),
-    )
-    .unwrap();
-    assert!(cold.loaded.iter().all(|p| p.load == LoadKind::Compiled));
+    let load = |rt: &Runtime| RuleSet::load(rt, &m, &wasm_from_dir(plugin_dir())).unwrap();
+    // A load kind for every plugin of a load.
+    let kinds = |set: &RuleSet| set.loaded.iter().map(|p| p.load).collect::<Vec<_>>();
+    let all = |kind| vec![kind; examples().len()];
+    let cold = load(&Runtime::new(config()).unwrap());
+    assert_eq!(kinds(&cold), all(LoadKind::Compiled));
     let rt = Runtime::new(config()).unwrap();
-    let warm = RuleSet::load(&rt, &m, &wasm_from_dir(plugin_dir())).unwrap();
-    assert!(
-        warm.loaded
-            .iter()
-            .all(|p| p.load == LoadKind::FromDiskCache),
-        "{:?}",
-        warm.loaded
-    );
+    let warm = load(&rt);
+    assert_eq!(kinds(&warm), all(LoadKind::FromDiskCache));
     assert_eq!(
         warm.evaluate(&order(ORDER)).high_value,
         cold.evaluate(&order(ORDER)).high_value
     );
-    let again = RuleSet::load(&rt, &m, &wasm_from_dir(plugin_dir())).unwrap();
-    assert!(again.loaded.iter().all(|p| p.load == LoadKind::InProcess));
+    let again = load(&rt);
+    assert_eq!(kinds(&again), all(LoadKind::InProcess));
 
     // A corrupted artifact is detected by its hash and recompiled, never loaded.
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "cwasm") {
-            let mut bytes = std::fs::read(&path).unwrap();
-            let n = bytes.len();
-            bytes[n / 2] ^= 0xff;
-            std::fs::write(&path, bytes).unwrap();
-        }
+    let artifacts = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(artifacts().len(), examples().len());
+    for path in artifacts() {
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        bytes[n / 2] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
     }
-    let healed = RuleSet::load(
-        &Runtime::new(config()).unwrap(),
-        &m,
-        &wasm_from_dir(plugin_dir()),
-    )
-    .unwrap();
-    assert!(healed.loaded.iter().all(|p| p.load == LoadKind::Compiled));
+    let healed = load(&Runtime::new(config()).unwrap());
+    assert_eq!(kinds(&healed), all(LoadKind::Compiled));
 
     // An entry someone else could have written is native code we cannot
     // vouch for: refused and recompiled, however good its hash.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "cwasm") {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
-            }
+        for path in artifacts() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
         }
-        let refused = RuleSet::load(
-            &Runtime::new(config()).unwrap(),
-            &m,
-            &wasm_from_dir(plugin_dir()),
-        )
-        .unwrap();
-        assert!(refused.loaded.iter().all(|p| p.load == LoadKind::Compiled));
+        let refused = load(&Runtime::new(config()).unwrap());
+        assert_eq!(kinds(&refused), all(LoadKind::Compiled));
     }
 }
