@@ -209,10 +209,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("boto3, aws-sam-translator, PyYAML"), "{err}");
-        assert!(
-            err.contains("pip install boto3 aws-sam-translator PyYAML"),
-            "{err}"
-        );
+        assert!(err.contains("`cargo xtask setup`"), "{err}");
     }
 
     #[test]
@@ -227,10 +224,7 @@ mod tests {
         .to_string();
         assert!(err.contains("/nonexistent/python3"), "{err}");
         assert!(err.contains("ORDERFLOW_PYTHON"), "{err}");
-        assert!(
-            err.contains("pip install boto3 aws-sam-translator PyYAML"),
-            "{err}"
-        );
+        assert!(err.contains("`cargo xtask setup`"), "{err}");
     }
 
     #[test]
