@@ -14,12 +14,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from localstack.cli import main  # noqa: E402
+from localstack.clients import Clients  # noqa: E402
 from localstack.errors import LocalStackError  # noqa: E402
 from localstack.resources import RESOURCE_APPLIERS  # noqa: E402
 from localstack.stack import SUMMARY_KEYS, LocalStack, build_local_stack, create_local_stack  # noqa: E402
 from localstack.template import resolve_parameters, transformed_template  # noqa: E402
 
 __all__ = [
+    "Clients",
     "LocalStack",
     "LocalStackError",
     "RESOURCE_APPLIERS",
