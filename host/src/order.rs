@@ -93,7 +93,22 @@ impl Order {
         if !json.trim_start().starts_with('{') {
             return Err(OrderError::Json("an order must be a JSON object".into()));
         }
-        let de = &mut serde_json::Deserializer::from_str(json);
+        Self::deserialize_checked(&mut serde_json::Deserializer::from_str(json))
+    }
+
+    /// As [`from_json`](Self::from_json), from JSON a caller has already
+    /// parsed (a Lambda event), without writing it out and reading it again.
+    pub fn from_value(value: &serde_json::Value) -> Result<Order, OrderError> {
+        if !value.is_object() {
+            return Err(OrderError::Json("an order must be a JSON object".into()));
+        }
+        Self::deserialize_checked(value)
+    }
+
+    /// Deserialises with the failing field's path in the error, then validates.
+    fn deserialize_checked<'de>(
+        de: impl serde::Deserializer<'de, Error = serde_json::Error>,
+    ) -> Result<Order, OrderError> {
         let order: Order = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
@@ -219,6 +234,20 @@ impl Parsed {
             order,
         }
     }
+
+    /// As [`new`](Self::new), from an already parsed JSON value.
+    pub fn from_value(line: usize, value: &serde_json::Value) -> Parsed {
+        let order = Order::from_value(value);
+        let order_id = match &order {
+            Ok(o) => Some(o.order_id.clone()),
+            Err(_) => value["order_id"].as_str().map(String::from),
+        };
+        Parsed {
+            line,
+            order_id,
+            order,
+        }
+    }
 }
 
 /// Reads orders from JSON Lines or from one JSON array. Every entry is
@@ -274,8 +303,18 @@ mod tests {
         v.to_string()
     }
 
+    /// The error for `json`, which an already parsed value must get too
+    /// (the producer parses Lambda events before it sees their orders).
     fn err(json: &str) -> String {
-        Order::from_json(json).unwrap_err().to_string()
+        let e = Order::from_json(json).unwrap_err().to_string();
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(json) {
+            assert_eq!(
+                Order::from_value(&value).unwrap_err().to_string(),
+                e,
+                "{json}"
+            );
+        }
+        e
     }
 
     #[test]
@@ -285,6 +324,8 @@ mod tests {
         assert_eq!(o.created_at_secs(), 1_795_515_300);
         assert_eq!(o.attributes["country"], "DE");
         assert_eq!(Order::from_json(&o.to_json()).unwrap(), o, "round trip");
+        let value: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        assert_eq!(Order::from_value(&value).unwrap(), o, "from a parsed value");
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub fn parse_orders(body: &Value) -> Result<Vec<Parsed>, EventError> {
         ));
     }
     let Some(orders) = obj.get("orders") else {
-        return Ok(vec![Parsed::new(1, &body.to_string())]);
+        return Ok(vec![Parsed::from_value(1, body)]);
     };
     let orders = orders
         .as_array()
@@ -113,7 +113,7 @@ pub fn parse_orders(body: &Value) -> Result<Vec<Parsed>, EventError> {
         .iter()
         .enumerate()
         .map(|(i, o)| match o {
-            Value::Object(_) => Parsed::new(i + 1, &o.to_string()),
+            Value::Object(_) => Parsed::from_value(i + 1, o),
             other => Parsed {
                 line: i + 1,
                 order_id: None,
