@@ -192,6 +192,18 @@ pub fn unique_stage(base: &str) -> String {
 mod tests {
     use super::*;
 
+    /// What running the script with `python` against a dead endpoint says.
+    fn failure_with(python: &str) -> String {
+        run_template_script(
+            python,
+            "http://127.0.0.1:9",
+            "us-east-1",
+            &StackSettings::new("t"),
+        )
+        .unwrap_err()
+        .to_string()
+    }
+
     #[test]
     fn a_python_without_the_packages_is_named_with_the_fix() {
         // python3 without site-packages (-S): none of the three importable.
@@ -200,28 +212,14 @@ mod tests {
         std::fs::write(&fake, format!("#!/bin/sh\nexec {} -S \"$@\"\n", python())).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let err = run_template_script(
-            fake.to_str().unwrap(),
-            "http://127.0.0.1:9",
-            "us-east-1",
-            &StackSettings::new("t"),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = failure_with(fake.to_str().unwrap());
         assert!(err.contains("boto3, aws-sam-translator, PyYAML"), "{err}");
         assert!(err.contains("`cargo xtask setup`"), "{err}");
     }
 
     #[test]
     fn a_missing_interpreter_is_named_with_the_fix() {
-        let err = run_template_script(
-            "/nonexistent/python3",
-            "http://127.0.0.1:9",
-            "us-east-1",
-            &StackSettings::new("t"),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = failure_with("/nonexistent/python3");
         assert!(err.contains("/nonexistent/python3"), "{err}");
         assert!(err.contains("ORDERFLOW_PYTHON"), "{err}");
         assert!(err.contains("`cargo xtask setup`"), "{err}");
