@@ -32,16 +32,21 @@ fn lay_out(dir: &Path) {
 }
 
 /// An in-memory store; `throttled` makes every write of that order fail retryably.
-fn consumer(dir: &Path, throttled: Option<&str>) -> Consumer<ThrottledStore<MemoryStore>> {
-    let plugins: PluginCache<TransformChain> = dir_cache(dir, Duration::from_secs(60));
+/// A consumer over a manifest laid out in a directory of its own (kept
+/// alive by the returned guard).
+fn consumer(throttled: Option<&str>) -> (tempfile::TempDir, Consumer<ThrottledStore<MemoryStore>>) {
+    let dir = tempfile::tempdir().unwrap();
+    lay_out(dir.path());
+    let plugins: PluginCache<TransformChain> = dir_cache(dir.path(), Duration::from_secs(60));
     let throttle = match throttled {
         Some(order_id) => Throttle::Order(order_id.into()),
         None => Throttle::Never,
     };
-    Consumer::new(
+    let consumer = Consumer::new(
         Arc::new(plugins),
         ThrottledStore::new(MemoryStore::default(), throttle),
-    )
+    );
+    (dir, consumer)
 }
 
 /// A message body as the producer publishes it (a lowercase currency for
@@ -94,9 +99,7 @@ fn failures(r: &aws_lambda_events::sqs::SqsBatchResponse) -> Vec<&str> {
 
 #[tokio::test]
 async fn raw_and_enveloped_bodies_are_stored_and_only_bad_records_are_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path());
-    let c = consumer(dir.path(), None);
+    let (_dir, c) = consumer(None);
     let raw = message("ord-1");
     let wrapped = envelope(&message("ord-2"));
     let confirm = json!({"Type": "SubscriptionConfirmation", "Message": "confirm"}).to_string();
@@ -139,9 +142,7 @@ async fn raw_and_enveloped_bodies_are_stored_and_only_bad_records_are_reported()
 
 #[tokio::test]
 async fn a_message_delivered_twice_leaves_one_item() {
-    let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path());
-    let c = consumer(dir.path(), None);
+    let (_dir, c) = consumer(None);
     let body = message("ord-1");
     let e = event(&[("m1", Some(&body)), ("m1-again", Some(&body))]);
     assert!(
@@ -157,9 +158,7 @@ async fn a_message_delivered_twice_leaves_one_item() {
 
 #[tokio::test]
 async fn a_failed_write_returns_its_record_not_the_batch() {
-    let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path());
-    let c = consumer(dir.path(), Some("ord-2"));
+    let (_dir, c) = consumer(Some("ord-2"));
     let (a, b, d) = (message("ord-1"), message("ord-2"), message("ord-3"));
     let (r, results) = c
         .handle_with_results(event(&[
@@ -181,8 +180,9 @@ async fn a_failed_write_returns_its_record_not_the_batch() {
 
 #[tokio::test]
 async fn the_whole_batch_fails_only_when_a_record_cannot_be_named_or_nothing_loads() {
-    let dir = tempfile::tempdir().unwrap();
-    let c = consumer(dir.path(), None);
+    let (dir, c) = consumer(None);
+    // Nothing to load yet.
+    std::fs::remove_file(dir.path().join("manifest.json")).unwrap();
     let body = message("ord-1");
     let e = c.handle(event(&[("m1", Some(&body))])).await.unwrap_err();
     assert!(matches!(e, HandlerError::Plugins(_)), "{e}");
@@ -201,8 +201,7 @@ async fn the_whole_batch_fails_only_when_a_record_cannot_be_named_or_nothing_loa
 
 #[tokio::test]
 async fn an_empty_batch_is_answered_with_no_failures() {
-    let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path());
-    let r = consumer(dir.path(), None).handle(event(&[])).await.unwrap();
+    let (_dir, c) = consumer(None);
+    let r = c.handle(event(&[])).await.unwrap();
     assert!(r.batch_item_failures.is_empty());
 }

@@ -27,15 +27,18 @@ fn lay_out(dir: &Path) {
     );
 }
 
-fn producer(dir: &Path, publisher: MemoryPublisher) -> Producer<MemoryPublisher> {
-    Producer::new(Arc::new(dir_cache(dir, Duration::from_secs(60))), publisher)
+/// A producer over a manifest laid out in a directory of its own (kept
+/// alive by the returned guard).
+fn producer(publisher: MemoryPublisher) -> (tempfile::TempDir, Producer<MemoryPublisher>) {
+    let dir = tempfile::tempdir().unwrap();
+    lay_out(dir.path());
+    let cache = dir_cache(dir.path(), Duration::from_secs(60));
+    (dir, Producer::new(Arc::new(cache), publisher))
 }
 
 #[tokio::test]
 async fn a_direct_invocation_with_one_order_publishes_it() {
-    let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path());
-    let p = producer(dir.path(), MemoryPublisher::default());
+    let (_dir, p) = producer(MemoryPublisher::default());
     let r = p.handle(order("ord-1", 150_000)).await.unwrap();
     assert!(r["revision"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(
@@ -60,9 +63,7 @@ async fn a_direct_invocation_with_one_order_publishes_it() {
 
 #[tokio::test]
 async fn a_batch_answers_every_order_in_its_place() {
-    let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path());
-    let p = producer(dir.path(), MemoryPublisher::default());
+    let (_dir, p) = producer(MemoryPublisher::default());
     let mut vip = order("ord-3", 100);
     vip["customer_id"] = json!("cust-7");
     let mut invalid = order("ord-4", 100);
@@ -108,9 +109,7 @@ async fn a_batch_answers_every_order_in_its_place() {
 
 #[tokio::test]
 async fn an_http_post_is_answered_in_payload_format_2() {
-    let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path());
-    let p = producer(dir.path(), MemoryPublisher::default());
+    let (_dir, p) = producer(MemoryPublisher::default());
     let r = p
         .handle(http_post(
             &json!({"orders": [order("ord-1", 150_000), order("ord-2", 10)]}).to_string(),
@@ -141,9 +140,7 @@ async fn an_http_post_is_answered_in_payload_format_2() {
 
 #[tokio::test]
 async fn an_order_that_could_not_be_published_is_a_503_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path());
-    let p = producer(dir.path(), MemoryPublisher::refusing());
+    let (_dir, p) = producer(MemoryPublisher::refusing());
     let r = p
         .handle(http_post(&order("ord-1", 150_000).to_string()))
         .await
@@ -165,9 +162,7 @@ async fn an_order_that_could_not_be_published_is_a_503_over_http() {
 
 #[tokio::test]
 async fn an_unreadable_event_fails_the_invocation_with_the_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    lay_out(dir.path());
-    let p = producer(dir.path(), MemoryPublisher::default());
+    let (_dir, p) = producer(MemoryPublisher::default());
     let e = p.handle(json!([1, 2])).await.unwrap_err();
     assert!(matches!(e, HandlerError::Event(_)));
     assert_eq!(
@@ -180,8 +175,9 @@ async fn an_unreadable_event_fails_the_invocation_with_the_reason() {
 
 #[tokio::test]
 async fn without_a_rule_set_the_invocation_fails_and_http_gets_503() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = producer(dir.path(), MemoryPublisher::default());
+    let (dir, p) = producer(MemoryPublisher::default());
+    // Nothing to load yet.
+    std::fs::remove_file(dir.path().join("manifest.json")).unwrap();
     let e = p.handle(order("ord-1", 150_000)).await.unwrap_err();
     assert!(matches!(e, HandlerError::Plugins(_)));
     assert!(
