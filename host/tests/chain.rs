@@ -7,7 +7,7 @@ use orderflow_host::manifest::sha256_hex;
 use orderflow_host::rules::Outcome;
 use orderflow_host::{
     Item, LoadError, LoadKind, OnError, PublishedDecision, RuleSet, Runtime, RuntimeConfig,
-    TransformChain, item::Value, wasm_from_dir,
+    item::Value, wasm_from_dir,
 };
 use serde_json::json;
 use support::*;
@@ -175,17 +175,10 @@ fn a_bad_configuration_is_refused_at_load_time_with_the_plugins_words() {
 
 #[test]
 fn transforms_shape_the_item_in_order() {
-    let chain = TransformChain::load(
-        &runtime(),
-        &manifest(
-            vec![],
-            vec![
-                spec("normalize", "normalize", json!({})),
-                spec("redact-pii", "redact-pii", json!({})),
-            ],
-        ),
-        &wasm_from_dir(plugin_dir()),
-    )
+    let chain = load_transforms(vec![
+        spec("normalize", "normalize", json!({})),
+        spec("redact-pii", "redact-pii", json!({})),
+    ])
     .unwrap();
     let o = order_with(
         json!({"currency": "eur", "attributes": {"email": "ana@example.com", "phone": "+49 170 1234567", "country": "DE"}}),
@@ -219,17 +212,10 @@ fn transforms_shape_the_item_in_order() {
 
 #[test]
 fn a_failing_transform_stops_the_order_with_its_reason() {
-    let chain = TransformChain::load(
-        &runtime(),
-        &manifest(
-            vec![],
-            vec![
-                spec("normalize", "normalize", json!({})),
-                spec("bad", "hostile-transform", json!({"behaviour": "fail"})),
-            ],
-        ),
-        &wasm_from_dir(plugin_dir()),
-    )
+    let chain = load_transforms(vec![
+        spec("normalize", "normalize", json!({})),
+        spec("bad", "hostile-transform", json!({"behaviour": "fail"})),
+    ])
     .unwrap();
     let decision = PublishedDecision {
         revision: "r".into(),
