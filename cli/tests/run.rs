@@ -295,3 +295,34 @@ fn an_empty_input_is_an_error_not_a_silent_success() {
         assert!(stderr.contains("stdin: no orders in it"), "{stderr}");
     }
 }
+
+#[test]
+fn an_unsafe_cache_directory_is_warned_about_without_rust_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared-cache");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_orderflow"))
+        .args(["run", "samples/orders.jsonl", "--manifest"])
+        .arg(manifest())
+        .arg("--store")
+        .arg(dir.path().join("store"))
+        .arg("--cache-dir")
+        .arg(&shared)
+        .current_dir(root())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("compiled-plugin cache not used"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("5 compiled, 0 from the artifact cache"),
+        "{stdout}"
+    );
+}
