@@ -130,11 +130,14 @@ mod tests {
         );
     }
 
+    /// A named edit of a manifest.
+    type Change = (&'static str, Box<dyn Fn(&mut Manifest)>);
+
     #[test]
     fn any_change_that_decides_is_a_new_revision() {
         let m = manifest();
         let base = m.revision();
-        let changed: Vec<(&str, Box<dyn Fn(&mut Manifest)>)> = vec![
+        let changed: Vec<Change> = vec![
             (
                 "config",
                 Box::new(|m| m.rules[0].config["minimum_minor"]["EUR"] = 101.into()),
