@@ -93,7 +93,12 @@ impl Order {
         if !json.trim_start().starts_with('{') {
             return Err(OrderError::Json("an order must be a JSON object".into()));
         }
-        Self::deserialize_checked(&mut serde_json::Deserializer::from_str(json))
+        // The plain deserialiser first: tracking the path of every field
+        // costs as much as the parse itself, and only an error needs it.
+        match Order::deserialize(&mut serde_json::Deserializer::from_str(json)) {
+            Ok(order) => order.validate(),
+            Err(_) => Self::deserialize_checked(&mut serde_json::Deserializer::from_str(json)),
+        }
     }
 
     /// As [`from_json`](Self::from_json), from JSON a caller has already
@@ -102,10 +107,14 @@ impl Order {
         if !value.is_object() {
             return Err(OrderError::Json("an order must be a JSON object".into()));
         }
-        Self::deserialize_checked(value)
+        match Order::deserialize(value) {
+            Ok(order) => order.validate(),
+            Err(_) => Self::deserialize_checked(value),
+        }
     }
 
-    /// Deserialises with the failing field's path in the error, then validates.
+    /// Deserialises with the failing field's path in the error, then
+    /// validates: the slow path, run once the plain parse has failed.
     fn deserialize_checked<'de>(
         de: impl serde::Deserializer<'de, Error = serde_json::Error>,
     ) -> Result<Order, OrderError> {
