@@ -16,8 +16,10 @@
 //!   writes it, hashes optional.
 //! - [`Manifest::lock`] fills in the hashes from the plugins' bytes, and
 //!   [`Locked::write_to`] lays the locked manifest out with its plugins.
+//! - [`diff::diff`] says what changes from one manifest to another.
 //! - [`PluginSpec::wasm_path`] resolves a plugin relative to its manifest.
 
+pub mod diff;
 pub mod limits;
 mod lock;
 mod revision;
