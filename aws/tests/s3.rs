@@ -101,7 +101,7 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
     );
 
     assert!(matches!(
-        store.status().await,
+        store.status(None).await,
         Err(OperatorError::NoLiveManifest { .. })
     ));
     assert!(matches!(
@@ -135,7 +135,7 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
             .high_value
     );
 
-    let status = store.status().await.unwrap();
+    let status = store.status(None).await.unwrap();
     assert_eq!(status.revision, first.revision);
     assert_eq!(status.action.as_deref(), Some("publish"));
     assert!(status.previous.is_none());
@@ -180,7 +180,7 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
             .evaluate(&parsed(&priced("ord-1001", 60_000)))
             .high_value
     );
-    let status = store.status().await.unwrap();
+    let status = store.status(None).await.unwrap();
     assert_eq!(status.previous.as_deref(), Some(first.revision.as_str()));
     assert_eq!(status.history.len(), 2);
 
@@ -190,7 +190,7 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
         (back.from.as_str(), back.to.as_str()),
         (second.revision.as_str(), first.revision.as_str())
     );
-    let status = store.status().await.unwrap();
+    let status = store.status(None).await.unwrap();
     assert_eq!(status.revision, first.revision);
     assert_eq!(status.action.as_deref(), Some("rollback"));
     let live = rules.current().await.unwrap();
@@ -216,6 +216,60 @@ async fn publish_status_and_rollback_and_a_running_function_follows() {
         Err(OperatorError::UnknownRevision { .. })
     ));
     assert_eq!(rules.current().await.unwrap().revision, second.revision);
+}
+
+#[tokio::test]
+async fn history_is_append_only_and_rollbacks_walk_back_through_it() {
+    let moto = MotoServer::start().unwrap();
+    let store = PluginStore::new(bucket(&moto).await, location());
+    let publish = async |minimum| {
+        store
+            .publish(&threshold_and_transforms(minimum), &wasm_dir(), None)
+            .await
+            .unwrap()
+            .revision
+    };
+    let a = publish(100_000).await;
+    let b = publish(50_000).await;
+    // Publishing an old revision again is a new entry, not a rewrite of A's past.
+    assert_eq!(publish(100_000).await, a);
+
+    let back = store.rollback(None).await.unwrap();
+    assert_eq!(
+        (back.from.as_str(), back.to.as_str()),
+        (a.as_str(), b.as_str())
+    );
+    let back = store.rollback(None).await.unwrap();
+    assert_eq!(
+        (back.from.as_str(), back.to.as_str()),
+        (b.as_str(), a.as_str())
+    );
+    assert!(matches!(
+        store.rollback(None).await,
+        Err(OperatorError::NoPrevious { .. })
+    ));
+
+    let status = store.status(None).await.unwrap();
+    assert_eq!(
+        (status.revision.as_str(), status.sequence),
+        (a.as_str(), Some(5))
+    );
+    let seen: Vec<(u64, &str, &str)> = status
+        .history
+        .iter()
+        .map(|e| (e.sequence, e.action.as_str(), e.revision.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (5, "rollback", a.as_str()),
+            (4, "rollback", b.as_str()),
+            (3, "publish", a.as_str()),
+            (2, "publish", b.as_str()),
+            (1, "publish", a.as_str()),
+        ]
+    );
+    assert!(status.previous.is_none(), "{status:?}");
 }
 
 #[tokio::test]
@@ -284,6 +338,34 @@ async fn a_function_keeps_its_rules_when_the_live_manifest_goes_bad() {
         rules.status().await.last_error.unwrap().kind,
         RefreshErrorKind::HashMismatch
     );
+    // The operator's health check sees it too, by plugin, with and without loading.
+    let rt = runtime(16);
+    for verify in [None, Some(&*rt)] {
+        let status = store.status(verify).await.unwrap();
+        assert!(
+            status.problems.len() == 1 && status.problems[0].starts_with("plugin threshold: "),
+            "{:?}",
+            status.problems
+        );
+    }
+    // A missing plugin object is a problem; the set is healthy when all is there.
+    put_manifest(&s3, serde_json::to_vec(&good.manifest).unwrap()).await;
+    assert!(store.status(Some(&rt)).await.unwrap().problems.is_empty());
+    let gone = &good.plugins[1].key;
+    s3.delete_object()
+        .bucket(BUCKET)
+        .key(gone)
+        .send()
+        .await
+        .unwrap();
+    let status = store.status(None).await.unwrap();
+    assert_eq!(
+        status.problems,
+        [format!(
+            "plugin {} is missing: no {gone}",
+            good.plugins[1].name
+        )]
+    );
 
     // Not JSON at all.
     put_manifest(&s3, b"<html>".to_vec()).await;
@@ -293,7 +375,7 @@ async fn a_function_keeps_its_rules_when_the_live_manifest_goes_bad() {
         RefreshErrorKind::Manifest
     );
     // status refuses to describe it, naming the object.
-    let e = store.status().await.unwrap_err();
+    let e = store.status(None).await.unwrap_err();
     assert!(
         e.to_string()
             .contains("s3://orderflow-test-plugins/plugins/manifest.json"),

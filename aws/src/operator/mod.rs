@@ -7,16 +7,13 @@
 //! | `plugins/<stem>-<sha8>.wasm` | a plugin, content-addressed: never overwritten, so a manifest always gets the bytes it pins |
 //! | `plugins/manifests/<hex>.json` | every manifest ever published, named by its revision ([`Manifest::revision`]: the content's, not the file's, so a re-publish of the same set is recognised) |
 //! | `plugins/manifest.json` | the live manifest: a byte-identical copy of one of the above |
+//! | `plugins/history/<sequence>.json` | what went live and when, one entry per publish or rollback ([`history`]) |
 //!
-//! Each manifest copy and the live manifest carry S3 user metadata:
-//! `orderflow-revision`, `orderflow-previous-revision` (the revision that
-//! was live when this one was published), `orderflow-published-at` and
-//! `orderflow-action` (`publish` or `rollback`). A rollback makes the
-//! previous revision live again, so repeated rollbacks walk back through
-//! the publish history; `rollback(Some(rev))` goes to any published
-//! revision. None of this needs bucket versioning (so it works the same on
-//! a local server), but the template turns versioning on as well: every
-//! version of `manifest.json` stays recoverable for 90 days.
+//! The live manifest's S3 user metadata repeats its history entry
+//! (`orderflow-revision`, `-sequence`, `-action`, `-published-at`, `-undo`).
+//! None of this needs bucket versioning (so it works the same on a local
+//! server), but the template turns versioning on as well: every version of
+//! `manifest.json` stays recoverable for 90 days.
 //!
 //! The live manifest is replaced with a conditional PUT (`If-Match` on the
 //! ETag of the live manifest this publish read, or `If-None-Match: *` for the
@@ -30,28 +27,31 @@
 //! content-addressed names) is the manifest model's
 //! ([`orderflow_host::manifest::Locked`]); this module only moves objects.
 //!
-//! [`publish`](PluginStore::publish), [`rollback`](PluginStore::rollback)
-//! and [`status`](PluginStore::status) each have a file; `objects` holds
-//! the S3 calls they share.
+//! [`publish`](PluginStore::publish), [`rollback`](PluginStore::rollback),
+//! [`status`](PluginStore::status) and [`history`] each have a file;
+//! `objects` holds the S3 calls they share.
 
+pub mod history;
 mod objects;
 mod publish;
 mod rollback;
 mod status;
 
+pub use history::{Action, Entry};
+
 use crate::config::PluginLocation;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
+use orderflow_host::manifest::diff::PluginChange;
 use orderflow_host::manifest::{LockError, ManifestError};
 use orderflow_host::{LoadError, Manifest};
 use serde::Serialize;
 
 pub const META_REVISION: &str = "orderflow-revision";
-pub const META_PREVIOUS: &str = "orderflow-previous-revision";
 pub const META_PUBLISHED_AT: &str = "orderflow-published-at";
 pub const META_ACTION: &str = "orderflow-action";
 pub const META_SHA256: &str = "orderflow-sha256";
-/// How many published revisions [`PluginStore::status`] lists.
+/// How many history entries [`PluginStore::status`] lists.
 pub const HISTORY_LIMIT: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -66,14 +66,19 @@ pub enum OperatorError {
         existing: String,
         wanted: String,
     },
+    /// Not `#[from]`: that would make the load error this one's source too,
+    /// and an error chain would print it twice.
     #[error("the new manifest would not load: {0}")]
-    Load(#[from] LoadError),
-    #[error("S3 {action} s3://{bucket}/{key}: {message}")]
+    Load(LoadError),
+    #[error("S3 {action} s3://{bucket}/{key}: {message} ({hint})")]
     S3 {
         action: &'static str,
         bucket: String,
         key: String,
         message: String,
+        hint: &'static str,
+        /// The SDK's whole account of it, for `-v`.
+        detail: String,
     },
     #[error("there is no live manifest at {uri}: publish one first")]
     NoLiveManifest { uri: String },
@@ -91,6 +96,22 @@ pub enum OperatorError {
     /// be read, or whose bytes differ from a sha256 the source pins.
     #[error(transparent)]
     Lock(#[from] LockError),
+}
+
+impl From<LoadError> for OperatorError {
+    fn from(e: LoadError) -> Self {
+        OperatorError::Load(e)
+    }
+}
+
+impl OperatorError {
+    /// More than the one-line message, when there is more to say.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            OperatorError::S3 { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
 }
 
 /// A plugin object as published.
@@ -120,6 +141,18 @@ pub struct PublishReport {
     pub manifest: Manifest,
 }
 
+/// What a publish would do; see [`PluginStore::dry_run`].
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRun {
+    pub revision: String,
+    /// What is live now, if anything.
+    pub live: Option<String>,
+    /// From the live manifest (or an empty one) to the new one.
+    pub changes: Vec<PluginChange>,
+    /// Plugin objects not in the bucket yet.
+    pub uploads: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackReport {
     pub from: String,
@@ -139,31 +172,26 @@ pub struct PluginStatus {
     pub size: Option<u64>,
 }
 
-/// One published revision.
-#[derive(Debug, Clone, Serialize)]
-pub struct RevisionRecord {
-    pub revision: String,
-    pub key: String,
-    pub published_at: Option<String>,
-    pub previous: Option<String>,
-    pub last_modified: Option<String>,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub bucket: String,
     pub manifest_key: String,
     pub revision: String,
+    /// Its entry in the history.
+    pub sequence: Option<u64>,
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub last_modified: Option<String>,
     pub published_at: Option<String>,
     /// `publish` or `rollback`.
     pub action: Option<String>,
+    /// What `rollback` would make live.
     pub previous: Option<String>,
     pub plugins: Vec<PluginStatus>,
-    /// Published revisions, newest first (at most [`HISTORY_LIMIT`]).
-    pub history: Vec<RevisionRecord>,
+    /// What went live, newest first (at most [`HISTORY_LIMIT`] entries).
+    pub history: Vec<Entry>,
+    /// Why a function could not activate the live set; empty when it can.
+    pub problems: Vec<String>,
 }
 
 /// The plugins of one manifest location, as an operator manages them.

@@ -1,11 +1,13 @@
 //! Publishing a source manifest: lock it, check it loads, upload the
 //! plugins it lacks, then make it live.
 
+use super::history::Action;
 use super::objects::Condition;
 use super::{
-    META_ACTION, META_PREVIOUS, META_PUBLISHED_AT, META_REVISION, META_SHA256, OperatorError,
-    PluginObject, PluginStore, PublishReport, now,
+    DryRun, META_REVISION, META_SHA256, OperatorError, PluginObject, PluginStore, PublishReport,
+    now,
 };
+use orderflow_host::manifest::diff::diff;
 use orderflow_host::manifest::{Locked, sha256_hex};
 use orderflow_host::{LoadedManifest, Manifest, PluginSpec, RuleSet, Runtime, TransformChain};
 use std::collections::BTreeMap;
@@ -22,17 +24,7 @@ impl PluginStore {
         wasm_dir: &Path,
         verify: Option<&Runtime>,
     ) -> Result<PublishReport, OperatorError> {
-        let locked = source
-            .lock("the source manifest", wasm_dir)?
-            .content_addressed();
-        let json = locked.json().into_bytes();
-        // Checked as the functions will read it, under the name they will use.
-        let loaded = Manifest::parse(&json, &self.location.manifest_uri())?;
-        if let Some(runtime) = verify {
-            let wasm = |spec: &PluginSpec| Ok(locked.bytes(spec).unwrap_or_default().to_vec());
-            RuleSet::load(runtime, &loaded, &wasm)?;
-            TransformChain::load(runtime, &loaded, &wasm)?;
-        }
+        let (locked, loaded, json) = self.prepare(source, wasm_dir, verify)?;
         // Plugins first: a manifest must never be live before its objects.
         let plugins = self.upload_plugins(&locked).await?;
         let (previous, copy_key, changed) = self.make_live(&loaded, json).await?;
@@ -45,6 +37,58 @@ impl PluginStore {
             plugins,
             manifest: loaded.manifest,
         })
+    }
+
+    /// What [`publish`](Self::publish) would do, with the same checks, and
+    /// nothing written: the new revision, what changes from the live one,
+    /// and which plugin objects would be uploaded.
+    pub async fn dry_run(
+        &self,
+        source: &Manifest,
+        wasm_dir: &Path,
+        verify: Option<&Runtime>,
+    ) -> Result<DryRun, OperatorError> {
+        let (locked, loaded, _) = self.prepare(source, wasm_dir, verify)?;
+        let live = match self.get(&self.location.manifest_key).await? {
+            Some(o) => Some(Manifest::parse(&o.bytes, &self.location.manifest_uri())?),
+            None => None,
+        };
+        let mut uploads = Vec::new();
+        for (_, spec) in locked.manifest.manifest.plugins() {
+            let key = self.location.key(&spec.wasm);
+            if !uploads.contains(&key) && self.missing(&key, &spec.sha256).await? {
+                uploads.push(key);
+            }
+        }
+        let empty = Manifest::default();
+        let before = live.as_ref().map_or(&empty, |l| &l.manifest);
+        Ok(DryRun {
+            changes: diff(before, &loaded.manifest),
+            live: live.map(|l| l.revision),
+            revision: loaded.revision,
+            uploads,
+        })
+    }
+
+    /// Locks `source` and checks it as the functions will read it, under
+    /// the name they will use; with `verify`, loads every plugin too.
+    fn prepare(
+        &self,
+        source: &Manifest,
+        wasm_dir: &Path,
+        verify: Option<&Runtime>,
+    ) -> Result<(Locked, LoadedManifest, Vec<u8>), OperatorError> {
+        let locked = source
+            .lock("the source manifest", wasm_dir)?
+            .content_addressed();
+        let json = locked.json().into_bytes();
+        let loaded = Manifest::parse(&json, &self.location.manifest_uri())?;
+        if let Some(runtime) = verify {
+            let wasm = |spec: &PluginSpec| Ok(locked.bytes(spec).unwrap_or_default().to_vec());
+            RuleSet::load(runtime, &loaded, &wasm)?;
+            TransformChain::load(runtime, &loaded, &wasm)?;
+        }
+        Ok((locked, loaded, json))
     }
 
     /// Uploads each plugin whose object is not there yet; an object already
@@ -110,8 +154,9 @@ impl PluginStore {
     }
 
     /// Keeps a copy of the manifest under its revision and replaces the
-    /// live one, unless that revision is live already. Returns the previous
-    /// revision, the copy's key and whether anything changed.
+    /// live one, unless that revision is live already, then records the
+    /// change in the history. Returns the previous revision, the copy's key
+    /// and whether anything changed.
     async fn make_live(
         &self,
         loaded: &LoadedManifest,
@@ -124,30 +169,31 @@ impl PluginStore {
             tracing::info!(revision = %loaded.revision, "this revision is already live; nothing to publish");
             return Ok((previous, copy_key, false));
         }
-        let at = now();
-        let mut meta = vec![
-            (META_REVISION, loaded.revision.as_str()),
-            (META_PUBLISHED_AT, at.as_str()),
-            (META_ACTION, "publish"),
-        ];
-        if let Some(p) = &previous {
-            meta.push((META_PREVIOUS, p.as_str()));
-        }
-        self.put(&copy_key, json.clone(), "application/json", &meta, None)
-            .await?;
+        let base = match &live {
+            Some(o) => self.live_entry(o).await?,
+            None => None,
+        };
+        let entry = Self::next_entry(
+            base.as_ref(),
+            &loaded.revision,
+            Action::Publish,
+            now(),
+            base.as_ref().map(|e| e.sequence),
+        );
+        self.put(
+            &copy_key,
+            json.clone(),
+            "application/json",
+            &[(META_REVISION, loaded.revision.as_str())],
+            None,
+        )
+        .await?;
         let condition = match live.as_ref().and_then(|o| o.etag.as_deref()) {
             Some(etag) => Condition::Matches(etag),
             None => Condition::Absent,
         };
-        self.put(
-            &self.location.manifest_key,
-            json,
-            "application/json",
-            &meta,
-            Some(condition),
-        )
-        .await?;
-        tracing::info!(revision = %loaded.revision, previous = ?previous, manifest = %self.location.manifest_uri(), "manifest published");
+        self.put_live(json, &entry, condition).await?;
+        tracing::info!(revision = %loaded.revision, previous = ?previous, sequence = entry.sequence, manifest = %self.location.manifest_uri(), "manifest published");
         Ok((previous, copy_key, true))
     }
 }

@@ -1,16 +1,15 @@
 //! Rolling back: making an earlier published revision live again.
 
+use super::history::Action;
 use super::objects::Condition;
-use super::{
-    META_ACTION, META_PREVIOUS, META_PUBLISHED_AT, META_REVISION, OperatorError, PluginStore,
-    RollbackReport, hex, now,
-};
+use super::{OperatorError, PluginStore, RollbackReport, hex, now};
 use aws_sdk_s3::primitives::DateTime;
-use orderflow_host::Manifest;
+use orderflow_host::{LoadedManifest, Manifest};
 
 impl PluginStore {
-    /// Makes an earlier revision live again: `to`, or the revision that was
-    /// live before the current one was published. `to` may be a full
+    /// Makes an earlier revision live again: `to`, or what was live before
+    /// the current revision went live (see [`super::history`]: repeated
+    /// rollbacks walk back through the publishes). `to` may be a full
     /// revision (`sha256:…`), its hex, or a unique hex prefix of 8+ digits.
     pub async fn rollback(&self, to: Option<&str>) -> Result<RollbackReport, OperatorError> {
         let uri = self.location.manifest_uri();
@@ -23,82 +22,89 @@ impl PluginStore {
         let from = live
             .revision()
             .unwrap_or_else(|| "(a live manifest that does not parse)".into());
-        let target = match to {
-            Some(t) => self.resolve(t).await?,
+        let current = self.live_entry(&live).await?;
+        let (target, undo) = match to {
+            Some(t) => (self.resolve(t).await?, current.as_ref().map(|e| e.sequence)),
             None => {
-                // The copy holds the history; the live object's metadata is a fallback.
-                let recorded = match self.head(&self.copy_key(&from)).await? {
-                    Some((_, meta)) => meta.get(META_PREVIOUS).cloned(),
-                    None => None,
-                };
-                recorded
-                    .or_else(|| live.metadata.get(META_PREVIOUS).cloned())
-                    .ok_or(OperatorError::NoPrevious {
-                        revision: from.clone(),
-                    })?
+                let back =
+                    current
+                        .as_ref()
+                        .and_then(|e| e.undo)
+                        .ok_or(OperatorError::NoPrevious {
+                            revision: from.clone(),
+                        })?;
+                let entry = self
+                    .entry(back)
+                    .await?
+                    .ok_or_else(|| OperatorError::Corrupt {
+                        key: self.location.key("history/"),
+                        message: format!("entry {back}, which a rollback returns to, is missing"),
+                    })?;
+                (entry.revision, entry.undo)
             }
         };
-        let key = self.copy_key(&target);
+        let report = RollbackReport {
+            from: from.clone(),
+            to: target.clone(),
+            manifest_key: self.location.manifest_key.clone(),
+        };
+        let copy = self.revision_copy(&target).await?;
+        if target == from {
+            return Ok(report);
+        }
+        let entry = Self::next_entry(current.as_ref(), &target, Action::Rollback, now(), undo);
+        let condition = match live.etag.as_deref() {
+            Some(etag) => Condition::Matches(etag),
+            None => Condition::Absent,
+        };
+        self.put_live(copy, &entry, condition).await?;
+        tracing::info!(from = %from, to = %target, sequence = entry.sequence, manifest = %self.location.manifest_uri(), "manifest rolled back");
+        Ok(report)
+    }
+
+    /// The kept copy of a published revision, checked to be that revision,
+    /// with its bytes (what goes live, byte for byte).
+    pub(super) async fn kept(
+        &self,
+        revision: &str,
+    ) -> Result<(Vec<u8>, LoadedManifest), OperatorError> {
+        let key = self.copy_key(revision);
         let copy = self
             .get(&key)
             .await?
             .ok_or_else(|| OperatorError::UnknownRevision {
-                revision: target.clone(),
+                revision: revision.to_string(),
                 key: key.clone(),
             })?;
         let manifest = Manifest::parse(&copy.bytes, &key)?;
-        if manifest.revision != target {
+        if manifest.revision != revision {
             let actual = &manifest.revision;
             return Err(OperatorError::Corrupt {
                 key,
-                message: format!("its content is revision {actual}, not {target}"),
+                message: format!("its content is revision {actual}, not {revision}"),
             });
         }
-        // Never make live a manifest whose plugins are gone (a lifecycle rule, a manual delete).
+        Ok((copy.bytes, manifest))
+    }
+
+    /// [`kept`](Self::kept), and every plugin it names still in the bucket:
+    /// a lifecycle rule or a manual delete must not make a broken set live.
+    async fn revision_copy(&self, revision: &str) -> Result<Vec<u8>, OperatorError> {
+        let (bytes, manifest) = self.kept(revision).await?;
         for (_, spec) in manifest.manifest.plugins() {
             let plugin_key = self.location.key(&spec.wasm);
             if self.head(&plugin_key).await?.is_none() {
                 return Err(OperatorError::Corrupt {
-                    key,
+                    key: self.copy_key(revision),
                     message: format!("plugin {} is missing: no {plugin_key}", spec.name),
                 });
             }
         }
-        if target == from {
-            return Ok(RollbackReport {
-                from,
-                to: target,
-                manifest_key: self.location.manifest_key.clone(),
-            });
-        }
-        let at = now();
-        let mut meta = vec![
-            (META_REVISION, target.as_str()),
-            (META_PUBLISHED_AT, at.as_str()),
-            (META_ACTION, "rollback"),
-        ];
-        if let Some(p) = copy.metadata.get(META_PREVIOUS) {
-            meta.push((META_PREVIOUS, p.as_str()));
-        }
-        let condition = live.etag.as_deref().map(Condition::Matches);
-        self.put(
-            &self.location.manifest_key,
-            copy.bytes,
-            "application/json",
-            &meta,
-            condition,
-        )
-        .await?;
-        tracing::info!(from = %from, to = %target, manifest = %self.location.manifest_uri(), "manifest rolled back");
-        Ok(RollbackReport {
-            from,
-            to: target,
-            manifest_key: self.location.manifest_key.clone(),
-        })
+        Ok(bytes)
     }
 
     /// A revision as the operator typed it → the full `sha256:<hex>`.
-    async fn resolve(&self, given: &str) -> Result<String, OperatorError> {
+    pub(super) async fn resolve(&self, given: &str) -> Result<String, OperatorError> {
         let h = hex(given.trim()).to_ascii_lowercase();
         if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(format!("sha256:{h}"));

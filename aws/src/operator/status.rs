@@ -1,66 +1,106 @@
-//! What is live, and what was before.
+//! What is live, whether it would load, and what went live before.
 
-use super::{
-    HISTORY_LIMIT, META_ACTION, META_PREVIOUS, META_PUBLISHED_AT, OperatorError, PluginStatus,
-    PluginStore, RevisionRecord, Status,
-};
-use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
-use orderflow_host::Manifest;
+use super::{HISTORY_LIMIT, META_SHA256, OperatorError, PluginStatus, PluginStore, Status};
+use orderflow_host::manifest::sha256_hex;
+use orderflow_host::{LoadedManifest, Manifest, PluginSpec, RuleSet, Runtime, TransformChain};
+use std::collections::HashMap;
 
 impl PluginStore {
-    /// What is live: the manifest's revision and plugins (each checked to
-    /// be present), when and how it became live, and the recent history.
-    pub async fn status(&self) -> Result<Status, OperatorError> {
+    /// What is live: the manifest's revision and plugins, when and how it
+    /// became live, what a rollback would return to, and the recent
+    /// history. Each plugin object is checked to be there with the hash the
+    /// manifest pins; with `verify`, every plugin is also downloaded and the
+    /// set loaded as a function would load it. Whatever would stop a
+    /// function from activating the set is in [`Status::problems`].
+    pub async fn status(&self, verify: Option<&Runtime>) -> Result<Status, OperatorError> {
         let uri = self.location.manifest_uri();
         let live = self
             .get(&self.location.manifest_key)
             .await?
             .ok_or(OperatorError::NoLiveManifest { uri: uri.clone() })?;
         let manifest = Manifest::parse(&live.bytes, &uri)?;
+        let mut problems = Vec::new();
         let mut plugins = Vec::new();
+        let mut bytes: HashMap<String, Vec<u8>> = HashMap::new();
         for (chain, spec) in manifest.manifest.plugins() {
             let key = self.location.key(&spec.wasm);
-            let head = self.head(&key).await?;
+            let (present, size, sha256) = if verify.is_some() {
+                match self.get(&key).await? {
+                    Some(o) => {
+                        let found = sha256_hex(&o.bytes);
+                        let size = o.bytes.len() as u64;
+                        bytes.insert(spec.wasm.clone(), o.bytes);
+                        (true, Some(size), Some(found))
+                    }
+                    None => (false, None, None),
+                }
+            } else {
+                match self.head(&key).await? {
+                    Some((size, meta)) => (true, Some(size), meta.get(META_SHA256).cloned()),
+                    None => (false, None, None),
+                }
+            };
+            if !present {
+                problems.push(format!("plugin {} is missing: no {key}", spec.name));
+            } else if let Some(found) = sha256.filter(|found| *found != spec.sha256) {
+                problems.push(format!(
+                    "plugin {}: {key} has sha256 {found}, the manifest pins {}",
+                    spec.name, spec.sha256
+                ));
+            }
             plugins.push(PluginStatus {
                 kind: chain.kind(),
                 name: spec.name.clone(),
                 version: spec.version.clone(),
                 sha256: spec.sha256.clone(),
                 key,
-                present: head.is_some(),
-                size: head.map(|(size, _)| size),
+                present,
+                size,
             });
         }
-        let mut revisions = self.revisions().await?;
-        revisions.sort_by(|a, b| {
-            b.1.as_ref()
-                .map(DateTime::as_nanos)
-                .cmp(&a.1.as_ref().map(DateTime::as_nanos))
-        });
-        let mut history = Vec::new();
-        for (revision, last_modified) in revisions.into_iter().take(HISTORY_LIMIT) {
-            let key = self.copy_key(&revision);
-            let meta = self.head(&key).await?.map(|(_, m)| m).unwrap_or_default();
-            history.push(RevisionRecord {
-                revision,
-                key,
-                published_at: meta.get(META_PUBLISHED_AT).cloned(),
-                previous: meta.get(META_PREVIOUS).cloned(),
-                last_modified: last_modified.and_then(|d| d.fmt(DateTimeFormat::DateTime).ok()),
-            });
+        if let (Some(runtime), true) = (verify, problems.is_empty()) {
+            let wasm = |spec: &PluginSpec| Ok(bytes.get(&spec.wasm).cloned().unwrap_or_default());
+            if let Err(e) = RuleSet::load(runtime, &manifest, &wasm) {
+                problems.push(e.to_string());
+            } else if let Err(e) = TransformChain::load(runtime, &manifest, &wasm) {
+                problems.push(e.to_string());
+            }
         }
+        let entry = self.live_entry(&live).await?;
+        let history = self.recent(entry.as_ref(), HISTORY_LIMIT).await?;
+        let previous = match entry.as_ref().and_then(|e| e.undo) {
+            Some(undo) => self.entry(undo).await?.map(|e| e.revision),
+            None => None,
+        };
         Ok(Status {
             bucket: self.location.bucket.clone(),
             manifest_key: self.location.manifest_key.clone(),
             revision: manifest.revision,
+            sequence: entry.as_ref().map(|e| e.sequence),
             etag: live.etag,
             version_id: live.version_id,
             last_modified: live.last_modified,
-            published_at: live.metadata.get(META_PUBLISHED_AT).cloned(),
-            action: live.metadata.get(META_ACTION).cloned(),
-            previous: live.metadata.get(META_PREVIOUS).cloned(),
+            published_at: entry.as_ref().map(|e| e.at.clone()),
+            action: entry.as_ref().map(|e| e.action.as_str().to_string()),
+            previous,
             plugins,
             history,
+            problems,
         })
+    }
+
+    /// The manifest of a revision: `live`, or one published here (a full
+    /// revision, its hex, or a unique prefix of 8+ hex digits).
+    pub async fn manifest_at(&self, revision: &str) -> Result<LoadedManifest, OperatorError> {
+        if revision == "live" {
+            let uri = self.location.manifest_uri();
+            let live = self
+                .get(&self.location.manifest_key)
+                .await?
+                .ok_or(OperatorError::NoLiveManifest { uri: uri.clone() })?;
+            return Ok(Manifest::parse(&live.bytes, &uri)?);
+        }
+        let revision = self.resolve(revision).await?;
+        Ok(self.kept(&revision).await?.1)
     }
 }
