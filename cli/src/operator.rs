@@ -3,12 +3,19 @@
 //! Behind the `aws` feature (on by default, so `cargo install` has it): the
 //! AWS SDK, rustls and aws-lc are most of a cold build, and the embedded
 //! `run` and the plugin author's tools need none of it.
+//!
+//! Text for people by default, `--json` for scripts; an AWS error is one
+//! line with the likely fix, the SDK's whole account under `-v`.
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use orderflow_host::{Runtime, RuntimeConfig};
+use orderflow_aws::operator::{DryRun, OperatorError, PluginStore, Status};
+use orderflow_host::manifest::diff::{PluginChange, diff};
+use orderflow_host::{LoadedManifest, Runtime, RuntimeConfig};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct Location {
@@ -23,64 +30,296 @@ pub struct Location {
         global = true
     )]
     pub manifest_key: String,
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// On an AWS error, print the SDK's full account of it too.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand)]
 pub enum PluginsCommand {
-    /// Upload built plugins and a new manifest (hashes filled in); the
-    /// previous manifest is kept for rollback. Every plugin is loaded and
-    /// configured first: nothing is uploaded if one would not load.
+    /// Upload built plugins and a new manifest (hashes filled in), and make
+    /// it live. Every plugin is loaded and configured first: nothing is
+    /// uploaded if one would not load.
     Publish {
         /// A manifest whose `wasm` entries name files relative to --wasm-dir.
         manifest: PathBuf,
         /// Where the wasm files are (default: the manifest's directory).
         #[arg(long)]
         wasm_dir: Option<PathBuf>,
+        /// Check and show what would change from the live set; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
-    /// Make the previous manifest (or the given revision) live again.
+    /// Make what was live before the current revision live again (repeat to
+    /// walk further back), or the given revision.
     Rollback {
         /// A revision (`sha256:…` or at least 8 hex digits) kept in the bucket.
         #[arg(long)]
         to: Option<String>,
     },
-    /// Show the live revision, its plugins and the revisions kept.
+    /// The live revision, whether its plugins are there and load (exit 1 if
+    /// not: a health check), what a rollback returns to, and the history.
     Status,
+    /// A revision's plugins: versions, hashes, configurations, limits.
+    Show {
+        /// `live`, or a revision (`sha256:…` or at least 8 hex digits).
+        #[arg(default_value = "live")]
+        revision: String,
+    },
+    /// What changes from one revision to another, plugin by plugin.
+    Diff {
+        from: String,
+        /// [default: live]
+        #[arg(default_value = "live")]
+        to: String,
+    },
 }
 
 pub fn plugins(location: Location, command: PluginsCommand) -> Result<ExitCode> {
+    let verbose = location.verbose;
+    let result = run(location, command);
+    if let Err(e) = &result
+        && verbose
+        && let Some(detail) = e
+            .downcast_ref::<OperatorError>()
+            .and_then(OperatorError::detail)
+    {
+        eprintln!("{detail}");
+    }
+    result
+}
+
+fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
     let bucket = location
         .bucket
         .context("name the plugin bucket with --bucket or ORDERFLOW_PLUGIN_BUCKET")?;
+    let json = location.json;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         let config = orderflow_aws::clients::sdk_config().await;
-        let store = orderflow_aws::operator::PluginStore::new(
+        let store = PluginStore::new(
             orderflow_aws::clients::s3(&config),
             orderflow_aws::config::PluginLocation::new(bucket, location.manifest_key),
         );
-        let report = match command {
-            PluginsCommand::Publish { manifest, wasm_dir } => {
+        match command {
+            PluginsCommand::Publish {
+                manifest,
+                wasm_dir,
+                dry_run,
+            } => {
                 let bytes = std::fs::read(&manifest)
                     .with_context(|| format!("reading {}", manifest.display()))?;
                 let source: orderflow_host::Manifest = serde_json::from_slice(&bytes)
                     .with_context(|| format!("{} is not a manifest", manifest.display()))?;
                 let dir = wasm_dir
                     .unwrap_or_else(|| manifest.parent().unwrap_or(Path::new(".")).to_path_buf());
-                let runtime = Runtime::new(RuntimeConfig {
-                    max_instances: 16,
-                    ..Default::default()
+                let runtime = runtime()?;
+                if dry_run {
+                    let plan = store.dry_run(&source, &dir, Some(&*runtime)).await?;
+                    return print(json, &plan, dry_run_text);
+                }
+                let report = store.publish(&source, &dir, Some(&*runtime)).await?;
+                print(json, &report, |r| {
+                    let uploaded = r.plugins.iter().filter(|p| p.uploaded).count();
+                    match (&r.previous, r.changed) {
+                        (_, false) => {
+                            format!("{} is live already; nothing changed", short(&r.revision))
+                        }
+                        (previous, true) => format!(
+                            "published {} (was {}); uploaded {uploaded} of {} plugin objects",
+                            short(&r.revision),
+                            previous.as_deref().map_or("nothing".into(), short),
+                            r.plugins.len()
+                        ),
+                    }
                 })
-                .map_err(anyhow::Error::msg)?;
-                serde_json::to_value(store.publish(&source, &dir, Some(&runtime)).await?)?
             }
             PluginsCommand::Rollback { to } => {
-                serde_json::to_value(store.rollback(to.as_deref()).await?)?
+                let report = store.rollback(to.as_deref()).await?;
+                print(json, &report, |r| {
+                    format!("rolled back: {} → {} is live", short(&r.from), short(&r.to))
+                })
             }
-            PluginsCommand::Status => serde_json::to_value(store.status().await?)?,
-        };
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        Ok(ExitCode::SUCCESS)
+            PluginsCommand::Status => {
+                let status = store.status(Some(&*runtime()?)).await?;
+                print(json, &status, status_text)?;
+                Ok(if status.problems.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                })
+            }
+            PluginsCommand::Show { revision } => {
+                let manifest = store.manifest_at(&revision).await?;
+                print(json, &manifest.manifest, |_| show_text(&manifest))
+            }
+            PluginsCommand::Diff { from, to } => {
+                let (a, b) = (
+                    store.manifest_at(&from).await?,
+                    store.manifest_at(&to).await?,
+                );
+                let changes = diff(&a.manifest, &b.manifest);
+                print(json, &changes, |c| {
+                    format!(
+                        "{} → {}\n{}",
+                        short(&a.revision),
+                        short(&b.revision),
+                        changes_text(c)
+                    )
+                })
+            }
+        }
     })
+}
+
+/// Loads plugins as the functions will, to check them before they go live.
+fn runtime() -> Result<Arc<Runtime>> {
+    Runtime::new(RuntimeConfig {
+        max_instances: 16,
+        ..Default::default()
+    })
+    .map_err(anyhow::Error::msg)
+}
+
+fn print<T: Serialize>(json: bool, value: &T, text: impl Fn(&T) -> String) -> Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", text(value).trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sha256:` and 12 hex digits: enough to tell revisions apart and to
+/// give back to `--to`, `show` or `diff`.
+fn short(revision: &str) -> String {
+    revision.chars().take("sha256:".len() + 12).collect()
+}
+
+fn status_text(s: &Status) -> String {
+    let mut out = format!("live      {}", short(&s.revision));
+    if let (Some(seq), Some(action), Some(at)) = (s.sequence, &s.action, &s.published_at) {
+        out += &format!("  (#{seq}, {action} at {at})");
+    }
+    out += &format!(
+        "\nrollback  {}\nplugins\n",
+        s.previous
+            .as_deref()
+            .map_or("(nothing to roll back to)".into(), short)
+    );
+    for p in &s.plugins {
+        let size = p
+            .size
+            .map_or("missing".into(), |b| format!("{} KiB", b.div_ceil(1024)));
+        out += &format!(
+            "  {:<9} {} {}  {}  {size}\n",
+            p.kind, p.name, p.version, p.key
+        );
+    }
+    out += "history\n";
+    for e in &s.history {
+        out += &format!(
+            "  #{:<4} {:<8} {}  {}\n",
+            e.sequence,
+            e.action.as_str(),
+            short(&e.revision),
+            e.at
+        );
+    }
+    if s.problems.is_empty() {
+        out += "healthy: every plugin is there and the set loads\n";
+    } else {
+        out += "PROBLEMS (a function cannot activate this set; it keeps its last good one)\n";
+        for p in &s.problems {
+            out += &format!("  {p}\n");
+        }
+    }
+    out
+}
+
+fn show_text(m: &LoadedManifest) -> String {
+    let mut out = format!("revision {}\n", m.revision);
+    for (chain, specs) in [
+        ("rules", &m.manifest.rules),
+        ("transforms", &m.manifest.transforms),
+    ] {
+        out += &format!("{chain}\n");
+        for (i, p) in specs.iter().enumerate() {
+            out += &format!(
+                "  {}. {} {}  sha256 {}  on_error {:?}\n     config {}\n",
+                i + 1,
+                p.name,
+                p.version,
+                &p.sha256[..p.sha256.len().min(12)],
+                p.on_error,
+                p.config
+            );
+            if !p.limits.is_empty() {
+                out += &format!(
+                    "     limits {}\n",
+                    serde_json::to_string(&p.limits).unwrap_or_default()
+                );
+            }
+        }
+    }
+    out
+}
+
+fn dry_run_text(plan: &DryRun) -> String {
+    let live = plan.live.as_deref().map_or("nothing".into(), short);
+    let mut out = if plan.live.as_deref() == Some(plan.revision.as_str()) {
+        format!(
+            "{} is live already: publishing would change nothing\n",
+            short(&plan.revision)
+        )
+    } else {
+        format!(
+            "would publish {} (live: {live}); nothing written\n",
+            short(&plan.revision)
+        )
+    };
+    out += &changes_text(&plan.changes);
+    for key in &plan.uploads {
+        out += &format!("would upload {key}\n");
+    }
+    out
+}
+
+fn changes_text(changes: &[PluginChange]) -> String {
+    if changes.is_empty() {
+        return "no plugin changes\n".into();
+    }
+    let show =
+        |v: &Option<serde_json::Value>| v.as_ref().map_or("(none)".into(), |v| v.to_string());
+    let mut out = String::new();
+    for c in changes {
+        match c {
+            PluginChange::Added {
+                chain,
+                name,
+                position,
+            } => out += &format!("+ {} {name} (at {})\n", chain.kind(), position + 1),
+            PluginChange::Removed { chain, name } => out += &format!("- {} {name}\n", chain.kind()),
+            PluginChange::Changed {
+                chain,
+                name,
+                moved,
+                fields,
+            } => {
+                out += &format!("~ {} {name}\n", chain.kind());
+                if let Some((from, to)) = moved {
+                    out += &format!("    position: {} → {}\n", from + 1, to + 1);
+                }
+                for f in fields {
+                    out += &format!("    {}: {} → {}\n", f.path, show(&f.before), show(&f.after));
+                }
+            }
+        }
+    }
+    out
 }

@@ -5,17 +5,22 @@
 use orderflow_test_support::moto::MotoServer;
 use std::process::Command;
 
-fn orderflow(moto: &MotoServer, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_orderflow"))
-        .args(["plugins", "--bucket", "plugins-bucket"])
+/// `orderflow plugins --bucket plugins-bucket ARGS` against moto.
+fn command(moto: &MotoServer, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_orderflow"));
+    c.args(["plugins", "--bucket", "plugins-bucket"])
         .args(args)
         .env("AWS_ENDPOINT_URL", moto.endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap();
+        .env_remove("AWS_PROFILE");
+    c
+}
+
+/// Runs it with `--json`, expecting success.
+fn orderflow(moto: &MotoServer, args: &[&str]) -> serde_json::Value {
+    let out = command(moto, args).arg("--json").output().unwrap();
     assert!(
         out.status.success(),
         "orderflow plugins {args:?}: {}",
@@ -24,15 +29,43 @@ fn orderflow(moto: &MotoServer, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON report")
 }
 
-#[tokio::test]
-async fn an_operator_publishes_sees_and_rolls_back_a_rule_set() {
-    let moto = MotoServer::start().expect("moto_server runs (pip install 'moto[server]')");
+/// Runs it for people: (exit code, stdout, stderr).
+fn text(moto: &MotoServer, args: &[&str]) -> (i32, String, String) {
+    let out = command(moto, args).output().unwrap();
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        s(&out.stdout),
+        s(&out.stderr),
+    )
+}
+
+async fn plugin_bucket(moto: &MotoServer) -> aws_sdk_s3::Client {
     let s3 = orderflow_aws::clients::s3(&moto.sdk_config().await);
     s3.create_bucket()
         .bucket("plugins-bucket")
         .send()
         .await
         .unwrap();
+    s3
+}
+
+/// The example manifest, locked into `dir`, with the threshold's EUR minimum.
+fn example_manifest(dir: &std::path::Path, eur_minimum: u64) -> String {
+    let root = orderflow_plugin_build::workspace_root();
+    let locked =
+        orderflow_plugin_build::lock_manifest(&root.join("plugins/manifest.json"), dir).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&locked).unwrap()).unwrap();
+    manifest["rules"][0]["config"]["minimum_minor"]["EUR"] = eur_minimum.into();
+    std::fs::write(&locked, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+    locked.to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn an_operator_publishes_sees_and_rolls_back_a_rule_set() {
+    let moto = MotoServer::start().expect("moto_server runs (pip install 'moto[server]')");
+    plugin_bucket(&moto).await;
 
     let dir = tempfile::tempdir().unwrap();
     let root = orderflow_plugin_build::workspace_root();
@@ -72,5 +105,111 @@ async fn an_operator_publishes_sees_and_rolls_back_a_rule_set() {
     assert_eq!(
         orderflow(&moto, &["status"])["revision"].as_str(),
         Some(first_revision.as_str())
+    );
+}
+
+#[tokio::test]
+async fn an_operator_sees_what_a_change_would_do_and_whether_the_live_set_is_healthy() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    let s3 = plugin_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = orderflow(&moto, &["publish", &example_manifest(dir.path(), 100_000)]);
+    let first = first["revision"].as_str().unwrap().to_string();
+
+    // A dry run of a threshold change names the leaf and both values, and writes nothing.
+    let candidate = example_manifest(dir.path(), 50_000);
+    let listed = |s3: aws_sdk_s3::Client| async move {
+        let out = s3
+            .list_objects_v2()
+            .bucket("plugins-bucket")
+            .send()
+            .await
+            .unwrap();
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let before = listed(s3.clone()).await;
+    let (code, out, err) = text(&moto, &["publish", "--dry-run", &candidate]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("nothing written") && out.contains("~ rule threshold"),
+        "{out}"
+    );
+    assert!(
+        out.contains("config.minimum_minor.EUR: 100000 → 50000"),
+        "{out}"
+    );
+    assert_eq!(
+        listed(s3.clone()).await,
+        before,
+        "a dry run uploads nothing"
+    );
+
+    let second = orderflow(&moto, &["publish", &candidate])["revision"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, out, _) = text(&moto, &["diff", &first[..15], "live"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("config.minimum_minor.EUR: 100000 → 50000"),
+        "{out}"
+    );
+    let (_, out, _) = text(&moto, &["show", &second]);
+    assert!(
+        out.contains(&second) && out.contains(r#""EUR":50000"#),
+        "{out}"
+    );
+
+    // Healthy, then a plugin object goes missing: status names it and exits 1.
+    let (code, out, err) = text(&moto, &["status"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("healthy") && out.contains("#2"), "{out}");
+    let status = orderflow(&moto, &["status"]);
+    let key = status["plugins"][0]["key"].as_str().unwrap().to_string();
+    s3.delete_object()
+        .bucket("plugins-bucket")
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    let (code, out, _) = text(&moto, &["status"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("is missing: no {key}")), "{out}");
+}
+
+#[tokio::test]
+async fn aws_errors_are_one_line_with_the_likely_fix() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    // No such bucket (nothing was created).
+    let (code, out, err) = text(&moto, &["status"]);
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("NoSuchBucket") && err.contains("check --bucket"),
+        "{err}"
+    );
+    // -v adds the SDK's own account.
+    let verbose = command(&moto, &["status", "-v"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&verbose.stderr).lines().count() > 1);
+
+    // No credentials anywhere (empty AWS config files, no instance metadata).
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let out = command(&moto, &["status"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", empty.path())
+        .env("AWS_SHARED_CREDENTIALS_FILE", empty.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("no AWS credentials") && err.contains("AWS_PROFILE"),
+        "{err}"
     );
 }

@@ -69,7 +69,7 @@ pub enum OperatorError {
     /// Not `#[from]`: that would make the load error this one's source too,
     /// and an error chain would print it twice.
     #[error("the new manifest would not load: {0}")]
-    Load(LoadError),
+    Load(Box<LoadError>),
     #[error("S3 {action} s3://{bucket}/{key}: {message} ({hint})")]
     S3 {
         action: &'static str,
@@ -100,7 +100,7 @@ pub enum OperatorError {
 
 impl From<LoadError> for OperatorError {
     fn from(e: LoadError) -> Self {
-        OperatorError::Load(e)
+        OperatorError::Load(Box::new(e))
     }
 }
 
