@@ -70,16 +70,8 @@ pub enum OperatorError {
     /// and an error chain would print it twice.
     #[error("the new manifest would not load: {0}")]
     Load(Box<LoadError>),
-    #[error("S3 {action} s3://{bucket}/{key}: {message} ({hint})")]
-    S3 {
-        action: &'static str,
-        bucket: String,
-        key: String,
-        message: String,
-        hint: &'static str,
-        /// The SDK's whole account of it, for `-v`.
-        detail: String,
-    },
+    #[error(transparent)]
+    S3(Box<S3Failure>),
     #[error("there is no live manifest at {uri}: publish one first")]
     NoLiveManifest { uri: String },
     #[error("revision {revision} has no previous revision recorded: nothing to roll back to")]
@@ -98,6 +90,19 @@ pub enum OperatorError {
     Lock(#[from] LockError),
 }
 
+/// An S3 call that failed, in one line with the likely fix.
+#[derive(Debug, thiserror::Error)]
+#[error("S3 {action} s3://{bucket}/{key}: {message} ({hint})")]
+pub struct S3Failure {
+    pub action: &'static str,
+    pub bucket: String,
+    pub key: String,
+    pub message: String,
+    pub hint: &'static str,
+    /// The SDK's whole account of it, for `-v`.
+    pub detail: String,
+}
+
 impl From<LoadError> for OperatorError {
     fn from(e: LoadError) -> Self {
         OperatorError::Load(Box::new(e))
@@ -108,7 +113,7 @@ impl OperatorError {
     /// More than the one-line message, when there is more to say.
     pub fn detail(&self) -> Option<&str> {
         match self {
-            OperatorError::S3 { detail, .. } => Some(detail),
+            OperatorError::S3(failure) => Some(&failure.detail),
             _ => None,
         }
     }

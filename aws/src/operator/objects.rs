@@ -2,7 +2,7 @@
 //! their metadata, heads, and conditional PUTs that report a lost race as
 //! [`OperatorError::Conflict`].
 
-use super::{META_REVISION, OperatorError, PluginStore};
+use super::{META_REVISION, OperatorError, PluginStore, S3Failure};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
@@ -101,14 +101,14 @@ impl PluginStore {
         e: &SdkError<E, HttpResponse>,
     ) -> OperatorError {
         let (message, hint) = summary(e);
-        OperatorError::S3 {
+        OperatorError::S3(Box::new(S3Failure {
             action,
             bucket: self.location.bucket.clone(),
             key: key.to_string(),
             message,
             hint,
             detail: DisplayErrorContext(e).to_string(),
-        }
+        }))
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Option<Object>, OperatorError> {
@@ -127,13 +127,15 @@ impl PluginStore {
                     .last_modified()
                     .and_then(|d| d.fmt(DateTimeFormat::DateTime).ok());
                 let metadata = out.metadata().cloned().unwrap_or_default();
-                let bytes = out.body.collect().await.map_err(|e| OperatorError::S3 {
-                    action: "GetObject",
-                    bucket: self.location.bucket.clone(),
-                    key: key.to_string(),
-                    message: format!("the download broke off: {e}"),
-                    hint: "try again",
-                    detail: DisplayErrorContext(&e).to_string(),
+                let bytes = out.body.collect().await.map_err(|e| {
+                    OperatorError::S3(Box::new(S3Failure {
+                        action: "GetObject",
+                        bucket: self.location.bucket.clone(),
+                        key: key.to_string(),
+                        message: format!("the download broke off: {e}"),
+                        hint: "try again",
+                        detail: DisplayErrorContext(&e).to_string(),
+                    }))
                 })?;
                 Ok(Some(Object {
                     bytes: bytes.to_vec(),
