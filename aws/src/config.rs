@@ -13,6 +13,9 @@ pub const PLUGIN_BUCKET: &str = "ORDERFLOW_PLUGIN_BUCKET";
 pub const MANIFEST_KEY: &str = "ORDERFLOW_MANIFEST_KEY";
 pub const REFRESH_SECONDS: &str = "ORDERFLOW_REFRESH_SECONDS";
 pub const CACHE_DIR: &str = "ORDERFLOW_CACHE_DIR";
+pub const DECISION_LOG_BUCKET: &str = "ORDERFLOW_DECISION_LOG_BUCKET";
+pub const DECISION_LOG_PREFIX: &str = "ORDERFLOW_DECISION_LOG_PREFIX";
+pub const DEFAULT_DECISION_LOG_PREFIX: &str = "decisions/";
 
 pub const DEFAULT_MANIFEST_KEY: &str = "plugins/manifest.json";
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
@@ -70,6 +73,14 @@ impl PluginLocation {
     }
 }
 
+/// Where the producer's decision log goes (see [`crate::decision_log`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionLogLocation {
+    pub bucket: String,
+    /// Ends with `/` unless empty.
+    pub prefix: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerConfig {
     pub topic_arn: String,
@@ -78,6 +89,8 @@ pub struct ProducerConfig {
     pub refresh: Duration,
     /// Compiled plugins are kept here between cold starts of one sandbox.
     pub cache_dir: PathBuf,
+    /// Set when the decision log is on (its bucket variable is set).
+    pub decision_log: Option<DecisionLogLocation>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +118,31 @@ impl ProducerConfig {
             plugins: plugin_location(&var)?,
             refresh: refresh(&var)?,
             cache_dir: cache_dir(&var)?,
+            decision_log: decision_log(&var)?,
         })
     }
+}
+
+fn decision_log(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<DecisionLogLocation>, ConfigError> {
+    let Some(bucket) = optional(var, DECISION_LOG_BUCKET) else {
+        return Ok(None);
+    };
+    check_bucket_named(DECISION_LOG_BUCKET, &bucket)?;
+    let prefix = optional(var, DECISION_LOG_PREFIX)
+        .unwrap_or_else(|| DEFAULT_DECISION_LOG_PREFIX.to_string());
+    if prefix.starts_with('/')
+        || !(prefix.is_empty() || prefix.ends_with('/'))
+        || prefix.split('/').any(|s| s == "..")
+    {
+        return Err(malformed(
+            DECISION_LOG_PREFIX,
+            &prefix,
+            "must be a key prefix such as decisions/ (ending in '/', no leading '/', no '..')",
+        ));
+    }
+    Ok(Some(DecisionLogLocation { bucket, prefix }))
 }
 
 impl ConsumerConfig {
@@ -247,6 +283,10 @@ fn check_table_name(name: &str) -> Result<(), ConfigError> {
 }
 
 fn check_bucket(name: &str) -> Result<(), ConfigError> {
+    check_bucket_named(PLUGIN_BUCKET, name)
+}
+
+fn check_bucket_named(var: &'static str, name: &str) -> Result<(), ConfigError> {
     let ok = (3..=63).contains(&name.len())
         && name
             .bytes()
@@ -257,7 +297,7 @@ fn check_bucket(name: &str) -> Result<(), ConfigError> {
         Ok(())
     } else {
         Err(malformed(
-            PLUGIN_BUCKET,
+            var,
             name,
             "an S3 bucket name is 3-63 characters of lower-case letters, digits, '-' or '.'",
         ))
@@ -295,6 +335,30 @@ mod tests {
         );
         assert_eq!(c.refresh, Duration::from_secs(60));
         assert_eq!(c.cache_dir, PathBuf::from("/tmp/orderflow-cache"));
+        assert_eq!(c.decision_log, None);
+    }
+
+    #[test]
+    fn the_decision_log_is_on_when_its_bucket_is_named() {
+        let base = [(TOPIC_ARN, TOPIC), (PLUGIN_BUCKET, "b-1")];
+        let with = |extra: &[(&str, &str)]| {
+            ProducerConfig::from_lookup(env(&[&base[..], extra].concat())).map(|c| c.decision_log)
+        };
+        assert_eq!(
+            with(&[(DECISION_LOG_BUCKET, "orderflow-decisions")]).unwrap(),
+            Some(DecisionLogLocation {
+                bucket: "orderflow-decisions".into(),
+                prefix: "decisions/".into()
+            })
+        );
+        let e = with(&[(DECISION_LOG_BUCKET, "Bad_Bucket")]).unwrap_err();
+        assert!(e.to_string().starts_with(DECISION_LOG_BUCKET), "{e}");
+        let e = with(&[
+            (DECISION_LOG_BUCKET, "b-2"),
+            (DECISION_LOG_PREFIX, "no-slash"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().starts_with(DECISION_LOG_PREFIX), "{e}");
     }
 
     #[test]

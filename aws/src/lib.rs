@@ -9,6 +9,8 @@
 //!   pipeline's hot-reloading `PluginCache` (`orderflow_pipeline::reload`);
 //! - [`operator::PluginStore`]: content-addressed plugin objects, kept
 //!   manifest revisions, publish / rollback / status;
+//! - [`decision_log::S3DecisionLog`]: the producer's `DecisionLog` (one
+//!   gzip JSON Lines object per invocation);
 //! - [`config`]: `ProducerConfig` / `ConsumerConfig` from the environment;
 //! - [`function`]: what both Lambda mains do before their first event;
 //! - [`telemetry`]: the functions' JSON logs;
@@ -16,10 +18,12 @@
 
 pub mod clients;
 pub mod config;
+pub mod decision_log;
 pub mod dynamo;
 pub mod function;
 pub mod operator;
 pub mod s3_source;
+pub mod sdk_error;
 pub mod sns;
 pub mod telemetry;
 

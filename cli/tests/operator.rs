@@ -188,7 +188,7 @@ async fn aws_errors_are_one_line_with_the_likely_fix() {
     assert_eq!(code, 2, "{out}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
-        err.contains("NoSuchBucket") && err.contains("check --bucket"),
+        err.contains("NoSuchBucket") && err.contains("(--bucket"),
         "{err}"
     );
     // -v adds the SDK's own account.

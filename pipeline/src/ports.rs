@@ -1,7 +1,8 @@
-//! The two ports the stages need from the outside world. Small on purpose:
+//! The ports the stages need from the outside world. Small on purpose:
 //! an AWS client, the embedded pipeline or a fault-injecting wrapper in a
 //! test each implement them in a few lines.
 
+use crate::decision_log::DecisionRecord;
 use orderflow_host::Item;
 use std::future::Future;
 
@@ -61,4 +62,35 @@ pub trait ItemStore: Send + Sync {
     /// Writes an item under its key, replacing any item with the same key:
     /// a redelivered message must not create a second item.
     fn put(&self, item: &Item) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Where the producer records what it decided, for `orderflow replay`.
+/// Best effort by design: a failed write is logged and counted by the
+/// caller, never turned into a failed order.
+pub trait DecisionLog: Send + Sync {
+    /// Writes one invocation's records as one object; answers where.
+    fn write(
+        &self,
+        records: &[DecisionRecord],
+    ) -> impl Future<Output = Result<String, String>> + Send;
+}
+
+/// No decision log (the default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoDecisionLog;
+
+impl DecisionLog for NoDecisionLog {
+    async fn write(&self, _: &[DecisionRecord]) -> Result<String, String> {
+        Ok(String::new())
+    }
+}
+
+/// A decision log that may be switched off (the template's parameter).
+impl<L: DecisionLog> DecisionLog for Option<L> {
+    async fn write(&self, records: &[DecisionRecord]) -> Result<String, String> {
+        match self {
+            Some(log) => log.write(records).await,
+            None => Ok(String::new()),
+        }
+    }
 }

@@ -53,6 +53,9 @@ pub struct ProducerResult {
     pub outcome: ProducerOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    /// The order as decided (for the decision log); none for an invalid one.
+    #[serde(skip)]
+    pub order: Option<Arc<Order>>,
     /// The message a high-value order was published as, typed: a stage in
     /// the same process (the embedded pipeline) takes it from here instead
     /// of parsing and validating the wire form again.
@@ -152,6 +155,7 @@ pub async fn produce<P: Publisher>(
                         reason: e.to_string(),
                     },
                     decision: None,
+                    order: None,
                     message: None,
                 });
                 continue;
@@ -191,6 +195,7 @@ pub async fn produce<P: Publisher>(
             order_id: Some(order.order_id.clone()),
             outcome,
             decision: Some(decision),
+            order: Some(order),
             message,
         });
     }

@@ -39,53 +39,6 @@ pub(super) enum Condition<'a> {
     Absent,
 }
 
-/// One line for an SDK error, and the likely fix. The SDK's own rendering
-/// (kept for `-v`) runs to kilobytes: a missing bucket buries its
-/// `NoSuchBucket` in a request dump, missing credentials list every
-/// provider of the chain.
-fn summary<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    e: &SdkError<E, HttpResponse>,
-) -> (String, &'static str) {
-    let chain = DisplayErrorContext(e).to_string();
-    if let SdkError::ServiceError(se) = e {
-        let status = se.raw().status().as_u16();
-        let code = se.err().code().unwrap_or("");
-        let message = match (code, se.err().message()) {
-            ("", _) => format!("HTTP {status}"),
-            (code, Some(m)) if !m.is_empty() => format!("{code}: {m}"),
-            (code, _) => code.to_string(),
-        };
-        let hint = match (code, status) {
-            ("NoSuchBucket", _) => "check --bucket (or ORDERFLOW_PLUGIN_BUCKET) and the region",
-            ("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken", _) => {
-                "check the AWS credentials (profile, keys, session token)"
-            }
-            ("AccessDenied", _) | (_, 403) => {
-                "these credentials may not do this: only the stack's plugin publisher may change rules"
-            }
-            _ => "see -v for the full error",
-        };
-        return (message, hint);
-    }
-    if chain.contains("credentials") {
-        return (
-            "no AWS credentials were found".into(),
-            "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-        );
-    }
-    match e {
-        SdkError::TimeoutError(_) => ("timed out".into(), "check the network and the region"),
-        SdkError::DispatchFailure(_) => (
-            "could not reach S3".into(),
-            "check the network, the region and AWS_ENDPOINT_URL",
-        ),
-        _ => (
-            chain.lines().next().unwrap_or("failed").to_string(),
-            "see -v for the full error",
-        ),
-    }
-}
-
 fn status_of<E>(e: &SdkError<E, HttpResponse>) -> Option<u16> {
     match e {
         SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
@@ -100,7 +53,7 @@ impl PluginStore {
         key: &str,
         e: &SdkError<E, HttpResponse>,
     ) -> OperatorError {
-        let (message, hint) = summary(e);
+        let (message, hint) = crate::sdk_error::summary(e);
         OperatorError::S3(Box::new(S3Failure {
             action,
             bucket: self.location.bucket.clone(),

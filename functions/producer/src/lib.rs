@@ -29,7 +29,9 @@ use base64::Engine;
 use orderflow_host::RuleSet;
 use orderflow_host::order::{OrderError, Parsed};
 use orderflow_pipeline::Publisher;
-use orderflow_pipeline::producer::{ProducerOutcome, produce};
+use orderflow_pipeline::decision_log::DecisionRecord;
+use orderflow_pipeline::ports::{DecisionLog, NoDecisionLog};
+use orderflow_pipeline::producer::{ProducerOutcome, ProducerResult, produce};
 use orderflow_pipeline::reload::{PluginCache, RefreshError};
 use serde::Serialize;
 use serde_json::Value;
@@ -237,14 +239,30 @@ pub enum HandlerError {
     Plugins(#[from] RefreshError),
 }
 
-pub struct Producer<P> {
+pub struct Producer<P, D = NoDecisionLog> {
     pub plugins: Arc<PluginCache<RuleSet>>,
     pub publisher: P,
+    pub decision_log: D,
 }
 
 impl<P: Publisher> Producer<P> {
     pub fn new(plugins: Arc<PluginCache<RuleSet>>, publisher: P) -> Producer<P> {
-        Producer { plugins, publisher }
+        Producer {
+            plugins,
+            publisher,
+            decision_log: NoDecisionLog,
+        }
+    }
+}
+
+impl<P: Publisher, D: DecisionLog> Producer<P, D> {
+    /// Records every decided order in `log`, one object per invocation.
+    pub fn with_decision_log<L: DecisionLog>(self, log: L) -> Producer<P, L> {
+        Producer {
+            plugins: self.plugins,
+            publisher: self.publisher,
+            decision_log: log,
+        }
     }
 
     /// Runs the current rule set over `orders` and publishes the high-value ones.
@@ -252,6 +270,7 @@ impl<P: Publisher> Producer<P> {
         let started = Instant::now();
         let rules = self.plugins.current().await?;
         let produced = produce(&rules.set, &self.publisher, orders).await;
+        self.log_decisions(&produced).await;
         let mut summary = Summary::default();
         let results: Vec<OrderResult> = produced
             .into_iter()
@@ -280,6 +299,25 @@ impl<P: Publisher> Producer<P> {
             summary,
             results,
         })
+    }
+
+    /// Writes the decided orders to the decision log. Never fails an
+    /// order: a failed write is logged (the `DecisionLogFailures` metric
+    /// filter counts it) and the orders are answered as decided.
+    async fn log_decisions(&self, produced: &[ProducerResult]) {
+        let records: Vec<DecisionRecord> = produced
+            .iter()
+            .filter_map(|r| Some(DecisionRecord::new(r.order.as_ref()?, r.decision.as_ref()?)))
+            .collect();
+        match self.decision_log.write(&records).await {
+            Ok(object) if !object.is_empty() => {
+                tracing::debug!(records = records.len(), %object, "decisions logged")
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(records = records.len(), %error, "decision log write failed")
+            }
+        }
     }
 
     /// One Lambda event → its answer.

@@ -3,6 +3,7 @@
 //! [`orderflow_producer::Producer::handle`].
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use orderflow_aws::decision_log::S3DecisionLog;
 use orderflow_aws::{ProducerConfig, SnsPublisher, clients, function};
 use orderflow_host::RuleSet;
 use orderflow_producer::Producer;
@@ -12,7 +13,8 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     let f = function::start::<ProducerConfig, RuleSet>().await?;
     let topic = SnsPublisher::new(clients::sns(&f.sdk), f.config.topic_arn.clone());
-    let producer = &Producer::new(f.plugins, topic);
+    let log = (f.config.decision_log.clone()).map(|l| S3DecisionLog::new(clients::s3(&f.sdk), l));
+    let producer = &Producer::new(f.plugins, topic).with_decision_log(log);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         producer.handle(event.payload).await.map_err(Error::from)
     }))
