@@ -40,6 +40,7 @@ def _canon(value: Any) -> str:
 ALLOWED["ProducerRole"] = {
     ("sns:Publish", _canon({"Ref": "HighValueOrderTopic"})),
     ("s3:GetObject", _canon(PLUGINS)),
+    ("s3:PutObject", _canon({"Fn::Sub": "arn:${AWS::Partition}:s3:::${DecisionLogBucket}/decisions/*"})),
     ("logs:CreateLogStream", _canon({"Fn::GetAtt": ["ProducerLogGroup", "Arn"]})),
     ("logs:PutLogEvents", _canon({"Fn::GetAtt": ["ProducerLogGroup", "Arn"]})),
 }
@@ -62,6 +63,7 @@ ENV_VARS = {
         "ORDERFLOW_PLUGIN_BUCKET",
         "ORDERFLOW_MANIFEST_KEY",
         "ORDERFLOW_REFRESH_SECONDS",
+        "ORDERFLOW_DECISION_LOG_BUCKET",
         "RUST_LOG",
     },
     "ConsumerFunction": {
@@ -446,6 +448,37 @@ def test_plugin_bucket_denies_insecure_transport(sam: dict[str, Any]) -> None:
     }
 
 
+def test_decision_log_is_opt_in_encrypted_expiring_and_written_only_by_the_producer(sam: dict[str, Any]) -> None:
+    assert sam["Parameters"]["DecisionLog"]["Default"] == "Disabled"
+    env = _props(sam, "ProducerFunction")["Environment"]["Variables"]["ORDERFLOW_DECISION_LOG_BUCKET"]
+    assert env == {"Fn::If": ["DecisionLogEnabled", {"Ref": "DecisionLogBucket"}, {"Ref": "AWS::NoValue"}]}
+    assert "ORDERFLOW_DECISION_LOG_BUCKET" not in _props(sam, "ConsumerFunction")["Environment"]["Variables"]
+
+    bucket = _props(sam, "DecisionLogBucket")
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse["SSEAlgorithm"] in ("aws:kms", "AES256")
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] == {"Ref": "DecisionLogRetentionDays"}
+
+    statements = {st["Sid"]: st for st in _props(sam, "DecisionLogBucketPolicy")["PolicyDocument"]["Statement"]}
+    assert statements["DenyInsecureTransport"]["Condition"]["Bool"]["aws:SecureTransport"] in ("false", False)
+    only = statements["OnlyTheProducerWrites"]
+    assert only["Effect"] == "Deny" and only["Principal"] == "*" and only["Action"] == "s3:PutObject"
+    assert only["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["ProducerRole", "Arn"]}}}
+    # No role but the producer's may touch the bucket at all.
+    for role, grants in ALLOWED.items():
+        touches = [r for _, r in grants if "DecisionLogBucket" in r]
+        assert bool(touches) == (role == "ProducerRole"), (role, touches)
+
+
+def test_decision_log_failures_are_counted(sam: dict[str, Any]) -> None:
+    metric = _props(sam, "DecisionLogFailuresMetric")
+    assert metric["LogGroupName"] == {"Ref": "ProducerLogGroup"}
+    assert metric["FilterPattern"] == '{ $.message = "decision log write failed" }'
+    assert metric["MetricTransformations"][0]["MetricName"] == "DecisionLogFailures"
+
+
 # --------------------------------------------------------------------------- alarms, outputs, checkov
 
 
@@ -484,6 +517,7 @@ def test_outputs(sam: dict[str, Any]) -> None:
         "HighValueDLQ",
         "OrdersTable",
         "PluginBucket",
+        "DecisionLogBucket",
         "ProducerFunction",
         "ConsumerFunction",
     ):
