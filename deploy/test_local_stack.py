@@ -118,6 +118,7 @@ def test_summary_is_what_the_rust_code_needs(stack: LocalStack) -> None:
     assert s["consumer_function"] == "orderflow-local-consumer"
     assert s["manifest_key"] == stack.parameters["ManifestKey"]
     assert s["refresh_seconds"] == int(stack.parameters["RefreshSeconds"])
+    assert s["decision_log_bucket"] is None  # DecisionLog defaults to Disabled
     for key, output in (("queue_url", "HighValueQueueUrl"), ("dlq_url", "HighValueDLQUrl")):
         # Served at the endpoint, same queue as the stack output.
         assert s[key].startswith(stack.endpoint + "/"), s[key]

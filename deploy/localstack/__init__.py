@@ -30,7 +30,8 @@ the same template `sam deploy` uses:
    the DLQ. Locally the consumer polls the queue itself.
 4. Prints (CLI) / returns (create_local_stack) what the Rust code needs:
    {"topic_arn", "queue_url", "dlq_url", "table_name", "bucket",
-    "manifest_key", "refresh_seconds", "producer_function", "consumer_function"}
+    "manifest_key", "refresh_seconds", "producer_function", "consumer_function",
+    "decision_log_bucket"} (null unless DecisionLog=Enabled)
    from the stack's Outputs and its functions' environment. Queue URLs are
    the ones moto serves at the endpoint (same queues as the Outputs).
 

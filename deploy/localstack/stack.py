@@ -47,6 +47,7 @@ SUMMARY_KEYS = (
     "refresh_seconds",
     "producer_function",
     "consumer_function",
+    "decision_log_bucket",
 )
 
 
@@ -231,6 +232,8 @@ def _summary(clients: Clients, outputs: dict[str, str]) -> dict[str, Any]:
             raise LocalStackError(f"functions disagree on / lack {var}: {seen}")
         values[key] = seen.pop()
     values["refresh_seconds"] = int(float(values["refresh_seconds"]))
+    # Set only with DecisionLog=Enabled; None (null) otherwise.
+    values["decision_log_bucket"] = envs[0].get("ORDERFLOW_DECISION_LOG_BUCKET")
     return {key: values[key] for key in SUMMARY_KEYS}
 
 

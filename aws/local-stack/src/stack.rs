@@ -9,6 +9,8 @@ use crate::template::{StackSettings, python, run_template_script};
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
+use orderflow_aws::config::{DEFAULT_DECISION_LOG_PREFIX, DecisionLogLocation};
+use orderflow_aws::decision_log::S3DecisionLog;
 use orderflow_aws::{DynamoStore, PluginLocation, PluginStore, S3Source, SnsPublisher, clients};
 use orderflow_consumer::Consumer;
 use orderflow_host::Runtime;
@@ -38,6 +40,8 @@ pub struct Stack {
     pub max_receive_count: u32,
     pub producer_function: String,
     pub consumer_function: String,
+    /// The producer's decision log bucket, when `DecisionLog=Enabled`.
+    pub decision_log_bucket: Option<String>,
     pub settings: StackSettings,
     /// What `deploy/local_stack.py` reported while creating the stack.
     pub log: String,
@@ -127,6 +131,7 @@ impl Stack {
             max_receive_count,
             producer_function: out.producer_function,
             consumer_function: out.consumer_function,
+            decision_log_bucket: out.decision_log_bucket,
             settings,
             log,
         })
@@ -150,9 +155,17 @@ impl Stack {
         ))
     }
 
-    /// The producer function as Lambda would build it.
-    pub fn producer(&self, runtime: Arc<Runtime>) -> Producer<SnsPublisher> {
-        Producer::new(self.plugin_cache(runtime), self.publisher())
+    /// The producer function as Lambda would build it (with the decision
+    /// log when the stack turns it on).
+    pub fn producer(&self, runtime: Arc<Runtime>) -> Producer<SnsPublisher, Option<S3DecisionLog>> {
+        let log = self.decision_log_bucket.as_ref().map(|bucket| {
+            let location = DecisionLogLocation {
+                bucket: bucket.clone(),
+                prefix: DEFAULT_DECISION_LOG_PREFIX.into(),
+            };
+            S3DecisionLog::new(self.s3.clone(), location)
+        });
+        Producer::new(self.plugin_cache(runtime), self.publisher()).with_decision_log(log)
     }
 
     pub fn publisher(&self) -> SnsPublisher {

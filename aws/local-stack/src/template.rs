@@ -55,6 +55,8 @@ pub struct TemplateOutputs {
     pub refresh_seconds: u64,
     pub producer_function: String,
     pub consumer_function: String,
+    /// The producer's `ORDERFLOW_DECISION_LOG_BUCKET`: set with `DecisionLog=Enabled`.
+    pub decision_log_bucket: Option<String>,
 }
 
 /// The Python packages `deploy/local_stack.py` imports: (module, package).

@@ -1,10 +1,12 @@
 //! One moto server and stack per test, the example plugins, and helpers.
 
+use orderflow_aws::decision_log::S3DecisionLog;
 use orderflow_aws::{DynamoStore, SnsPublisher};
 use orderflow_consumer::Consumer;
 use orderflow_host::order::parse_orders;
 use orderflow_host::{Manifest, Runtime};
 use orderflow_local_stack::{Drain, Stack, StackSettings, build_plugins, unique_stage};
+use orderflow_pipeline::ports::DecisionLog;
 use orderflow_pipeline::{ItemStore, Publisher};
 use orderflow_producer::Producer;
 use orderflow_test_support::manifests;
@@ -89,7 +91,7 @@ impl Env {
             .revision
     }
 
-    pub fn producer(&self) -> Producer<SnsPublisher> {
+    pub fn producer(&self) -> Producer<SnsPublisher, Option<S3DecisionLog>> {
         self.stack.producer(self.runtime.clone())
     }
 
@@ -108,7 +110,7 @@ impl Env {
 }
 
 /// A direct invocation, answered as Lambda would return it.
-pub async fn invoke(producer: &Producer<impl Publisher>, event: Value) -> Value {
+pub async fn invoke(producer: &Producer<impl Publisher, impl DecisionLog>, event: Value) -> Value {
     producer.handle(event).await.unwrap()
 }
 
