@@ -157,3 +157,30 @@ async fn a_failed_write_is_logged_and_never_changes_an_answer() {
         failures[0]
     );
 }
+
+/// What the log costs: 1,000 generated orders in invocations of 100 are 10
+/// PUTs (one per invocation, whatever its size) and this many bytes.
+#[tokio::test]
+async fn a_thousand_orders_cost_ten_puts_and_a_few_hundred_bytes_each() {
+    let moto = MotoServer::start().unwrap();
+    let s3 = orderflow_aws::clients::s3(&moto.sdk_config().await);
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = producer(&moto, dir.path()).await;
+    let mut rng = orderflow_workload::Rng::new(1);
+    let mut raw = 0;
+    for batch in 0..10 {
+        let orders: Vec<Value> = (0..100)
+            .map(|i| orderflow_workload::order(&mut rng, batch * 100 + i))
+            .collect();
+        raw += orders.iter().map(|o| o.to_string().len()).sum::<usize>();
+        p.handle(json!({ "orders": orders })).await.unwrap();
+    }
+    let listed = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(listed.contents().len(), 10, "one PUT per invocation");
+    let bytes: i64 = listed.contents().iter().filter_map(|o| o.size()).sum();
+    println!(
+        "decision log: 1000 orders -> 10 objects, {bytes} bytes compressed ({raw} bytes of order JSON)"
+    );
+    assert!(bytes > 0 && (bytes as usize) < raw, "{bytes} of {raw}");
+}
