@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent.parent
 
 # Offline load + SAM transform, shared with deploy/local_stack.py.
 from sam_offline import TEMPLATE, load_sam, to_cloudformation  # noqa: E402,F401
@@ -48,7 +49,7 @@ ALLOWED["ConsumerRole"] = {
     ("sqs:ReceiveMessage", _canon({"Fn::GetAtt": ["HighValueQueue", "Arn"]})),
     ("sqs:DeleteMessage", _canon({"Fn::GetAtt": ["HighValueQueue", "Arn"]})),
     ("sqs:GetQueueAttributes", _canon({"Fn::GetAtt": ["HighValueQueue", "Arn"]})),
-    ("dynamodb:PutItem", _canon({"Fn::GetAtt": ["OrdersTable", "Arn"]})),
+    ("dynamodb:BatchWriteItem", _canon({"Fn::GetAtt": ["OrdersTable", "Arn"]})),
     ("s3:GetObject", _canon(PLUGINS)),
     ("logs:CreateLogStream", _canon({"Fn::GetAtt": ["ConsumerLogGroup", "Arn"]})),
     ("logs:PutLogEvents", _canon({"Fn::GetAtt": ["ConsumerLogGroup", "Arn"]})),
@@ -292,7 +293,7 @@ def test_checker_reports_missing_permission(sam: dict[str, Any]) -> None:
         s for s in statements if s.get("Sid") != "WriteOrders"
     ]
     violations = role_policy_violations(to_cloudformation(narrowed))
-    assert any("ConsumerRole" in v and "dynamodb:PutItem" in v and "lacks" in v for v in violations), violations
+    assert any("ConsumerRole" in v and "dynamodb:BatchWriteItem" in v and "lacks" in v for v in violations), violations
 
 
 # --------------------------------------------------------------------------- functions
@@ -343,8 +344,12 @@ def test_consumer_sqs_event(cfn: dict[str, Any]) -> None:
     assert esm["FunctionName"] == {"Ref": "ConsumerFunction"}
     assert esm["EventSourceArn"] == {"Fn::GetAtt": ["HighValueQueue", "Arn"]}
     assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert 1 <= esm["BatchSize"] <= 10
-    assert "MaximumBatchingWindowInSeconds" in esm
+    # Fills 4 BatchWriteItems of 25; the local stack's mapping uses the same size.
+    assert esm["BatchSize"] == 100
+    local = (ROOT / "aws/local-stack/src/stack.rs").read_text()
+    assert f"CONSUMER_BATCH_SIZE: i32 = {esm['BatchSize']};" in local
+    # More than 10 records need a batching window.
+    assert 1 <= esm["MaximumBatchingWindowInSeconds"] <= 300
 
 
 def test_queue_visibility_covers_six_consumer_timeouts(sam: dict[str, Any]) -> None:

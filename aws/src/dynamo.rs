@@ -1,11 +1,16 @@
-//! The consumer's [`ItemStore`] on DynamoDB: one `PutItem` per item, keyed
-//! by `OrderId` (hash, S) and `Timestamp` (range, S). A put replaces the item
-//! with the same key, so a message delivered twice leaves one item.
+//! The consumer's [`ItemStore`] on DynamoDB, keyed by `OrderId` (hash, S)
+//! and `Timestamp` (range, S). A put replaces the item with the same key,
+//! so a message delivered twice leaves one item. A batch is written with
+//! `BatchWriteItem`, 25 items a call; what the service leaves unprocessed
+//! is sent again with backoff and jitter, within a bounded budget, and only
+//! what is still unwritten after it is reported failed (the SDK retries a
+//! throttled call itself, but not the unprocessed items of a successful one).
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use orderflow_host::item::{Item, Value};
 use orderflow_pipeline::{ItemStore, StoreError};
 use std::collections::HashMap;
@@ -138,22 +143,174 @@ where
     }
 }
 
+/// `BatchWriteItem`'s limit.
+pub const BATCH_ITEMS: usize = 25;
+/// Attempts at the unprocessed items of one batch (the first call included).
+pub const BATCH_ATTEMPTS: u32 = 6;
+
+/// Full-jitter exponential backoff: up to 25 ms, 50 ms, … capped at 800 ms
+/// (about 1.5 s in all for [`BATCH_ATTEMPTS`]).
+fn backoff(attempt: u32) -> std::time::Duration {
+    let cap = (25u64 << attempt.min(5)).min(800);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    std::time::Duration::from_millis(nanos % (cap + 1))
+}
+
+/// The keys of the items a `BatchWriteItem` left unprocessed.
+fn unprocessed_keys(out: &BatchWriteItemOutput, table: &str) -> Vec<(String, String)> {
+    let requests = out.unprocessed_items().and_then(|u| u.get(table));
+    requests
+        .into_iter()
+        .flatten()
+        .filter_map(|w| {
+            let item = w.put_request()?.item();
+            let s = |name: &str| item.get(name)?.as_s().ok().cloned();
+            Some((s("OrderId")?, s("Timestamp")?))
+        })
+        .collect()
+}
+
+impl DynamoStore {
+    /// Writes up to [`BATCH_ITEMS`] items with distinct keys.
+    async fn write_batch(&self, items: &[&Item]) -> Vec<Result<(), StoreError>> {
+        let key = |i: &Item| (i.order_id.clone(), i.timestamp.clone());
+        let mut pending: HashMap<(String, String), WriteRequest> = HashMap::new();
+        for item in items {
+            let put = PutRequest::builder()
+                .set_item(Some(attributes(item)))
+                .build();
+            let request = WriteRequest::builder()
+                .put_request(put.expect("an item is set"))
+                .build();
+            pending.insert(key(item), request);
+        }
+        let mut failure: Option<StoreError> = None;
+        for attempt in 0..BATCH_ATTEMPTS {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let requests: Vec<WriteRequest> = pending.values().cloned().collect();
+            let sent = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await;
+            let out = match sent {
+                Ok(out) => out,
+                Err(e) => {
+                    let e = store_error("BatchWriteItem", &self.table, &e);
+                    let retry = e.retryable;
+                    failure = Some(e);
+                    if retry {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            let unprocessed = unprocessed_keys(&out, &self.table);
+            pending.retain(|k, _| unprocessed.contains(k));
+            failure = (!pending.is_empty()).then(|| StoreError {
+                message: format!(
+                    "DynamoDB BatchWriteItem on {}: still unprocessed (throttled) after {} attempts",
+                    self.table,
+                    attempt + 1
+                ),
+                retryable: true,
+            });
+        }
+        items
+            .iter()
+            .map(|item| match (&failure, pending.contains_key(&key(item))) {
+                (Some(e), true) => Err(e.clone()),
+                _ => Ok(()),
+            })
+            .collect()
+    }
+}
+
 impl ItemStore for DynamoStore {
+    /// One `BatchWriteItem` per 25 items. A batch may not name one key
+    /// twice (a message delivered twice in one SQS batch): a repeat goes
+    /// into the next call, so the last one written wins, as with `PutItem`.
+    async fn put_all(&self, items: &[&Item]) -> Vec<Result<(), StoreError>> {
+        let mut results: Vec<Option<Result<(), StoreError>>> = vec![None; items.len()];
+        let mut left: Vec<usize> = (0..items.len()).collect();
+        while !left.is_empty() {
+            let mut batch: Vec<usize> = Vec::new();
+            let mut keys = std::collections::HashSet::new();
+            left.retain(|&i| {
+                let fits = batch.len() < BATCH_ITEMS
+                    && keys.insert((&items[i].order_id, &items[i].timestamp));
+                if fits {
+                    batch.push(i);
+                }
+                !fits
+            });
+            let chunk: Vec<&Item> = batch.iter().map(|&i| items[i]).collect();
+            // Boxed: the SDK call's future is deep enough to overflow the
+            // compiler's layout depth inside the Lambda runtime's future.
+            let written = Box::pin(self.write_batch(&chunk)).await;
+            for (i, r) in batch.into_iter().zip(written) {
+                results[i] = Some(r);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every item answered"))
+            .collect()
+    }
+
+    /// Through `BatchWriteItem` too: the consumer's role may not `PutItem`.
     async fn put(&self, item: &Item) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(attributes(item)))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| store_error("PutItem", &self.table, &e))
+        let mut one = self.put_all(&[item]).await;
+        one.pop().expect("one answer")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// moto never leaves items unprocessed, so this rule is tested here.
+    #[test]
+    fn unprocessed_items_are_found_by_their_key() {
+        let item = |id: &str| Item {
+            order_id: id.into(),
+            timestamp: "2026-11-24T10:15:00Z".into(),
+            fields: vec![],
+        };
+        let put = |id: &str| {
+            let p = PutRequest::builder()
+                .set_item(Some(attributes(&item(id))))
+                .build()
+                .unwrap();
+            WriteRequest::builder().put_request(p).build()
+        };
+        let out = BatchWriteItemOutput::builder()
+            .unprocessed_items("orders", vec![put("ord-2"), put("ord-5")])
+            .build();
+        let ts = "2026-11-24T10:15:00Z".to_string();
+        assert_eq!(
+            unprocessed_keys(&out, "orders"),
+            [("ord-2".to_string(), ts.clone()), ("ord-5".to_string(), ts)]
+        );
+        assert!(unprocessed_keys(&out, "other").is_empty());
+        assert!(unprocessed_keys(&BatchWriteItemOutput::builder().build(), "orders").is_empty());
+    }
+
+    #[test]
+    fn backoff_is_jittered_below_a_growing_cap() {
+        for attempt in 1..BATCH_ATTEMPTS {
+            let cap = (25u64 << attempt.min(5)).min(800);
+            assert!(backoff(attempt) <= std::time::Duration::from_millis(cap));
+        }
+    }
     use orderflow_host::item::Field;
 
     #[test]

@@ -4,7 +4,7 @@
 //! status.
 //!
 //! - [`sns::SnsPublisher`]: the producer's `Publisher` (SNS `PublishBatch`);
-//! - [`dynamo::DynamoStore`]: the consumer's `ItemStore` (DynamoDB `PutItem`);
+//! - [`dynamo::DynamoStore`]: the consumer's `ItemStore` (DynamoDB `BatchWriteItem`, 25 a call);
 //! - [`s3_source::S3Source`]: the manifest and plugins in a bucket, for the
 //!   pipeline's hot-reloading `PluginCache` (`orderflow_pipeline::reload`);
 //! - [`operator::PluginStore`]: content-addressed plugin objects, kept

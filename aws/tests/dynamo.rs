@@ -99,6 +99,40 @@ async fn the_dynamo_store_writes_each_key_once() {
 }
 
 #[tokio::test]
+async fn a_batch_is_one_call_per_25_items_and_a_repeated_key_is_written_last() {
+    let moto = MotoServer::start().unwrap();
+    let db = table(&moto, "orders").await;
+    let store = DynamoStore::new(db.clone(), "orders");
+    let item = |i: usize, note: &str| Item {
+        order_id: format!("ord-{i}"),
+        timestamp: "2026-11-24T10:15:00Z".into(),
+        fields: vec![Field {
+            name: "Note".into(),
+            value: Value::Text(note.into()),
+        }],
+    };
+    // 60 records, the last one a redelivery of the first with new content.
+    let mut items: Vec<Item> = (0..59).map(|i| item(i, "first")).collect();
+    items.push(item(0, "again"));
+    let refs: Vec<&Item> = items.iter().collect();
+
+    moto.start_recording().unwrap();
+    let results = store.put_all(&refs).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(moto.calls("BatchWriteItem"), 3, "{:?}", moto.recorded());
+    assert_eq!(moto.calls("PutItem"), 0);
+
+    let scan = db.scan().table_name("orders").send().await.unwrap();
+    assert_eq!(scan.items().len(), 59);
+    let first = scan
+        .items()
+        .iter()
+        .find(|i| i["OrderId"] == AttributeValue::S("ord-0".into()))
+        .unwrap();
+    assert_eq!(first["Note"], AttributeValue::S("again".into()));
+}
+
+#[tokio::test]
 async fn an_unreachable_endpoint_is_a_retryable_store_error() {
     // A port nothing listens on: the SDK's own retries fail fast, and the
     // message comes back to the queue.

@@ -9,6 +9,7 @@ use crate::ports::ItemStore;
 use orderflow_host::transforms::TransformTrace;
 use orderflow_host::{HighValueMessage, Item, TransformChain};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::time::Instant;
 
 /// DynamoDB's item size limit.
@@ -71,24 +72,41 @@ pub async fn consume<S: ItemStore>(
     store: &S,
     message: &IncomingMessage,
 ) -> ConsumerResult {
+    consume_all(transforms, store, std::slice::from_ref(message))
+        .await
+        .pop()
+        .expect("one result per message")
+}
+
+/// Processes a batch of messages off the wire: each is parsed, validated
+/// and transformed on its own, then every item is written in one
+/// [`ItemStore::put_all`] (one `BatchWriteItem` per 25 on DynamoDB). One
+/// result per message, in order.
+pub async fn consume_all<S: ItemStore>(
+    transforms: &TransformChain,
+    store: &S,
+    messages: &[IncomingMessage],
+) -> Vec<ConsumerResult> {
     let started = Instant::now();
-    let parsed = message_body(&message.body)
-        .and_then(|b| HighValueMessage::from_json(&b).map_err(|e| e.to_string()));
-    match parsed {
-        Ok(msg) => transform_and_store(transforms, store, &message.message_id, &msg, started).await,
-        Err(reason) => {
-            tracing::error!(message_id = %message.message_id, stage = "consume", "malformed message: {reason}");
-            ConsumerResult {
-                message_id: message.message_id.clone(),
-                order_id: None,
-                outcome: ConsumerOutcome::Failed {
-                    reason: format!("malformed message: {reason}"),
-                    permanent: true,
-                },
-                trace: Vec::new(),
+    let prepared: Vec<Prepared<'_>> = messages
+        .iter()
+        .map(|m| {
+            let parsed = message_body(&m.body)
+                .and_then(|b| HighValueMessage::from_json(&b).map_err(|e| e.to_string()));
+            match parsed {
+                Ok(msg) => prepare(transforms, &m.message_id, Cow::Owned(msg)),
+                Err(reason) => {
+                    tracing::error!(message_id = %m.message_id, stage = "consume", "malformed message: {reason}");
+                    Prepared {
+                        result: failed(&m.message_id, None, format!("malformed message: {reason}"), true),
+                        item: None,
+                        msg: None,
+                    }
+                }
             }
-        }
-    }
+        })
+        .collect();
+    store_prepared(store, prepared, started).await
 }
 
 /// Processes one message already typed and validated: transform, store.
@@ -99,58 +117,99 @@ pub async fn consume_message<S: ItemStore>(
     message_id: &str,
     msg: &HighValueMessage,
 ) -> ConsumerResult {
-    transform_and_store(transforms, store, message_id, msg, Instant::now()).await
+    let prepared = prepare(transforms, message_id, Cow::Borrowed(msg));
+    store_prepared(store, vec![prepared], Instant::now())
+        .await
+        .pop()
+        .expect("one result")
 }
 
-async fn transform_and_store<S: ItemStore>(
-    transforms: &TransformChain,
-    store: &S,
+/// A message transformed and ready to store, or already failed.
+struct Prepared<'a> {
+    result: ConsumerResult,
+    item: Option<Item>,
+    msg: Option<Cow<'a, HighValueMessage>>,
+}
+
+fn failed(
     message_id: &str,
-    msg: &HighValueMessage,
-    started: Instant,
+    order_id: Option<String>,
+    reason: String,
+    permanent: bool,
 ) -> ConsumerResult {
-    let mut result = ConsumerResult {
+    ConsumerResult {
         message_id: message_id.to_string(),
-        order_id: Some(msg.order.order_id.clone()),
-        outcome: ConsumerOutcome::Failed {
-            reason: String::new(),
-            permanent: true,
-        },
+        order_id,
+        outcome: ConsumerOutcome::Failed { reason, permanent },
         trace: Vec::new(),
-    };
+    }
+}
+
+fn prepare<'a>(
+    transforms: &TransformChain,
+    message_id: &str,
+    msg: Cow<'a, HighValueMessage>,
+) -> Prepared<'a> {
+    let order_id = Some(msg.order.order_id.clone());
     let (item, trace) = transforms.apply(Item::new(&msg.order, &msg.decision));
-    result.trace = trace;
-    let item = match item {
-        Ok(item) if item.size_bytes() > MAX_ITEM_BYTES => {
-            result.outcome = ConsumerOutcome::Failed {
-                reason: format!(
+    let (outcome, item) = match item {
+        Ok(item) if item.size_bytes() > MAX_ITEM_BYTES => (
+            Err((
+                format!(
                     "item is about {} bytes, over DynamoDB's {MAX_ITEM_BYTES}",
                     item.size_bytes()
                 ),
-                permanent: true,
-            };
-            return log(result, msg, started);
-        }
-        Ok(item) => item,
-        Err(e) => {
-            result.outcome = ConsumerOutcome::Failed {
-                reason: e.to_string(),
-                permanent: !e.failure.is_transient(),
-            };
-            return log(result, msg, started);
-        }
+                true,
+            )),
+            None,
+        ),
+        Ok(item) => (Ok(()), Some(item)),
+        Err(e) => (Err((e.to_string(), !e.failure.is_transient())), None),
     };
-    result.outcome = match store.put(&item).await {
-        Ok(()) => ConsumerOutcome::Stored {
-            order_id: item.order_id.clone(),
-            timestamp: item.timestamp.clone(),
-        },
-        Err(e) => ConsumerOutcome::Failed {
-            reason: format!("store: {e}"),
-            permanent: !e.retryable,
-        },
+    let mut result = match outcome {
+        Ok(()) => failed(message_id, order_id, "not yet stored".into(), false),
+        Err((reason, permanent)) => failed(message_id, order_id, reason, permanent),
     };
-    log(result, msg, started)
+    result.trace = trace;
+    Prepared {
+        result,
+        item,
+        msg: Some(msg),
+    }
+}
+
+async fn store_prepared<S: ItemStore>(
+    store: &S,
+    prepared: Vec<Prepared<'_>>,
+    started: Instant,
+) -> Vec<ConsumerResult> {
+    let items: Vec<&Item> = prepared.iter().filter_map(|p| p.item.as_ref()).collect();
+    let mut written = store.put_all(&items).await.into_iter();
+    prepared
+        .into_iter()
+        .map(|mut p| {
+            if let Some(item) = &p.item {
+                p.result.outcome = match written.next() {
+                    Some(Ok(())) => ConsumerOutcome::Stored {
+                        order_id: item.order_id.clone(),
+                        timestamp: item.timestamp.clone(),
+                    },
+                    Some(Err(e)) => ConsumerOutcome::Failed {
+                        reason: format!("store: {e}"),
+                        permanent: !e.retryable,
+                    },
+                    None => ConsumerOutcome::Failed {
+                        reason: "store: no answer for this item".into(),
+                        permanent: false,
+                    },
+                };
+            }
+            match &p.msg {
+                Some(msg) => log(p.result, msg, started),
+                None => p.result,
+            }
+        })
+        .collect()
 }
 
 fn log(result: ConsumerResult, msg: &HighValueMessage, started: Instant) -> ConsumerResult {

@@ -62,6 +62,19 @@ pub trait ItemStore: Send + Sync {
     /// Writes an item under its key, replacing any item with the same key:
     /// a redelivered message must not create a second item.
     fn put(&self, item: &Item) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes several items, answering for each, in order. A store with a
+    /// batch API (DynamoDB's `BatchWriteItem`) makes this one call per 25
+    /// items; the default writes them one by one.
+    fn put_all(&self, items: &[&Item]) -> impl Future<Output = Vec<Result<(), StoreError>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(self.put(item).await);
+            }
+            out
+        }
+    }
 }
 
 /// Where the producer records what it decided, for `orderflow replay`.

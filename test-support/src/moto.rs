@@ -60,6 +60,8 @@ pub struct MotoServer {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
+    /// Where moto's request recorder writes (one file per server).
+    recording: PathBuf,
 }
 
 fn free_port() -> Result<u16, MotoError> {
@@ -103,8 +105,10 @@ impl MotoServer {
         let log =
             std::env::temp_dir().join(format!("orderflow-moto-{}-{port}.log", std::process::id()));
         let out = std::fs::File::create(&log)?;
+        let recording = log.with_extension("recording");
         let child = Command::new(command)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_RECORDER_FILEPATH", &recording)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)
@@ -113,7 +117,12 @@ impl MotoServer {
                 command: command.to_string(),
                 source,
             })?;
-        let mut server = MotoServer { child, addr, log };
+        let mut server = MotoServer {
+            child,
+            addr,
+            log,
+            recording,
+        };
         let started = Instant::now();
         loop {
             if let Some(status) = server.child.try_wait()? {
@@ -149,11 +158,93 @@ impl MotoServer {
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 
+    /// Starts moto's request recorder afresh: [`recorded`](Self::recorded)
+    /// then names every AWS call made from here on. Counts, not timings.
+    pub fn start_recording(&self) -> Result<(), MotoError> {
+        self.moto_api("reset-recording")?;
+        self.moto_api("start-recording")
+    }
+
+    /// The action of each request recorded since [`start_recording`]
+    /// (`BatchWriteItem`, `PublishBatch`, `PutObject` …), in order. JSON
+    /// protocols name it in `X-Amz-Target`, query protocols in the form
+    /// body's `Action`; anything else (S3's REST) is `METHOD path`.
+    ///
+    /// [`start_recording`]: Self::start_recording
+    pub fn recorded(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|r| recorded_action(&r))
+            .collect()
+    }
+
+    /// How many recorded requests were `action`.
+    pub fn calls(&self, action: &str) -> usize {
+        self.recorded().iter().filter(|a| *a == action).count()
+    }
+
+    fn moto_api(&self, what: &str) -> Result<(), MotoError> {
+        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let request = format!(
+            "POST /moto-api/recorder/{what} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+        );
+        s.write_all(request.as_bytes())?;
+        let mut response = String::new();
+        s.read_to_string(&mut response)?;
+        if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(MotoError::Io(std::io::Error::other(format!(
+                "moto recorder {what}: {}",
+                response.lines().next().unwrap_or("no answer")
+            ))))
+        }
+    }
+
     /// SDK configuration for this server: its endpoint, moto's region, and
     /// dummy static credentials (moto accepts any).
     pub async fn sdk_config(&self) -> SdkConfig {
         sdk_config_for(&self.endpoint()).await
     }
+}
+
+fn recorded_action(r: &serde_json::Value) -> String {
+    let headers = r["headers"].as_object();
+    let header = |name: &str| {
+        headers?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str())
+    };
+    if let Some(target) = header("X-Amz-Target") {
+        return target.rsplit('.').next().unwrap_or(target).to_string();
+    }
+    let body = r["body"].as_str().unwrap_or_default();
+    let body = if r["body_encoded"].as_bool() == Some(true) {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        body.to_string()
+    };
+    if let Some(action) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+        return action.to_string();
+    }
+    let url = r["url"].as_str().unwrap_or_default();
+    let path = url
+        .split("://")
+        .nth(1)
+        .and_then(|u| u.find('/').map(|i| &u[i..]))
+        .unwrap_or(url);
+    format!(
+        "{} {}",
+        r["method"].as_str().unwrap_or("?"),
+        path.split('?').next().unwrap_or(path)
+    )
 }
 
 /// SDK configuration for a local endpoint with dummy credentials.

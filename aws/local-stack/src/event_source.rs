@@ -46,21 +46,32 @@ pub struct EventSourceMapping {
 }
 
 impl EventSourceMapping {
-    /// Receives one batch; `None` if the queue had nothing visible.
+    /// Receives one batch of up to `batch_size` records, as the mapping
+    /// does: ReceiveMessage gives at most 10, so it receives again while
+    /// messages keep coming (the batching window, without its wait);
+    /// `None` if the queue had nothing visible.
     pub async fn receive(&self, wait_seconds: i32) -> Result<Option<SqsEvent>> {
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(self.batch_size)
-            .wait_time_seconds(wait_seconds)
-            .set_visibility_timeout(self.visibility_timeout)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .context("ReceiveMessage")?;
-        if out.messages().is_empty() {
+        let mut messages = Vec::new();
+        while messages.len() < self.batch_size as usize {
+            let wanted = (self.batch_size as usize - messages.len()).min(10) as i32;
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(wanted)
+                .wait_time_seconds(if messages.is_empty() { wait_seconds } else { 0 })
+                .set_visibility_timeout(self.visibility_timeout)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .context("ReceiveMessage")?;
+            if out.messages().is_empty() {
+                break;
+            }
+            messages.extend_from_slice(out.messages());
+        }
+        if messages.is_empty() {
             return Ok(None);
         }
         let region = self
@@ -70,7 +81,7 @@ impl EventSourceMapping {
             .unwrap_or("us-east-1")
             .to_string();
         let mut event = SqsEvent::default();
-        for m in out.messages() {
+        for m in &messages {
             let mut r = SqsMessage::default();
             r.message_id = m.message_id().map(str::to_string);
             r.receipt_handle = m.receipt_handle().map(str::to_string);

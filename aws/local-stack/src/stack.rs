@@ -19,6 +19,10 @@ use orderflow_producer::Producer;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The template's event source mapping `BatchSize` (checked against it by
+/// deploy/test_template_policies.py).
+pub const CONSUMER_BATCH_SIZE: i32 = 100;
+
 /// The resources of template.yaml, created on a local endpoint.
 pub struct Stack {
     pub sdk: SdkConfig,
@@ -187,7 +191,7 @@ impl Stack {
             sqs: self.sqs.clone(),
             queue_url: self.queue_url.clone(),
             queue_arn: self.queue_arn.clone(),
-            batch_size: 10,
+            batch_size: CONSUMER_BATCH_SIZE,
             visibility_timeout: Some(self.settings.visibility_timeout),
         }
     }

@@ -1,9 +1,10 @@
 //! The consumer function's handler, apart from Lambda so it can be tested
 //! without it.
 //!
-//! An SQS batch (up to 10 records from the event source mapping) is
-//! processed record by record with the pipeline's `consume` (raw bodies and
-//! SNS envelopes alike); the answer lists the records that failed in
+//! An SQS batch (up to the event source mapping's batch size) is processed
+//! with the pipeline's `consume_all` (raw bodies and SNS envelopes alike):
+//! each record transformed on its own, the items written together, 25 per
+//! `BatchWriteItem`; the answer lists the records that failed in
 //! `batchItemFailures` (the mapping has `ReportBatchItemFailures`), so only
 //! those return to the queue and, past its `maxReceiveCount`, move to the
 //! dead-letter queue. One bad message never fails the batch.
@@ -13,10 +14,9 @@
 //! to report it by (the event source mapping always sets one).
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use futures_util::future::join_all;
 use orderflow_host::TransformChain;
 use orderflow_pipeline::ItemStore;
-use orderflow_pipeline::consumer::{ConsumerOutcome, ConsumerResult, IncomingMessage, consume};
+use orderflow_pipeline::consumer::{ConsumerOutcome, ConsumerResult, IncomingMessage, consume_all};
 use orderflow_pipeline::reload::{PluginCache, RefreshError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -56,9 +56,7 @@ pub async fn consume_batch<S: ItemStore>(
 ) -> Result<(SqsBatchResponse, Vec<ConsumerResult>), HandlerError> {
     let started = Instant::now();
     let messages = messages(event)?;
-    // Transforms run one at a time (they are CPU-bound and synchronous);
-    // the DynamoDB writes of a batch overlap.
-    let results = join_all(messages.iter().map(|m| consume(transforms, store, m))).await;
+    let results = consume_all(transforms, store, &messages).await;
     let mut response = SqsBatchResponse::default();
     for (result, record) in results.iter().zip(&event.records) {
         if let ConsumerOutcome::Failed { reason, permanent } = &result.outcome {

@@ -64,7 +64,7 @@ pub fn runtime() -> Arc<Runtime> {
 }
 
 pub struct Env {
-    _moto: MotoServer,
+    pub moto: MotoServer,
     pub stack: Stack,
     pub runtime: Arc<Runtime>,
 }
@@ -75,7 +75,7 @@ pub async fn env(settings: impl FnOnce(&mut StackSettings)) -> Env {
     settings(&mut s);
     let stack = Stack::create(&moto.sdk_config().await, s).await.unwrap();
     Env {
-        _moto: moto,
+        moto,
         stack,
         runtime: runtime(),
     }

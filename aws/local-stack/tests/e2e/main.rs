@@ -10,9 +10,11 @@
 //! - `env`: one moto server and stack per test, the example plugins, helpers;
 //! - `delivery`: orders through to the table, malformed messages to the DLQ;
 //! - `hot_reload`: a running producer follows rule changes, survives bad ones;
+//! - `calls`: AWS calls per order, counted by moto's recorder;
 //! - `decision_log`: what the producer records with `DecisionLog=Enabled`;
 //! - `faults`: publish and store failures injected at the client boundary.
 
+mod calls;
 mod decision_log;
 mod delivery;
 mod env;
