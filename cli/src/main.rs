@@ -3,7 +3,9 @@
 //! Exit codes: 0 every order went through (stored or not high-value);
 //! 1 at least one order was rejected (its line and reason are printed);
 //! 2 the command could not run (bad arguments, manifest, plugin or input);
-//! for `plugin check`, 1 means the plugin does not fit the contract.
+//! for `plugin check` and `plugin build`, 1 means the plugin does not fit
+//! the contract (or, for `build`, does not compile); for `plugin test`, 1
+//! means a fixture case failed.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -16,6 +18,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod author;
 #[cfg(feature = "aws")]
 mod operator;
 
@@ -87,6 +90,40 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Create a plugin crate (outside any workspace, with the SDK vendored):
+    /// a working example, fixtures, and a README on building and publishing.
+    New {
+        name: String,
+        #[arg(long, value_enum)]
+        kind: author::new::NewKind,
+        /// The folder to create the crate in.
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Build a plugin crate into a component (adds the wasm target if it is
+    /// missing); prints its path, size, sha256, world and compile time.
+    /// Exit 1: it did not compile or does not fit the contract.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run a plugin through the real host over its fixtures
+    /// (`<dir>/fixtures/*.json`), with each case's logs and cost. Exit 1: a
+    /// case failed; 2: the run could not start.
+    Test {
+        /// The plugin crate, built first unless --wasm is given.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// A component built elsewhere (in any language) to test instead.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+        /// The fixtures' folder [default: <dir>/fixtures].
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+        /// One JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Tell whether a component fits the contract: its world, size and load time.
     Check {
         wasm: PathBuf,
@@ -119,9 +156,30 @@ fn main() -> ExitCode {
                 .context("writing orders to stdout")
                 .map(|()| ExitCode::SUCCESS)
         }
-        Command::Plugin {
-            command: PluginCommand::Check { wasm, config },
-        } => check(&wasm, &config),
+        Command::Plugin { command } => match command {
+            PluginCommand::New { name, kind, path } => {
+                author::new::new(&name, kind, &path).map(|dir| {
+                    println!(
+                        "created {}: build it with `orderflow plugin build {0}`",
+                        dir.display()
+                    );
+                    ExitCode::SUCCESS
+                })
+            }
+            PluginCommand::Build { dir } => author::build::build(&dir),
+            PluginCommand::Test {
+                dir,
+                wasm,
+                fixtures,
+                json,
+            } => author::test::test(author::test::Args {
+                dir,
+                wasm,
+                fixtures,
+                json,
+            }),
+            PluginCommand::Check { wasm, config } => check(&wasm, &config),
+        },
         #[cfg(feature = "aws")]
         Command::Plugins { location, command } => operator::plugins(location, command),
     };

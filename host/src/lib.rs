@@ -18,7 +18,6 @@ mod cache;
 pub mod error;
 mod interface;
 pub mod item;
-pub mod order;
 pub mod plugin;
 pub mod precheck;
 pub mod rules;
@@ -30,6 +29,10 @@ pub mod transforms;
 /// The manifest model lives in its own crate, free of wasmtime; these
 /// re-exports keep `orderflow_host::manifest::…` and `…::limits::…` paths.
 pub use orderflow_manifest::{self as manifest, limits};
+
+/// The wire order and its validation live in their own crate, shared with
+/// the plugin SDK's native tests; `orderflow_host::order::…` paths stay.
+pub use orderflow_order as order;
 
 pub use error::{Failure, LoadError, PluginError};
 pub use item::{HighValueMessage, Item, PublishedDecision};

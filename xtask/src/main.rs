@@ -8,7 +8,8 @@
 //! - `setup`: only the checks and installs `test` starts with;
 //! - `test`: the whole test suite (what CI runs): first [`setup`] checks and
 //!   installs what it needs, then every crate's tests, the template checks,
-//!   and the arm64 Lambdas under qemu.
+//!   the example plugins' fixtures (`orderflow plugin test`), and the arm64
+//!   Lambdas under qemu.
 
 mod setup;
 
@@ -53,6 +54,14 @@ fn test(root: &Path) -> Result<()> {
     // against that local stack, with plugins published by the operator CLI
     // (its default build, which has the `plugins` commands).
     run(cargo().args(["build", "--quiet", "-p", "orderflow-cli"]))?;
+    // The example plugins over their fixtures, in the real host, the way
+    // an author runs them (`orderflow plugin test`; exit 1 on a failed case).
+    let orderflow = orderflow_plugin_build::target_dir().join("debug/orderflow");
+    for example in orderflow_plugin_build::EXAMPLES {
+        run(Command::new(&orderflow)
+            .args(["plugin", "test"])
+            .arg(root.join("plugins").join(example)))?;
+    }
     run(env.apply(
         Command::new("bash")
             .arg(root.join("deploy/build-lambdas.sh"))

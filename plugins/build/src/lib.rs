@@ -6,14 +6,26 @@
 //! standard library links WASI stdio and environment imports into every
 //! plugin through the panic machinery, and orderflow gives plugins no WASI.)
 //!
-//! Tests, the xtask and the CLI's demo call [`build`] themselves, so no
-//! compiled plugin is ever committed. Builds go to their own target
-//! directory under the workspace's one, so a build started from inside
-//! `cargo test` never waits on the lock the outer cargo holds.
+//! One code path for every caller: [`build_packages`] builds packages of
+//! one cargo workspace. [`build`] is it for this workspace's plugins (the
+//! tests, the xtask, the CLI's demo, so no compiled plugin is ever
+//! committed); [`build_crate`] for any plugin crate, such as one
+//! `orderflow plugin new` made outside this repo (`orderflow plugin build`).
+//! Builds go to their own target directory under the workspace's one, so a
+//! build started from inside `cargo test` never waits on the lock the outer
+//! cargo holds.
+
+mod component;
+mod package;
+mod toolchain;
+
+pub use package::PluginCrate;
+pub use toolchain::ensure_target;
 
 use orderflow_manifest::{Manifest, ManifestError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const TARGET: &str = "wasm32-unknown-unknown";
 const PROFILE: &str = "plugin";
@@ -44,6 +56,12 @@ pub enum BuildError {
     Componentize { package: String, message: String },
     #[error("{0}")]
     Toolchain(String),
+    #[error("{dir}: no Cargo.toml here, so no plugin crate to build")]
+    NotACrate { dir: PathBuf },
+    #[error("{dir}: cargo cannot read this crate: {message}")]
+    Metadata { dir: PathBuf, message: String },
+    #[error("plugin {package}: {message}")]
+    NotAPlugin { package: String, message: String },
 }
 
 /// The workspace this crate belongs to.
@@ -83,18 +101,55 @@ pub const FIXTURES: &[&str] = &[
     "contract-v2",
 ];
 
-/// Builds the named plugin crates and returns the path of each component,
-/// in the order given. Cargo's own freshness checks make a repeat call cheap.
+/// Builds the named plugin crates of this workspace and returns the path of
+/// each component, in the order given. Cargo's own freshness checks make a
+/// repeat call cheap.
 pub fn build(packages: &[&str]) -> Result<Vec<PathBuf>, BuildError> {
+    build_packages(&workspace_root(), &target_dir(), packages, true)
+}
+
+/// One plugin crate built: where its component is, and how long cargo took.
+#[derive(Clone, Debug)]
+pub struct Built {
+    pub package: String,
+    pub wasm: PathBuf,
+    pub build_time: Duration,
+}
+
+/// Builds the plugin crate in `dir` (see [`PluginCrate::at`]); its
+/// component lands in `<target>/plugins/<package>.wasm` of the crate's
+/// workspace. `quiet` hides cargo's progress, never its errors.
+pub fn build_crate(dir: &Path, quiet: bool) -> Result<Built, BuildError> {
+    let krate = PluginCrate::at(dir)?;
+    let started = Instant::now();
+    let mut wasm = build_packages(
+        &krate.workspace_root,
+        &krate.target_dir,
+        &[&krate.package],
+        quiet,
+    )?;
+    Ok(Built {
+        package: krate.package,
+        wasm: wasm.remove(0),
+        build_time: started.elapsed(),
+    })
+}
+
+/// Builds packages of the workspace at `workspace` in the plugin profile,
+/// in one cargo run, and wraps each into `<target_dir>/plugins/<package>.wasm`.
+pub fn build_packages(
+    workspace: &Path,
+    target_dir: &Path,
+    packages: &[&str],
+    quiet: bool,
+) -> Result<Vec<PathBuf>, BuildError> {
     ensure_target()?;
     let names = || packages.iter().map(|p| p.to_string()).collect::<Vec<_>>();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let core_dir = target_dir().join("plugin-build");
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root())
+    let core_dir = target_dir.join("plugin-build");
+    let mut cmd = cargo();
+    cmd.current_dir(workspace)
         .args([
             "build",
-            "--quiet",
             "--target",
             TARGET,
             "--profile",
@@ -106,6 +161,9 @@ pub fn build(packages: &[&str]) -> Result<Vec<PathBuf>, BuildError> {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET");
+    if quiet {
+        cmd.arg("--quiet");
+    }
     for p in packages {
         cmd.args(["-p", p]);
     }
@@ -120,7 +178,7 @@ pub fn build(packages: &[&str]) -> Result<Vec<PathBuf>, BuildError> {
         });
     }
 
-    let out = output_dir();
+    let out = target_dir.join("plugins");
     std::fs::create_dir_all(&out).map_err(|source| BuildError::Io {
         package: packages.join(","),
         path: out.clone(),
@@ -134,102 +192,15 @@ pub fn build(packages: &[&str]) -> Result<Vec<PathBuf>, BuildError> {
                 .join(PROFILE)
                 .join(format!("{}.wasm", package.replace('-', "_")));
             let dest = out.join(format!("{package}.wasm"));
-            componentize(package, &core, &dest)?;
+            component::componentize(package, &core, &dest)?;
             Ok(dest)
         })
         .collect()
 }
 
-/// Makes sure the toolchain can build for [`TARGET`], adding the target with
-/// rustup when it is missing. A toolchain file's `targets` are only added
-/// when rustup installs the toolchain, not to one that is already there, so
-/// a fresh clone on a machine with Rust would otherwise fail deep inside
-/// cargo with "can't find crate for `core`". Checked once per process.
-pub fn ensure_target() -> Result<(), BuildError> {
-    static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    CHECKED
-        .get_or_init(add_target_if_missing)
-        .clone()
-        .map_err(BuildError::Toolchain)
-}
-
-fn add_target_if_missing() -> Result<(), String> {
-    // The rustc beside the cargo that runs us is the toolchain the build uses.
-    let rustc = std::env::var_os("CARGO")
-        .map(PathBuf::from)
-        .and_then(|cargo| cargo.parent().map(|d| d.join("rustc")))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| "rustc".into());
-    let sysroot = Command::new(&rustc)
-        .current_dir(workspace_root())
-        .args(["--print", "sysroot"])
-        .output()
-        .map_err(|e| {
-            format!(
-                "cannot run {}: {e}; install Rust with rustup",
-                rustc.display()
-            )
-        })?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot
-        .join("lib/rustlib")
-        .join(TARGET)
-        .join("lib")
-        .is_dir()
-    {
-        return Ok(());
-    }
-    let missing = format!(
-        "the Rust toolchain at {} has no {TARGET} target",
-        sysroot.display()
-    );
-    eprintln!("orderflow: {missing}; adding it: rustup target add {TARGET}");
-    match Command::new("rustup")
-        .current_dir(workspace_root())
-        .args(["target", "add", TARGET])
-        .status()
-    {
-        Ok(status) if status.success() => Ok(()),
-        Ok(status) => Err(format!(
-            "{missing}, and `rustup target add {TARGET}` failed ({status}); its output is above"
-        )),
-        Err(_) => Err(format!(
-            "{missing}, and rustup is not on PATH to add it: install the target's standard \
-             library (with rustup: `rustup target add {TARGET}`; from a distribution: its \
-             rust-std package for {TARGET})"
-        )),
-    }
-}
-
-/// Wraps a core module (with the component-type section wit-bindgen
-/// embedded) into a component, writing it atomically so concurrent test
-/// processes never read half a file.
-fn componentize(package: &str, core: &Path, dest: &Path) -> Result<(), BuildError> {
-    let io = |path: &Path| {
-        let package = package.to_string();
-        let path = path.to_path_buf();
-        move |source| BuildError::Io {
-            package,
-            path,
-            source,
-        }
-    };
-    let module = std::fs::read(core).map_err(io(core))?;
-    let component = wit_component::ComponentEncoder::default()
-        .validate(true)
-        .module(&module)
-        .and_then(|e| e.encode())
-        .map_err(|e| BuildError::Componentize {
-            package: package.into(),
-            message: format!("{e:#}"),
-        })?;
-    // Unique per call: tests build the same plugin from several threads.
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dest.with_extension(format!("wasm.{}.{n}.tmp", std::process::id()));
-    std::fs::write(&tmp, &component).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, dest).map_err(io(dest))?;
-    Ok(())
+/// The cargo that runs us (a build script's, a test's), else the one on PATH.
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 /// Builds the plugins a source manifest names (its `wasm` entries are

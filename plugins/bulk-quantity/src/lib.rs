@@ -157,7 +157,8 @@ mod tests {
     #[test]
     fn works_on_wire_json_orders() {
         let order = orderflow_plugin_sdk::testing::TestOrder::from_json(
-            r#"{"order_id":"o","customer_id":"c","currency":"EUR","total_minor":1,
+            r#"{"order_id":"o","customer_id":"c","created_at":"2026-11-24T10:15:00Z",
+                "currency":"EUR","total_minor":12,
                 "lines":[{"sku":"SKU-9","quantity":12,"unit_price_minor":1}]}"#,
         );
         assert!(rule(10).evaluate(&order).unwrap().high_value);

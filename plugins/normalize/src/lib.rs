@@ -16,7 +16,7 @@
 //! way: an item this transform cannot vouch for is refused, not stored.
 
 use orderflow_plugin_sdk::{
-    Field, Fields, Line, Transform, Value, export_transform, parse_config, set_field,
+    Field, Fields, Line, Transform, Value, export_transform, parse_config, remove_field, set_field,
 };
 
 const CURRENCY: &str = "Currency";
@@ -55,16 +55,15 @@ impl Transform for Normalize {
 
         let mut out = fields;
         set_field(&mut out, CURRENCY, Value::Text(currency.clone()));
-        out.retain(|f| f.name != ITEM_COUNT && f.name != DISPLAY_TOTAL);
-        out.push(Field::new(ITEM_COUNT, Value::Integer(item_count)));
+        set_field(&mut out, ITEM_COUNT, Value::Integer(item_count));
         if self.display_total {
             // A currency without minor units (gold, SDR …: ISO lists no
             // exponent) is counted in whole units.
             let exponent = iso.exponent().unwrap_or(0);
-            out.push(Field::new(
-                DISPLAY_TOTAL,
-                Value::Text(display_total(total_minor, exponent, &currency)),
-            ));
+            let shown = display_total(total_minor, exponent, &currency);
+            set_field(&mut out, DISPLAY_TOTAL, Value::Text(shown));
+        } else {
+            remove_field(&mut out, DISPLAY_TOTAL);
         }
         Ok(out)
     }

@@ -21,7 +21,9 @@
 //!
 //! Configuration: `{"keys": ["email", "phone"]}`; `{}` means exactly that.
 
-use orderflow_plugin_sdk::{Field, Transform, Value, export_transform, parse_config, wrong_type};
+use orderflow_plugin_sdk::{
+    Field, Fields, LogLevel, Transform, Value, export_transform, log, parse_config, set_field,
+};
 
 /// The fields whose entries are masked.
 const MASKED_FIELDS: [&str; 2] = ["Attributes", "RuleAttributes"];
@@ -55,35 +57,30 @@ impl Transform for RedactPii {
         &self,
         _order_id: &str,
         _timestamp: &str,
-        fields: Vec<Field>,
+        mut fields: Vec<Field>,
     ) -> Result<Vec<Field>, String> {
-        fields
-            .into_iter()
-            .map(|field| {
-                if !MASKED_FIELDS.contains(&field.name.as_str()) {
-                    return Ok(field);
-                }
-                match field.value {
-                    Value::TextMap(entries) => {
-                        let entries = entries
-                            .into_iter()
-                            .map(|(k, v)| {
-                                if self.masks(&k) {
-                                    (k, mask(&v))
-                                } else {
-                                    (k, v)
-                                }
-                            })
-                            .collect();
-                        Ok(Field {
-                            name: field.name,
-                            value: Value::TextMap(entries),
-                        })
+        let mut masked = 0;
+        for name in MASKED_FIELDS {
+            if fields.find(name)?.is_none() {
+                continue;
+            }
+            let entries = fields
+                .text_map(name)?
+                .iter()
+                .map(|(k, v)| {
+                    if self.masks(k) {
+                        masked += 1;
+                        (k.clone(), mask(v))
+                    } else {
+                        (k.clone(), v.clone())
                     }
-                    other => Err(wrong_type(&field.name, "a text-map", &other)),
-                }
-            })
-            .collect()
+                })
+                .collect();
+            set_field(&mut fields, name, Value::TextMap(entries));
+        }
+        // How many, never which: the values are what this plugin hides.
+        log(LogLevel::Debug, &format!("masked {masked} values"));
+        Ok(fields)
     }
 }
 

@@ -34,10 +34,43 @@ impl Verdict {
 /// A business rule: decides whether an order is high-value and which
 /// attributes to attach.
 ///
-/// `configure` runs once per plugin instance with the manifest's JSON
-/// configuration, so one compiled plugin serves any threshold.
-pub trait Rule: Sized + 'static {
-    fn configure(config: &str) -> Result<Self, String>;
+/// The rule is its configuration: `configure` runs once per plugin instance
+/// with the manifest's JSON configuration, so one compiled plugin serves any
+/// threshold, and by default it reads that JSON into the rule's own fields
+/// (a rule without configuration is a `struct MyRule {}`). Override it to
+/// refuse a configuration serde accepts but the rule cannot use: a refusal
+/// stops the plugin at load time, not on the first order.
+///
+/// A whole rule, without configuration:
+///
+/// ```
+/// use orderflow_plugin_sdk::{OrderView, Rule, Verdict, export_rule};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Weekend {}
+///
+/// impl Rule for Weekend {
+///     fn evaluate(&self, order: &dyn OrderView) -> Result<Verdict, String> {
+///         // 1970-01-01 was a Thursday; 0 is a Sunday.
+///         Ok(match (order.created_at().div_euclid(86_400) + 4) % 7 {
+///             0 | 6 => Verdict::high_value("placed at the weekend"),
+///             _ => Verdict::not_high_value("placed on a weekday"),
+///         })
+///     }
+/// }
+/// export_rule!(Weekend);
+/// # use orderflow_plugin_sdk::testing::TestOrder;
+/// # let order = |at: &str| TestOrder::from_json(&format!(r#"{{"order_id": "o", "customer_id": "c",
+/// #     "created_at": "{at}", "currency": "EUR", "total_minor": 1,
+/// #     "lines": [{{"sku": "S", "quantity": 1, "unit_price_minor": 1}}]}}"#));
+/// # let rule = Weekend::configure("{}").unwrap();
+/// # assert!(!rule.evaluate(&order("2026-11-24T10:15:00Z")).unwrap().high_value);
+/// # assert!(rule.evaluate(&order("2026-11-28T10:15:00Z")).unwrap().high_value);
+/// ```
+pub trait Rule: serde::de::DeserializeOwned + 'static {
+    fn configure(config: &str) -> Result<Self, String> {
+        crate::parse_config(config)
+    }
     fn evaluate(&self, order: &dyn OrderView) -> Result<Verdict, String>;
 }
 

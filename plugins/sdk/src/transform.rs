@@ -43,12 +43,20 @@ pub fn wrong_type(name: &str, expected: &str, got: &Value) -> String {
     format!("field {name} must be {expected}, got {}", got.type_name())
 }
 
-/// Reading the item's fields by name, with errors that name the field.
+/// Reading the item's fields by name, with errors that name the field
+/// (never its value, which may be personal data).
 ///
 /// Two fields of one name would make "the" value ambiguous, so a repeated
-/// name is an error, like a missing one.
+/// name is an error, like a missing one where the field is required.
 pub trait Fields {
-    fn value(&self, name: &str) -> Result<&Value, String>;
+    /// The field's value, `None` when the item has no such field.
+    fn find(&self, name: &str) -> Result<Option<&Value>, String>;
+
+    /// The value of a required field.
+    fn value(&self, name: &str) -> Result<&Value, String> {
+        self.find(name)?
+            .ok_or_else(|| format!("field {name} is missing"))
+    }
 
     fn text(&self, name: &str) -> Result<&str, String> {
         match self.value(name)? {
@@ -63,17 +71,29 @@ pub trait Fields {
             other => Err(wrong_type(name, "integer", other)),
         }
     }
+
+    fn text_map(&self, name: &str) -> Result<&[(String, String)], String> {
+        match self.value(name)? {
+            Value::TextMap(entries) => Ok(entries),
+            other => Err(wrong_type(name, "a text-map", other)),
+        }
+    }
 }
 
 impl Fields for [Field] {
-    fn value(&self, name: &str) -> Result<&Value, String> {
+    fn find(&self, name: &str) -> Result<Option<&Value>, String> {
         let mut found = self.iter().filter(|f| f.name == name);
         match (found.next(), found.next()) {
-            (Some(f), None) => Ok(&f.value),
-            (None, _) => Err(format!("field {name} is missing")),
+            (Some(f), None) => Ok(Some(&f.value)),
+            (None, _) => Ok(None),
             (Some(_), Some(_)) => Err(format!("field {name} appears more than once")),
         }
     }
+}
+
+/// Drops every field called `name`.
+pub fn remove_field(fields: &mut Vec<Field>, name: &str) {
+    fields.retain(|f| f.name != name);
 }
 
 /// Sets field `name` to `value`: in its place when it is there (every copy
@@ -96,8 +116,13 @@ pub fn set_field(fields: &mut Vec<Field>, name: &str, value: Value) {
 /// Reshapes the item about to be stored. The item's key (order id and
 /// timestamp) is read-only: it is what makes a redelivered message overwrite
 /// instead of duplicate.
-pub trait Transform: Sized + 'static {
-    fn configure(config: &str) -> Result<Self, String>;
+///
+/// As for a [`Rule`](crate::Rule), the transform is its configuration, and
+/// `configure` reads it by default.
+pub trait Transform: serde::de::DeserializeOwned + 'static {
+    fn configure(config: &str) -> Result<Self, String> {
+        crate::parse_config(config)
+    }
     fn apply(
         &self,
         order_id: &str,
@@ -180,6 +205,11 @@ mod tests {
             "field Currency must be integer, got text"
         );
         assert_eq!(f.text("Lines").unwrap_err(), "field Lines is missing");
+        assert_eq!(f.find("Lines"), Ok(None));
+        assert_eq!(
+            f.text_map("Currency").unwrap_err(),
+            "field Currency must be a text-map, got text"
+        );
         let mut twice = fields();
         twice.push(Field::new(
             "Currency",
@@ -198,5 +228,8 @@ mod tests {
         assert_eq!(f.len(), 2, "the repeated field is dropped");
         set_field(&mut f, "ItemCount", Value::Integer(3));
         assert_eq!(f[2], Field::new("ItemCount", Value::Integer(3)));
+        remove_field(&mut f, "Currency");
+        assert_eq!(f.len(), 2);
+        assert!(f.find("Currency").unwrap().is_none());
     }
 }

@@ -48,7 +48,9 @@ mod tests {
 
     fn order(currency: &str, total: u64) -> TestOrder {
         TestOrder::from_json(&format!(
-            r#"{{"order_id":"o","customer_id":"c","currency":"{currency}","total_minor":{total}}}"#
+            r#"{{"order_id":"o","customer_id":"c","created_at":"2026-11-24T10:15:00Z",
+                "currency":"{currency}","total_minor":{total},
+                "lines":[{{"sku":"S","quantity":1,"unit_price_minor":{total}}}]}}"#
         ))
     }
 
