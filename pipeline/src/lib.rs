@@ -3,7 +3,9 @@
 //! - [`producer`]: validated orders → rule chain → high-value ones published
 //!   through a [`Publisher`] (SNS on AWS, an in-process topic embedded);
 //! - [`consumer`]: queue messages → transform chain → an [`ItemStore`]
-//!   (DynamoDB on AWS, files on disk embedded).
+//!   (DynamoDB on AWS, files on disk embedded);
+//! - [`decision_log`]: the record of one decided order, which the decision
+//!   log holds and `orderflow replay` reads.
 //!
 //! The stages take the current rule set or transform chain as an argument,
 //! so whoever hot-swaps plugin sets (the Lambdas) needs no help from them.
@@ -11,6 +13,7 @@
 //! here, not left to the service: a local server does not enforce them all.
 
 pub mod consumer;
+pub mod decision_log;
 pub mod embedded;
 pub mod ports;
 pub mod producer;
