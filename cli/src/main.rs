@@ -18,6 +18,7 @@ use std::process::ExitCode;
 
 #[cfg(feature = "aws")]
 mod operator;
+mod replay;
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +70,10 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Compare a candidate rule set with a baseline over a history of orders
+    /// (JSON Lines of wire orders or decision-log records, plain or gzip):
+    /// which orders would flip, through which rules.
+    Replay(replay::Args),
     /// Tools for plugin authors.
     Plugin {
         #[command(subcommand)]
@@ -119,6 +124,7 @@ fn main() -> ExitCode {
                 .context("writing orders to stdout")
                 .map(|()| ExitCode::SUCCESS)
         }
+        Command::Replay(args) => replay::run(args),
         Command::Plugin {
             command: PluginCommand::Check { wasm, config },
         } => check(&wasm, &config),
