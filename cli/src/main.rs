@@ -3,7 +3,8 @@
 //! Exit codes: 0 every order went through (stored or not high-value);
 //! 1 at least one order was rejected (its line and reason are printed);
 //! 2 the command could not run (bad arguments, manifest, plugin or input);
-//! for `plugin check`, 1 means the plugin does not fit the contract.
+//! for `plugin check`, 1 means the plugin does not fit the contract; for
+//! `replay`, 1 means an order flipped and `--fail-on-flips` was given.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
