@@ -5,7 +5,8 @@
 //! 2 the command could not run (bad arguments, manifest, plugin or input);
 //! for `plugin check` and `plugin build`, 1 means the plugin does not fit
 //! the contract (or, for `build`, does not compile); for `plugin test`, 1
-//! means a fixture case failed.
+//! means a fixture case failed; for `replay`, 1 means an order flipped and
+//! `--fail-on-flips` was given.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -21,6 +22,7 @@ use std::process::ExitCode;
 mod author;
 #[cfg(feature = "aws")]
 mod operator;
+mod replay;
 
 #[derive(Parser)]
 #[command(
@@ -72,6 +74,10 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Compare a candidate rule set with a baseline over a history of orders
+    /// (JSON Lines of wire orders or decision-log records, plain or gzip):
+    /// which orders would flip, through which rules.
+    Replay(replay::Args),
     /// Tools for plugin authors.
     Plugin {
         #[command(subcommand)]
@@ -156,6 +162,7 @@ fn main() -> ExitCode {
                 .context("writing orders to stdout")
                 .map(|()| ExitCode::SUCCESS)
         }
+        Command::Replay(args) => replay::run(args),
         Command::Plugin { command } => match command {
             PluginCommand::New { name, kind, path } => {
                 author::new::new(&name, kind, &path).map(|dir| {

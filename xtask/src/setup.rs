@@ -26,6 +26,11 @@ const DEBIAN: &[(&str, &str, &str)] = &[
         "/usr/aarch64-linux-gnu/lib",
         "the arm64 C library qemu loads them with",
     ),
+    (
+        "chromium",
+        "/usr/bin/chromium",
+        "opens the replay's HTML report headless in its test",
+    ),
 ];
 
 /// The environment the tests run in: the lint virtualenv first on `PATH`

@@ -1,0 +1,117 @@
+//! `orderflow replay`: what a candidate rule set would decide differently
+//! from a baseline over a history of orders. The engine is
+//! `orderflow-replay`; this is arguments, progress, output and exit code.
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use orderflow_host::{RuleSet, Runtime, RuntimeConfig};
+use orderflow_replay::{Input, Options};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The rule set decisions are compared against (a manifest file).
+    #[arg(long)]
+    baseline: PathBuf,
+    /// The rule set under test (a manifest file).
+    #[arg(long)]
+    candidate: PathBuf,
+    /// JSON Lines of wire orders or decision-log records, plain or gzip;
+    /// `-` is stdin.
+    #[arg(required = true)]
+    orders: Vec<String>,
+    /// Print one JSON summary instead of the text report.
+    #[arg(long)]
+    json: bool,
+    /// Also write a self-contained HTML report (charts, example orders).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Exit 1 when any order's high-value decision flipped.
+    #[arg(long)]
+    fail_on_flips: bool,
+    /// Worker threads [default: one per core].
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    threads: usize,
+    /// Example orders shown per kind of difference.
+    #[arg(long, default_value_t = 5)]
+    examples: usize,
+    /// Compiled-plugin cache, as for `orderflow run`.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+fn load(runtime: &Runtime, role: &str, manifest: &Path) -> Result<RuleSet> {
+    if !manifest.exists() {
+        bail!("no {role} manifest at {}", manifest.display());
+    }
+    orderflow_replay::load_rule_set(runtime, manifest)
+        .with_context(|| format!("loading the {role} rule set {}", manifest.display()))
+}
+
+/// A spinner with the count and rate, only when a person is watching.
+fn progress_bar() -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {human_pos} lines replayed ({per_sec}, {elapsed})")
+            .expect("a valid progress template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: args.cache_dir.or_else(crate::user_cache_dir),
+        // Every worker holds an instance of each rule while it evaluates.
+        max_instances: 128.max(threads as u32 * 32),
+        ..Default::default()
+    })
+    .map_err(anyhow::Error::msg)?;
+    let baseline = load(&runtime, "baseline", &args.baseline)?;
+    let candidate = load(&runtime, "candidate", &args.candidate)?;
+    let inputs: Vec<Input> = args.orders.iter().map(|a| Input::from_arg(a)).collect();
+
+    let bar = progress_bar();
+    let tick = |n: u64| {
+        if let Some(bar) = &bar {
+            bar.inc(n)
+        }
+    };
+    let options = Options {
+        threads,
+        examples: args.examples,
+        progress: Some(&tick),
+    };
+    let summary = orderflow_replay::replay(&baseline, &candidate, &inputs, &options);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let summary = summary?;
+    if summary.orders == 0 && summary.invalid.count == 0 {
+        bail!("no orders in the input (JSON Lines of orders or decision-log records)");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", orderflow_replay::text::render(&summary));
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, orderflow_replay::html::render(&summary))
+            .with_context(|| format!("writing the HTML report {}", path.display()))?;
+        eprintln!("HTML report: {}", path.display());
+    }
+    Ok(if args.fail_on_flips && summary.flipped() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
