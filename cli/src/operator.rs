@@ -52,6 +52,15 @@ pub enum PluginsCommand {
         /// Check and show what would change from the live set; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The rollout gate: replay these orders (JSON Lines of orders or
+        /// decision-log records, plain or gzip) through the live set and the
+        /// new one first, and refuse to publish when too many flip.
+        #[arg(long, value_name = "ORDERS", num_args = 1.., requires = "max_flip_rate")]
+        replay: Vec<String>,
+        /// The largest share of replayed orders whose high-value decision
+        /// may flip, from 0 to 1 (0.01 is 1%).
+        #[arg(long, value_name = "P", requires = "replay")]
+        max_flip_rate: Option<f64>,
     },
     /// Make what was live before the current revision live again (repeat to
     /// walk further back), or the given revision.
@@ -111,6 +120,8 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                 manifest,
                 wasm_dir,
                 dry_run,
+                replay,
+                max_flip_rate,
             } => {
                 let bytes = std::fs::read(&manifest)
                     .with_context(|| format!("reading {}", manifest.display()))?;
@@ -119,9 +130,27 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                 let dir = wasm_dir
                     .unwrap_or_else(|| manifest.parent().unwrap_or(Path::new(".")).to_path_buf());
                 let runtime = runtime()?;
-                if dry_run {
+                let gate = match max_flip_rate {
+                    Some(max) => Some(gate(&store, &source, &dir, &runtime, &replay, max).await?),
+                    None => None,
+                };
+                let refused = gate.as_ref().is_some_and(|g| !g.passed);
+                if dry_run || refused {
                     let plan = store.dry_run(&source, &dir, Some(&*runtime)).await?;
-                    return print(json, &plan, dry_run_text);
+                    let report = serde_json::json!({ "dry_run": plan, "gate": gate });
+                    print(json, &report, |_| {
+                        let gate = gate.as_ref().map(Gate::text).unwrap_or_default();
+                        match refused {
+                            true => format!("{gate}refused: nothing was published"),
+                            false => format!("{gate}{}", dry_run_text(&plan)),
+                        }
+                    })?;
+                    return Ok(ExitCode::from(refused as u8));
+                }
+                if let Some(g) = &gate
+                    && !json
+                {
+                    print!("{}", g.text());
                 }
                 let report = store.publish(&source, &dir, Some(&*runtime)).await?;
                 print(json, &report, |r| {
@@ -177,10 +206,77 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
     })
 }
 
+/// The rollout gate's verdict: the replay of the live set against the new
+/// one, and whether its flip rate is within the limit.
+#[derive(Serialize)]
+struct Gate {
+    max_flip_rate: f64,
+    passed: bool,
+    /// `None` when nothing is live yet (there is nothing to flip from).
+    replay: Option<orderflow_replay::Summary>,
+}
+
+impl Gate {
+    fn text(&self) -> String {
+        let Some(s) = &self.replay else {
+            return "gate: nothing is live yet, so nothing can flip: passed\n".into();
+        };
+        format!(
+            "{}gate: {} of {} orders flipped ({:.2}%), the limit is {:.2}%: {}\n",
+            orderflow_replay::text::render(s),
+            s.flipped(),
+            s.orders,
+            s.flip_rate * 100.0,
+            self.max_flip_rate * 100.0,
+            if self.passed { "passed" } else { "REFUSED" }
+        )
+    }
+}
+
+async fn gate(
+    store: &PluginStore,
+    source: &orderflow_host::Manifest,
+    dir: &Path,
+    runtime: &Runtime,
+    orders: &[String],
+    max_flip_rate: f64,
+) -> Result<Gate> {
+    if !(0.0..=1.0).contains(&max_flip_rate) {
+        anyhow::bail!(
+            "--max-flip-rate {max_flip_rate} is not a share between 0 and 1 (0.01 is 1%)"
+        );
+    }
+    let candidate = store.candidate_rules(source, dir, runtime)?;
+    let Some(baseline) = store.live_rules(runtime).await? else {
+        return Ok(Gate {
+            max_flip_rate,
+            passed: true,
+            replay: None,
+        });
+    };
+    let inputs: Vec<orderflow_replay::Input> = orders
+        .iter()
+        .map(|a| orderflow_replay::Input::from_arg(a))
+        .collect();
+    let summary = orderflow_replay::replay(&baseline, &candidate, &inputs, &Default::default())?;
+    if summary.orders == 0 {
+        anyhow::bail!(
+            "the gate's orders ({}) hold no valid order to replay",
+            orders.join(", ")
+        );
+    }
+    Ok(Gate {
+        max_flip_rate,
+        passed: summary.flip_rate <= max_flip_rate,
+        replay: Some(summary),
+    })
+}
+
 /// Loads plugins as the functions will, to check them before they go live.
 fn runtime() -> Result<Arc<Runtime>> {
     Runtime::new(RuntimeConfig {
-        max_instances: 16,
+        // A gate's replay holds an instance of each rule per worker thread.
+        max_instances: 128,
         ..Default::default()
     })
     .map_err(anyhow::Error::msg)

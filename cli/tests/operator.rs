@@ -213,3 +213,78 @@ async fn aws_errors_are_one_line_with_the_likely_fix() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_rollout_gate_refuses_a_change_that_flips_too_many_orders() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    plugin_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let live = orderflow(&moto, &["publish", &example_manifest(dir.path(), 100_000)]);
+    // A history: generated orders, as `orderflow gen` writes them.
+    let orders = dir.path().join("orders.jsonl");
+    let mut out = Vec::new();
+    orderflow_workload::write_orders(&mut out, 300, 1).unwrap();
+    std::fs::write(&orders, out).unwrap();
+    let orders = orders.to_str().unwrap();
+
+    // Halving the EUR minimum flips some of them to high-value.
+    let candidate = example_manifest(dir.path(), 50_000);
+    let (code, out, err) = text(
+        &moto,
+        &[
+            "publish",
+            &candidate,
+            "--replay",
+            orders,
+            "--max-flip-rate",
+            "0",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("REFUSED") && out.contains("refused: nothing was published"),
+        "{out}"
+    );
+    let gate = orderflow(
+        &moto,
+        &[
+            "publish",
+            &candidate,
+            "--dry-run",
+            "--replay",
+            orders,
+            "--max-flip-rate",
+            "1",
+        ],
+    );
+    let replay = &gate["gate"]["replay"];
+    assert_eq!(replay["orders"], 300, "{gate}");
+    let flipped = replay["to_high_value"].as_u64().unwrap();
+    assert!(flipped > 0 && replay["to_not_high_value"] == 0, "{replay}");
+    assert_eq!(gate["gate"]["passed"], true);
+    assert_eq!(
+        orderflow(&moto, &["status"])["revision"],
+        live["revision"],
+        "still live"
+    );
+
+    // Within the limit, it publishes.
+    let rate = flipped as f64 / 300.0;
+    let (code, out, err) = text(
+        &moto,
+        &[
+            "publish",
+            &candidate,
+            "--replay",
+            orders,
+            "--max-flip-rate",
+            &format!("{}", rate + 0.01),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(": passed") && out.contains("published sha256:"),
+        "{out}"
+    );
+    assert_ne!(orderflow(&moto, &["status"])["revision"], live["revision"]);
+}

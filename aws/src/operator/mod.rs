@@ -31,6 +31,7 @@
 //! [`status`](PluginStore::status) and [`history`] each have a file;
 //! `objects` holds the S3 calls they share.
 
+mod gate;
 pub mod history;
 mod objects;
 mod publish;

@@ -72,7 +72,7 @@ impl PluginStore {
 
     /// Locks `source` and checks it as the functions will read it, under
     /// the name they will use; with `verify`, loads every plugin too.
-    fn prepare(
+    pub(super) fn prepare(
         &self,
         source: &Manifest,
         wasm_dir: &Path,
