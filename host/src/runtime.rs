@@ -139,6 +139,7 @@ impl Runtime {
         plugin: &str,
         wasm: &[u8],
         sha256: &str,
+        limits: &Limits,
     ) -> Result<(Component, LoadKind), LoadError> {
         let actual = crate::manifest::sha256_hex(wasm);
         if actual != sha256 {
@@ -148,6 +149,10 @@ impl Runtime {
                 actual,
             });
         }
+        // Before either cache: a compiled artifact may predate the caps, and
+        // a plugin's caps are its own (another entry of the same bytes may
+        // allow more), so they are checked on every load.
+        crate::precheck::check(plugin, wasm, limits)?;
         if let Some(c) = self
             .compiled
             .lock()
@@ -156,8 +161,6 @@ impl Runtime {
         {
             return Ok((c.clone(), LoadKind::InProcess));
         }
-        // Before the disk cache too: its artifact may predate the caps.
-        crate::precheck::check(plugin, wasm)?;
         let compile = || {
             Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
                 plugin: plugin.into(),

@@ -11,6 +11,10 @@
 //! directory under the workspace's one, so a build started from inside
 //! `cargo test` never waits on the lock the outer cargo holds.
 
+mod python;
+
+pub use python::{PYTHON_EXAMPLES, PYTHON_FIXTURES, PythonBuildError, build_python};
+
 use orderflow_manifest::{Manifest, ManifestError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
