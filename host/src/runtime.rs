@@ -94,7 +94,11 @@ impl Runtime {
             // Keep the first pages of each slot mapped between instances:
             // resetting them is a memset, not a fresh page fault per page.
             .linear_memory_keep_resident(128 << 10)
-            .table_keep_resident(1 << 12);
+            .table_keep_resident(1 << 12)
+            // No calls are async (no fibers), so the pool keeps no stacks:
+            // wasmtime's `async` feature, which wasmtime-wasi's p2 brings
+            // in, would otherwise reserve 1,000 of 2 MiB each here.
+            .total_stacks(0);
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .consume_fuel(true)
