@@ -10,10 +10,13 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// A built component's bytes, or `None` where it cannot be built here.
+type Built = Option<Arc<Vec<u8>>>;
+
 /// The component of the Python plugin `package`, or `None` (with the reason
 /// printed) where its toolchain cannot be installed.
-pub fn python_wasm(package: &'static str) -> Option<Arc<Vec<u8>>> {
-    static BUILT: OnceLock<Mutex<HashMap<&'static str, Option<Arc<Vec<u8>>>>>> = OnceLock::new();
+pub fn python_wasm(package: &'static str) -> Built {
+    static BUILT: OnceLock<Mutex<HashMap<&'static str, Built>>> = OnceLock::new();
     let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
     built
         .entry(package)
