@@ -2,7 +2,7 @@
 # Regenerates the hashed lock files that deploy/venvs.sh installs from:
 #
 #   deploy/lock-requirements.sh [--upgrade] [NAME...]
-#                                   (default NAMEs: lint sam checkov lambda)
+#                                   (default NAMEs: lint sam checkov lambda componentize)
 #
 # For each NAME, deploy/requirements-NAME.txt (the human-edited top-level pins,
 # with their reasons) is resolved into deploy/requirements-NAME.lock: every
@@ -32,7 +32,7 @@ if [[ "${1:-}" == --upgrade ]]; then
     upgrade=(--upgrade)
     shift
 fi
-[[ $# -gt 0 ]] || set -- lint sam checkov lambda
+[[ $# -gt 0 ]] || set -- lint sam checkov lambda componentize
 for name in "$@"; do
     [[ -f "$DEPLOY_DIR/requirements-$name.txt" ]] \
         || { echo "lock-requirements: no deploy/requirements-$name.txt" >&2; exit 1; }

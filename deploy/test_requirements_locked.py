@@ -25,7 +25,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 DEPLOY_DIR = Path(__file__).resolve().parent
-NAMES = ("lint", "sam", "checkov", "lambda")
+NAMES = ("lint", "sam", "checkov", "lambda", "componentize")
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)$")
 HASH = re.compile(r"^--hash=sha256:[0-9a-f]{64}$")

@@ -3,7 +3,7 @@
 # file (their pins conflict), under $ORDERFLOW_VENV_DIR (default deploy/.venv),
 # each installed from its hashed lock deploy/requirements-NAME.lock:
 #
-#   deploy/venvs.sh lint sam checkov lambda
+#   deploy/venvs.sh lint sam checkov lambda componentize
 #
 #   lint     cfn-lint, the offline SAM transform, pytest, boto3, moto[server]
 #            (the Rust tests' moto_server and the local stack's Python come
@@ -11,6 +11,7 @@
 #   sam      the SAM CLI (`sam validate --lint`)
 #   checkov  checkov
 #   lambda   cargo-lambda and Zig, for the Lambda builds
+#   componentize  componentize-py, for the Python rule plugin (plugins/python-threshold)
 #
 # Every package comes from the lock, pinned to one version and checked against
 # its sha256 (`pip --require-hashes --no-deps`, wheels only), so an install is
@@ -77,7 +78,7 @@ command -v "$PYTHON" >/dev/null || die "$PYTHON not found: install Python 3.9 or
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' || die "$PYTHON must be >= 3.9"
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null \
     || die "$PYTHON has no venv module: install it (Debian: apt-get install python3-venv)"
-[[ $# -gt 0 ]] || die "usage: deploy/venvs.sh NAME... (lint sam checkov lambda)"
+[[ $# -gt 0 ]] || die "usage: deploy/venvs.sh NAME... (lint sam checkov lambda componentize)"
 mkdir -p "$VENV_DIR"
 for name in "$@"; do
     ensure_venv "$name"

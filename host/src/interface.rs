@@ -62,7 +62,9 @@ pub(crate) fn contract_mismatch(
     if !foreign.is_empty() {
         causes.push(format!(
             "it imports {}, which the host does not provide (a plugin gets nothing beyond the \
-             contract's interfaces: no WASI, files, sockets or clocks)",
+             contract's interfaces: no WASI, files, sockets or clocks; a component whose runtime \
+             needs WASI p2 gets a deterministic one without capabilities only if its manifest \
+             entry grants it with \"wasi\": \"deterministic\")",
             foreign.join(", ")
         ));
     }

@@ -25,6 +25,7 @@ mod runtime;
 mod sandbox;
 mod store;
 pub mod transforms;
+mod wasi;
 
 /// The manifest model lives in its own crate, free of wasmtime; these
 /// re-exports keep `orderflow_host::manifest::…` and `…::limits::…` paths.
@@ -89,7 +90,7 @@ pub struct PluginCheck {
 /// does it implement, does it accept `config`.
 pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) -> PluginCheck {
     let sha256 = manifest::sha256_hex(wasm);
-    if let Err(e) = precheck::check("candidate", wasm) {
+    if let Err(e) = precheck::check("candidate", wasm, &runtime.config.default_limits) {
         return PluginCheck {
             size_bytes: wasm.len(),
             sha256,
@@ -128,6 +129,7 @@ pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) 
         config: config.clone(),
         limits: Default::default(),
         on_error: OnError::Reject,
+        wasi: Default::default(),
     };
     let as_rule = fits::<bindings::rule::RulePlugin>(runtime, &spec, wasm);
     let as_transform = fits::<bindings::transform::TransformPlugin>(runtime, &spec, wasm);

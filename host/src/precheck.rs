@@ -6,21 +6,27 @@
 //! seconds before anything could refuse it. Rather than compile under a
 //! timer (a compile cannot be interrupted, only abandoned), the host counts
 //! what it would compile — cheap: a parse of the section headers, no
-//! validation — and refuses a component over either cap by name. The caps
-//! sit far above any real plugin (the examples are about 100 KiB) and keep
-//! a compile bounded: a component right at the function cap compiles in
-//! about 1.3 s on a 2-core machine, while one of 30,000 functions is refused
-//! in 2.5 ms (both measured in `host/tests/hostile.rs`).
+//! validation — and refuses a component over either cap by name. The
+//! default caps sit far above any plugin written against the SDK (the
+//! examples are about 100 KiB) and keep a compile bounded: a component right
+//! at the function cap compiles in about 1.3 s on a 2-core machine, while
+//! one of 30,000 functions is refused in 2.5 ms (both measured in
+//! `host/tests/hostile.rs`). A plugin that embeds an interpreter has its own
+//! caps in its manifest entry (`limits.max_functions`, `max_code_bytes`, at
+//! most [`limits::MAX_FUNCTIONS`](crate::limits::MAX_FUNCTIONS) and
+//! [`limits::MAX_CODE_BYTES`](crate::limits::MAX_CODE_BYTES)).
 
 use crate::error::LoadError;
+use crate::limits::Limits;
 use wasmparser::{Parser, Payload};
 
 /// The most functions (summed over every core module of the component) a
-/// plugin may define.
-pub const MAX_FUNCTIONS: u64 = 10_000;
-/// The most bytes of function bodies (summed likewise) a plugin may define:
-/// one huge function costs as much to compile as many small ones.
-pub const MAX_CODE_BYTES: u64 = 4 << 20;
+/// plugin may define unless its manifest entry allows more.
+pub const MAX_FUNCTIONS: u64 = crate::limits::DEFAULT_MAX_FUNCTIONS;
+/// The most bytes of function bodies (summed likewise) a plugin may define
+/// unless its entry allows more: one huge function costs as much to compile
+/// as many small ones.
+pub const MAX_CODE_BYTES: u64 = crate::limits::DEFAULT_MAX_CODE_BYTES;
 
 /// What a component would give the compiler.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,9 +55,9 @@ pub(crate) fn code_size(wasm: &[u8]) -> CodeSize {
     size
 }
 
-/// Refuses a component with more code than a plugin may have, naming the
-/// limit it broke.
-pub(crate) fn check(plugin: &str, wasm: &[u8]) -> Result<(), LoadError> {
+/// Refuses a component with more code than the plugin's `limits` allow,
+/// naming the limit it broke.
+pub(crate) fn check(plugin: &str, wasm: &[u8], limits: &Limits) -> Result<(), LoadError> {
     let size = code_size(wasm);
     let over = |what: &'static str, count: u64, limit: u64| LoadError::TooMuchCode {
         plugin: plugin.into(),
@@ -59,11 +65,15 @@ pub(crate) fn check(plugin: &str, wasm: &[u8]) -> Result<(), LoadError> {
         count,
         limit,
     };
-    if size.functions > MAX_FUNCTIONS {
-        return Err(over("functions", size.functions, MAX_FUNCTIONS));
+    if size.functions > limits.max_functions {
+        return Err(over("functions", size.functions, limits.max_functions));
     }
-    if size.code_bytes > MAX_CODE_BYTES {
-        return Err(over("bytes of code", size.code_bytes, MAX_CODE_BYTES));
+    if size.code_bytes > limits.max_code_bytes {
+        return Err(over(
+            "bytes of code",
+            size.code_bytes,
+            limits.max_code_bytes,
+        ));
     }
     Ok(())
 }
@@ -95,18 +105,43 @@ mod tests {
 
     #[test]
     fn over_either_cap_is_refused_by_name() {
-        assert!(check("p@1", &module(100, 10)).is_ok());
-        let e = check("p@1", &module(MAX_FUNCTIONS as u32 + 1, 0)).unwrap_err();
+        let defaults = Limits::default();
+        assert!(check("p@1", &module(100, 10), &defaults).is_ok());
+        let e = check("p@1", &module(MAX_FUNCTIONS as u32 + 1, 0), &defaults).unwrap_err();
         assert_eq!(
             e.to_string(),
             "plugin p@1: the component has 10001 functions, more than the 10000 a plugin may \
              have; refusing to compile it"
         );
-        let e = check("p@1", &module(2, 3 << 20)).unwrap_err();
+        let e = check("p@1", &module(2, 3 << 20), &defaults).unwrap_err();
         assert!(
             e.to_string()
                 .contains("bytes of code, more than the 4194304 a plugin may have"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_plugins_own_caps_replace_the_defaults() {
+        let interpreter = Limits {
+            max_functions: MAX_FUNCTIONS + 10,
+            max_code_bytes: 8 << 20,
+            ..Limits::default()
+        };
+        assert!(check("p@1", &module(MAX_FUNCTIONS as u32 + 1, 0), &interpreter).is_ok());
+        assert!(check("p@1", &module(2, 3 << 20), &interpreter).is_ok());
+        let e = check("p@1", &module(MAX_FUNCTIONS as u32 + 11, 0), &interpreter).unwrap_err();
+        assert!(
+            e.to_string().contains("more than the 10010 a plugin"),
+            "{e}"
+        );
+        let small = Limits {
+            max_functions: 50,
+            ..Limits::default()
+        };
+        assert!(
+            check("p@1", &module(100, 10), &small).is_err(),
+            "a cap can be lowered too"
         );
     }
 }

@@ -94,7 +94,11 @@ impl Runtime {
             // Keep the first pages of each slot mapped between instances:
             // resetting them is a memset, not a fresh page fault per page.
             .linear_memory_keep_resident(128 << 10)
-            .table_keep_resident(1 << 12);
+            .table_keep_resident(1 << 12)
+            // No calls are async (no fibers), so the pool keeps no stacks:
+            // wasmtime's `async` feature, which wasmtime-wasi's p2 brings
+            // in, would otherwise reserve 1,000 of 2 MiB each here.
+            .total_stacks(0);
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .consume_fuel(true)
@@ -139,6 +143,7 @@ impl Runtime {
         plugin: &str,
         wasm: &[u8],
         sha256: &str,
+        limits: &Limits,
     ) -> Result<(Component, LoadKind), LoadError> {
         let actual = crate::manifest::sha256_hex(wasm);
         if actual != sha256 {
@@ -148,6 +153,10 @@ impl Runtime {
                 actual,
             });
         }
+        // Before either cache: a compiled artifact may predate the caps, and
+        // a plugin's caps are its own (another entry of the same bytes may
+        // allow more), so they are checked on every load.
+        crate::precheck::check(plugin, wasm, limits)?;
         if let Some(c) = self
             .compiled
             .lock()
@@ -156,8 +165,6 @@ impl Runtime {
         {
             return Ok((c.clone(), LoadKind::InProcess));
         }
-        // Before the disk cache too: its artifact may predate the caps.
-        crate::precheck::check(plugin, wasm)?;
         let compile = || {
             Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
                 plugin: plugin.into(),

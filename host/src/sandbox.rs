@@ -111,6 +111,8 @@ pub(crate) struct Sandbox<W: World> {
     pub(crate) limits: Limits,
     idle: Mutex<Vec<Warm<W>>>,
     pub(crate) load_kind: LoadKind,
+    /// Set when the manifest entry grants the deterministic WASI.
+    wasi: Option<crate::wasi::Deterministic>,
     _ticker: Arc<EpochTicker>,
 }
 
@@ -127,9 +129,11 @@ impl<W: World> Sandbox<W> {
         let sha256 = spec.sha256.as_str();
         let config = spec.config.to_string();
         let limits = spec.limits.apply(runtime.config.default_limits);
-        let (component, load_kind) = runtime.component(plugin, wasm, sha256)?;
+        let (component, load_kind) = runtime.component(plugin, wasm, sha256, &limits)?;
+        let wasi = crate::wasi::Deterministic::granted(spec);
         let wrong_world = |e: wasmtime::Error| {
-            let (imports, exports) = interface::names(&runtime.engine, &component);
+            let (mut imports, exports) = interface::names(&runtime.engine, &component);
+            imports.retain(|name| wasi.is_none() || !crate::wasi::provides(name));
             let cause = interface::contract_mismatch(W::NAME, &imports, &exports)
                 .map(|cause| format!("{cause}: "))
                 .unwrap_or_default();
@@ -142,7 +146,13 @@ impl<W: World> Sandbox<W> {
                 ),
             }
         };
-        let instance_pre = W::linker(runtime)
+        let wasi_linker = match wasi {
+            Some(_) => Some(crate::wasi::linker(W::linker(runtime)).map_err(wrong_world)?),
+            None => None,
+        };
+        let instance_pre = wasi_linker
+            .as_ref()
+            .unwrap_or_else(|| W::linker(runtime))
             .instantiate_pre(&component)
             .map_err(wrong_world)?;
         let pre = W::pre(instance_pre).map_err(wrong_world)?;
@@ -154,6 +164,7 @@ impl<W: World> Sandbox<W> {
             limits,
             idle: Mutex::new(Vec::new()),
             load_kind,
+            wasi,
             _ticker: runtime.ticker.clone(),
         };
         let warm = sandbox.start().map_err(|(e, _)| match e {
@@ -183,6 +194,7 @@ impl<W: World> Sandbox<W> {
             log_left: LOG_BUDGET,
             logs_dropped: 0,
             order: None,
+            wasi: self.wasi.as_ref().map(crate::wasi::Deterministic::context),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
@@ -211,7 +223,9 @@ impl<W: World> Sandbox<W> {
             }
         });
         let bindings = bindings.map_err(|e| (e, self.fuel_spent(&store)))?;
-        match bindings.configure(&mut store, &self.config) {
+        let configured = bindings.configure(&mut store, &self.config);
+        store.data_mut().flush_wasi_output();
+        match configured {
             Ok(Ok(())) => Ok(Warm {
                 store,
                 bindings,
@@ -287,6 +301,7 @@ impl<W: World> Sandbox<W> {
         warm.store.data_mut().order = order;
         let result = f(&warm.bindings, &mut warm.store);
         warm.store.data_mut().order = None;
+        warm.store.data_mut().flush_wasi_output();
         let fuel = self.fuel_spent(&warm.store);
         let cost = Cost {
             fuel,

@@ -20,6 +20,8 @@ pub struct State {
     pub(crate) log_left: usize,
     pub(crate) logs_dropped: u32,
     pub(crate) order: CurrentOrder,
+    /// The deterministic WASI, for a plugin granted it (see `wasi`).
+    pub(crate) wasi: Option<Box<crate::wasi::WasiState>>,
 }
 
 impl ResourceLimiter for State {
@@ -53,7 +55,7 @@ impl State {
             .ok_or_else(|| wasmtime::format_err!("no order is under evaluation"))
     }
 
-    fn log(&mut self, level: tracing::Level, message: &str) {
+    pub(crate) fn log(&mut self, level: tracing::Level, message: &str) {
         let line = plugin_text(message, LOG_LINE_MAX);
         if line.len() > self.log_left {
             self.logs_dropped += 1;

@@ -23,9 +23,11 @@ pub mod diff;
 pub mod limits;
 mod lock;
 mod revision;
+mod wasi;
 
 pub use limits::{LimitOverrides, Limits};
 pub use lock::{LockError, Locked};
+pub use wasi::Wasi;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -62,6 +64,9 @@ pub struct PluginSpec {
     pub limits: LimitOverrides,
     #[serde(default)]
     pub on_error: OnError,
+    /// WASI granted to the plugin; none unless its entry asks (see [`Wasi`]).
+    #[serde(default, skip_serializing_if = "Wasi::is_none")]
+    pub wasi: Wasi,
 }
 
 fn empty_config() -> serde_json::Value {
@@ -345,6 +350,50 @@ mod tests {
     fn only_an_object_is_a_manifest() {
         let e = Manifest::parse(b"[]", "m.json").unwrap_err();
         assert!(e.to_string().contains("must be a JSON object"), "{e}");
+    }
+
+    #[test]
+    fn wasi_is_granted_only_by_name() {
+        let m = Manifest::parse(GOOD.as_bytes(), "m.json").unwrap().manifest;
+        assert_eq!(m.rules[0].wasi, Wasi::None, "no WASI unless asked");
+        assert!(
+            !m.to_json_pretty().contains("wasi"),
+            "the default is not written out"
+        );
+        let granted = GOOD.replace(
+            r#""on_error": "skip""#,
+            r#""on_error": "skip", "wasi": "deterministic""#,
+        );
+        let g = Manifest::parse(granted.as_bytes(), "m.json").unwrap();
+        assert_eq!(g.manifest.rules[0].wasi, Wasi::Deterministic);
+        assert!(
+            g.manifest
+                .to_json_pretty()
+                .contains(r#""wasi": "deterministic""#)
+        );
+        let e = Manifest::parse(
+            granted.replace("deterministic", "full").as_bytes(),
+            "m.json",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "rules[0].wasi: unknown variant `full`, expected `none` or `deterministic`"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn code_limits_are_checked_against_their_caps() {
+        let over = GOOD.replace(r#""fuel": 1000"#, r#""max_functions": 100001"#);
+        let e = Manifest::parse(over.as_bytes(), "m.json").unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "rules[0] (threshold): limits: max_functions 100001 is above the host's maximum"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -25,6 +25,12 @@ pub struct Limits {
     /// answer the host refuses afterwards (an error, too large, invalid)
     /// does not, as the instance itself is sound.
     pub max_calls_per_instance: u32,
+    /// The most functions (over every core module of the component) the
+    /// host compiles for this plugin: checked before compiling, since a
+    /// compile cannot be interrupted (see the host's `precheck`).
+    pub max_functions: u64,
+    /// The most bytes of function bodies the host compiles for this plugin.
+    pub max_code_bytes: u64,
 }
 
 impl Default for Limits {
@@ -35,9 +41,26 @@ impl Default for Limits {
             memory_bytes: 16 << 20,
             max_output_bytes: 64 << 10,
             max_calls_per_instance: 1,
+            max_functions: DEFAULT_MAX_FUNCTIONS,
+            max_code_bytes: DEFAULT_MAX_CODE_BYTES,
         }
     }
 }
+
+/// The code a plugin may have unless its manifest entry says otherwise: far
+/// above any plugin written against the SDK (the examples are about
+/// 100 KiB), and a compile of about a second on a 2-core machine.
+pub const DEFAULT_MAX_FUNCTIONS: u64 = 10_000;
+/// See [`DEFAULT_MAX_FUNCTIONS`]; one huge function costs as much to
+/// compile as many small ones.
+pub const DEFAULT_MAX_CODE_BYTES: u64 = 4 << 20;
+/// The most code a manifest may allow one plugin: room for an embedded
+/// interpreter (a CPython component from componentize-py has about 13,400
+/// functions and 6.3 MiB of code, so several times that), while still
+/// bounding the one step of loading no fuel or deadline covers.
+pub const MAX_FUNCTIONS: u64 = 100_000;
+/// See [`MAX_FUNCTIONS`].
+pub const MAX_CODE_BYTES: u64 = 32 << 20;
 
 /// What each element of a result counts towards `max_output_bytes` besides
 /// its strings' bytes.
@@ -72,6 +95,10 @@ pub struct LimitOverrides {
     pub max_output_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_calls_per_instance: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_functions: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_code_bytes: Option<u64>,
 }
 
 impl LimitOverrides {
@@ -89,6 +116,8 @@ impl LimitOverrides {
                 "max_calls_per_instance",
                 self.max_calls_per_instance.map(u64::from),
             ),
+            ("max_functions", self.max_functions),
+            ("max_code_bytes", self.max_code_bytes),
         ];
         for (name, value) in positive {
             if value == Some(0) {
@@ -99,6 +128,8 @@ impl LimitOverrides {
             ("memory_bytes", self.memory_bytes, MAX_MEMORY_BYTES),
             ("timeout_ms", self.timeout_ms, MAX_TIMEOUT_MS),
             ("max_output_bytes", self.max_output_bytes, MAX_OUTPUT_BYTES),
+            ("max_functions", self.max_functions, MAX_FUNCTIONS),
+            ("max_code_bytes", self.max_code_bytes, MAX_CODE_BYTES),
         ];
         for (name, value, max) in capped {
             if let Some(v) = value
@@ -119,6 +150,8 @@ impl LimitOverrides {
             max_calls_per_instance: self
                 .max_calls_per_instance
                 .unwrap_or(base.max_calls_per_instance),
+            max_functions: self.max_functions.unwrap_or(base.max_functions),
+            max_code_bytes: self.max_code_bytes.unwrap_or(base.max_code_bytes),
         }
     }
 }
@@ -133,6 +166,8 @@ mod tests {
             memory_bytes: Some(MAX_MEMORY_BYTES),
             timeout_ms: Some(MAX_TIMEOUT_MS),
             max_output_bytes: Some(MAX_OUTPUT_BYTES),
+            max_functions: Some(MAX_FUNCTIONS),
+            max_code_bytes: Some(MAX_CODE_BYTES),
             ..Default::default()
         };
         assert_eq!(ok.check(), Ok(()));
@@ -165,5 +200,37 @@ mod tests {
             }),
             "fuel must be positive"
         );
+        assert_eq!(
+            over(LimitOverrides {
+                max_functions: Some(MAX_FUNCTIONS + 1),
+                ..Default::default()
+            }),
+            "max_functions 100001 is above the host's maximum 100000"
+        );
+        assert!(
+            over(LimitOverrides {
+                max_code_bytes: Some(MAX_CODE_BYTES + 1),
+                ..Default::default()
+            })
+            .starts_with("max_code_bytes 33554433 is above")
+        );
+    }
+
+    #[test]
+    fn code_caps_default_to_a_plugin_written_against_the_sdk() {
+        let defaults = Limits::default();
+        assert_eq!(defaults.max_functions, 10_000);
+        assert_eq!(defaults.max_code_bytes, 4 << 20);
+        let interpreter = LimitOverrides {
+            max_functions: Some(20_000),
+            max_code_bytes: Some(8 << 20),
+            ..Default::default()
+        }
+        .apply(defaults);
+        assert_eq!(
+            (interpreter.max_functions, interpreter.max_code_bytes),
+            (20_000, 8 << 20)
+        );
+        assert_eq!(interpreter.fuel, defaults.fuel);
     }
 }

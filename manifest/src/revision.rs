@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 impl Manifest {
     /// `sha256:<hex>` of a canonical serialisation of what decides an
     /// order's fate: for each chain, in order, each plugin's name, version,
-    /// sha256, config, limit overrides and `on_error`.
+    /// sha256, config, limit overrides, `on_error` and WASI grant.
     ///
     /// Why not the hash of the manifest file: the same plugins and
     /// configuration are written out in several forms — a build step's
@@ -33,9 +33,13 @@ impl Manifest {
 
 /// A plugin's part of the revision. Limits are written in full (an absent
 /// override as `null`), so `{}` and a missing `limits` are the same content.
+/// What was added to the manifest later (the code caps, the WASI grant) is
+/// written only when set, so a manifest that does not use it keeps the
+/// revision it had before: a host upgrade does not make every stored
+/// decision name a rule set that never existed.
 fn canonical(p: &PluginSpec) -> Value {
     let l = &p.limits;
-    json!({
+    let mut content = json!({
         "name": p.name,
         "version": p.version,
         "sha256": p.sha256,
@@ -48,7 +52,19 @@ fn canonical(p: &PluginSpec) -> Value {
             "max_calls_per_instance": l.max_calls_per_instance,
         },
         "on_error": p.on_error,
-    })
+    });
+    for (name, value) in [
+        ("max_functions", l.max_functions),
+        ("max_code_bytes", l.max_code_bytes),
+    ] {
+        if let Some(v) = value {
+            content["limits"][name] = v.into();
+        }
+    }
+    if !p.wasi.is_none() {
+        content["wasi"] = json!(p.wasi);
+    }
+    content
 }
 
 /// Compact JSON with every object's keys sorted, whatever order the map
@@ -130,6 +146,17 @@ mod tests {
         );
     }
 
+    /// The revision of a manifest that uses none of the later additions is
+    /// the one it had before them (computed by the code before they were
+    /// added), so stored decisions keep naming their rule set.
+    #[test]
+    fn a_manifest_without_the_later_fields_keeps_its_revision() {
+        assert_eq!(
+            manifest().revision(),
+            "sha256:dec2c418561148ea46d588e972fc3cfcfe67ebeb590a08d4f84867e3747da51a"
+        );
+    }
+
     /// A named edit of a manifest.
     type Change = (&'static str, Box<dyn Fn(&mut Manifest)>);
 
@@ -156,6 +183,18 @@ mod tests {
                 Box::new(|m| m.rules[1].on_error = crate::OnError::Reject),
             ),
             ("chain", Box::new(|m| m.rules.push(m.transforms.remove(0)))),
+            (
+                "code cap",
+                Box::new(|m| m.rules[0].limits.max_functions = Some(20_000)),
+            ),
+            (
+                "code bytes cap",
+                Box::new(|m| m.rules[0].limits.max_code_bytes = Some(8 << 20)),
+            ),
+            (
+                "wasi",
+                Box::new(|m| m.rules[1].wasi = crate::Wasi::Deterministic),
+            ),
         ];
         let mut seen = std::collections::BTreeSet::from([base.clone()]);
         for (what, change) in changed {

@@ -72,7 +72,9 @@ pub fn prepare(root: &Path) -> Result<TestEnv> {
     // Every virtualenv up front: a PyPI failure shows now, not after the build.
     let status = Command::new("bash")
         .arg(root.join("deploy/venvs.sh"))
-        .args(["lint", "sam", "checkov", "lambda"])
+        // componentize: componentize-py, which builds the Python rule
+        // plugin (plugins/python-threshold) inside the host's tests.
+        .args(["lint", "sam", "checkov", "lambda", "componentize"])
         .status()
         .context("running deploy/venvs.sh")?;
     if !status.success() {

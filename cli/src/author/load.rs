@@ -38,6 +38,7 @@ pub fn spec(name: &str, wasm: &[u8], config: &serde_json::Value) -> PluginSpec {
         config: config.clone(),
         limits: Default::default(),
         on_error: OnError::Reject,
+        wasi: Default::default(),
     }
 }
 

@@ -68,6 +68,7 @@ pub fn rule_set_of(
                 ..Default::default()
             },
             on_error: Default::default(),
+            wasi: Default::default(),
         })
         .collect();
     let text = Manifest {

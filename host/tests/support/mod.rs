@@ -2,6 +2,8 @@
 //! (once per test process) and writes manifests for them.
 #![allow(dead_code)]
 
+pub mod logs;
+pub mod python;
 pub mod wasm_code;
 
 use orderflow_host::manifest::sha256_hex;
@@ -44,6 +46,7 @@ pub fn spec(name: &str, package: &str, config: serde_json::Value) -> PluginSpec 
         config,
         limits: Default::default(),
         on_error: Default::default(),
+        wasi: Default::default(),
     }
 }
 

@@ -22,6 +22,10 @@ mod toolchain;
 pub use package::PluginCrate;
 pub use toolchain::ensure_target;
 
+mod python;
+
+pub use python::{PYTHON_EXAMPLES, PYTHON_FIXTURES, PythonBuildError, build_python};
+
 use orderflow_manifest::{Manifest, ManifestError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
