@@ -126,6 +126,14 @@ enum PluginCommand {
         /// The fixtures' folder [default: <dir>/fixtures].
         #[arg(long)]
         fixtures: Option<PathBuf>,
+        /// The plugin's manifest entry (JSON), for what it asks beyond the
+        /// defaults: a WASI grant, its own limits. Each case's `config` wins.
+        #[arg(long)]
+        entry: Option<PathBuf>,
+        /// Check verdicts and fields only, not each case's `max_fuel`: for a
+        /// twin in another language run over the fixtures of the original.
+        #[arg(long)]
+        no_fuel_limits: bool,
         /// One JSON report instead of text.
         #[arg(long)]
         json: bool,
@@ -178,11 +186,15 @@ fn main() -> ExitCode {
                 dir,
                 wasm,
                 fixtures,
+                entry,
+                no_fuel_limits,
                 json,
             } => author::test::test(author::test::Args {
                 dir,
                 wasm,
                 fixtures,
+                entry,
+                fuel_limits: !no_fuel_limits,
                 json,
             }),
             PluginCommand::Check { wasm, config } => check(&wasm, &config),

@@ -62,6 +62,35 @@ fn test(root: &Path) -> Result<()> {
             .args(["plugin", "test"])
             .arg(root.join("plugins").join(example)))?;
     }
+    // The Python twin of `threshold`: its own fixtures, and the Rust
+    // twin's (verdicts only: an interpreter's fuel is not the Rust budget).
+    match orderflow_plugin_build::build_python("python-threshold") {
+        Ok(wasm) => {
+            let twin = root.join("plugins/python-threshold");
+            for (fixtures, extra) in [
+                (twin.join("fixtures"), None),
+                (
+                    root.join("plugins/threshold/fixtures"),
+                    Some("--no-fuel-limits"),
+                ),
+            ] {
+                run(Command::new(&orderflow)
+                    .args(["plugin", "test", "--wasm"])
+                    .arg(&wasm)
+                    .arg("--entry")
+                    .arg(twin.join("plugin.json"))
+                    .arg("--fixtures")
+                    .arg(fixtures)
+                    .args(extra))?;
+            }
+        }
+        Err(orderflow_plugin_build::PythonBuildError::Unavailable(why)) => {
+            eprintln!(
+                "xtask: SKIPPED the Python plugin's fixtures: componentize-py cannot be installed here ({why})"
+            )
+        }
+        Err(e) => return Err(e.into()),
+    }
     run(env.apply(
         Command::new("bash")
             .arg(root.join("deploy/build-lambdas.sh"))

@@ -46,7 +46,8 @@ pub fn build(dir: &Path) -> Result<ExitCode> {
         "compile:  {:.1} ms on this host (a cold load; a cached artifact loads in well under 1 ms)",
         check.compile_micros as f64 / 1000.0
     );
-    match load::world_of(&runtime, &built.package, &bytes) {
+    let spec = load::spec(&built.package, &bytes, &serde_json::json!({}), None);
+    match load::world_of(&runtime, &spec, &bytes) {
         Ok(kind) => {
             println!("world:    {}", kind.world());
             Ok(ExitCode::SUCCESS)

@@ -28,17 +28,23 @@ pub enum Loaded {
     Transform(TransformPlugin),
 }
 
-/// A manifest entry for `wasm`, as an operator would write it.
-pub fn spec(name: &str, wasm: &[u8], config: &serde_json::Value) -> PluginSpec {
+/// A manifest entry for `wasm`, as an operator would write it: `entry`'s
+/// grant and limits when one is given, the defaults otherwise.
+pub fn spec(
+    name: &str,
+    wasm: &[u8],
+    config: &serde_json::Value,
+    entry: Option<&PluginSpec>,
+) -> PluginSpec {
     PluginSpec {
         name: name.into(),
         version: "0.0.0".into(),
         wasm: format!("{name}.wasm"),
         sha256: sha256_hex(wasm),
         config: config.clone(),
-        limits: Default::default(),
+        limits: entry.map(|e| e.limits).unwrap_or_default(),
         on_error: OnError::Reject,
-        wasi: Default::default(),
+        wasi: entry.map(|e| e.wasi).unwrap_or_default(),
     }
 }
 
@@ -59,11 +65,11 @@ pub fn load(
 /// that world. The error says why it fits neither, naming the plugin.
 pub fn world_of(
     runtime: &orderflow_host::Runtime,
-    name: &str,
+    spec: &PluginSpec,
     wasm: &[u8],
 ) -> Result<Kind, String> {
-    let spec = spec(name, wasm, &serde_json::json!({}));
-    let fits = |kind| match load(runtime, kind, &spec, wasm) {
+    let name = &spec.name;
+    let fits = |kind| match load(runtime, kind, spec, wasm) {
         Ok(_) | Err(LoadError::Config { .. } | LoadError::Start { .. }) => Ok(kind),
         Err(e) => Err(e),
     };

@@ -9,7 +9,7 @@ use super::load::{self, Kind, Loaded};
 use super::logs::{self, LogLine};
 use super::report::{self, Outcome};
 use anyhow::{Context, Result, bail};
-use orderflow_host::{Cost, Item, LoadError, Runtime, RuntimeConfig};
+use orderflow_host::{Cost, Item, LoadError, PluginSpec, Runtime, RuntimeConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,6 +21,10 @@ pub struct Args {
     pub wasm: Option<PathBuf>,
     /// The fixtures' folder; `<dir>/fixtures` by default.
     pub fixtures: Option<PathBuf>,
+    /// A manifest entry whose grant and limits the plugin is loaded with.
+    pub entry: Option<PathBuf>,
+    /// Whether a case's `max_fuel` is checked.
+    pub fuel_limits: bool,
     pub json: bool,
 }
 
@@ -58,7 +62,19 @@ pub fn test(args: Args) -> Result<ExitCode> {
         ..Default::default()
     })
     .map_err(anyhow::Error::msg)?;
-    let kind = load::world_of(&runtime, &name, &bytes).map_err(anyhow::Error::msg)?;
+    let entry: Option<PluginSpec> = match &args.entry {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a manifest entry", path.display()))?,
+            )
+        }
+    };
+    let base = load::spec(&name, &bytes, &serde_json::json!({}), entry.as_ref());
+    let kind = load::world_of(&runtime, &base, &bytes).map_err(anyhow::Error::msg)?;
     for f in &fixtures {
         let case_kind = match f.input {
             Input::Order(_) => Kind::Rule,
@@ -74,7 +90,7 @@ pub fn test(args: Args) -> Result<ExitCode> {
     }
     let cases: Vec<CaseReport> = fixtures
         .iter()
-        .map(|f| run_case(&runtime, kind, &name, &bytes, f))
+        .map(|f| run_case(&runtime, kind, &base, &bytes, f, args.fuel_limits))
         .collect::<Result<_>>()?;
     if args.json {
         println!("{}", report::json(&name, &wasm, kind, &cases));
@@ -100,11 +116,15 @@ fn stem(path: &Path) -> String {
 fn run_case(
     runtime: &Runtime,
     kind: Kind,
-    name: &str,
+    base: &PluginSpec,
     wasm: &[u8],
     f: &Fixture,
+    fuel_limits: bool,
 ) -> Result<CaseReport> {
-    let spec = load::spec(name, wasm, &f.config);
+    let spec = PluginSpec {
+        config: f.config.clone(),
+        ..base.clone()
+    };
     let (result, logs) = logs::capture(|| match load::load(runtime, kind, &spec, wasm) {
         Ok(plugin) => call(&plugin, &f.input),
         Err(LoadError::Config { message, .. }) => Ok((
@@ -119,7 +139,7 @@ fn run_case(
     });
     let (outcome, cost) = result?;
     let mut problems = report::compare(&f.expect, &outcome);
-    if let Some(max) = f.max_fuel
+    if let Some(max) = f.max_fuel.filter(|_| fuel_limits)
         && cost.fuel > max
     {
         problems.push(format!(
