@@ -85,6 +85,50 @@ impl DecisionLog for S3DecisionLog {
     }
 }
 
+/// Downloads every object under `s3://bucket/prefix` into `dir`, in key
+/// order (so by day and hour), for `orderflow replay`; the files keep their
+/// content (gzip stays gzip). Answers the files, with the keys they hold.
+pub async fn download(
+    s3: &Client,
+    bucket: &str,
+    prefix: &str,
+    dir: &std::path::Path,
+) -> Result<Vec<(String, std::path::PathBuf)>, String> {
+    let fail = |what: &str, key: &str, e: String| format!("S3 {what} s3://{bucket}/{key}: {e}");
+    let mut keys = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            let (message, hint) = crate::sdk_error::summary(&e);
+            fail("ListObjectsV2", prefix, format!("{message} ({hint})"))
+        })?;
+        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+    }
+    keys.sort();
+    let mut files = Vec::new();
+    for (n, key) in keys.into_iter().enumerate() {
+        let object = s3.get_object().bucket(bucket).key(&key).send().await.map_err(|e| {
+            let (message, hint) = crate::sdk_error::summary(&e);
+            fail("GetObject", &key, format!("{message} ({hint})"))
+        })?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| fail("GetObject", &key, e.to_string()))?;
+        let path = dir.join(format!("{n:06}.jsonl"));
+        std::fs::write(&path, bytes.into_bytes())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        files.push((key, path));
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod author;
+mod inputs;
 #[cfg(feature = "aws")]
 mod operator;
 mod replay;

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use orderflow_host::{RuleSet, Runtime, RuntimeConfig};
-use orderflow_replay::{Input, Options};
+use orderflow_replay::Options;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -78,7 +78,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     .map_err(anyhow::Error::msg)?;
     let baseline = load(&runtime, "baseline", &args.baseline)?;
     let candidate = load(&runtime, "candidate", &args.candidate)?;
-    let inputs: Vec<Input> = args.orders.iter().map(|a| Input::from_arg(a)).collect();
+    let inputs = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(crate::inputs::resolve(&args.orders))?;
+    let inputs = &inputs.inputs;
 
     let bar = progress_bar();
     let tick = |n: u64| {
@@ -91,7 +95,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         examples: args.examples,
         progress: Some(&tick),
     };
-    let summary = orderflow_replay::replay(&baseline, &candidate, &inputs, &options);
+    let summary = orderflow_replay::replay(&baseline, &candidate, inputs, &options);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
