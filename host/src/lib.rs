@@ -21,6 +21,7 @@ pub mod item;
 pub mod order;
 pub mod plugin;
 pub mod precheck;
+mod preinit;
 pub mod rules;
 mod runtime;
 mod sandbox;

@@ -28,6 +28,10 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Defaults for limits a manifest does not override.
     pub default_limits: Limits,
+    /// Run each plugin's `configure` once at load and start every instance
+    /// from a snapshot of the configured one (see `preinit`); off, every
+    /// fresh instance runs `configure` itself. On by default.
+    pub preinit: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -36,6 +40,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: 128,
             default_limits: Limits::default(),
+            preinit: true,
         }
     }
 }
@@ -77,6 +82,8 @@ pub struct Runtime {
     pub(crate) transform_linker: Linker<State>,
     pub(crate) config: RuntimeConfig,
     cache: Option<ArtifactCache>,
+    /// Compiled snapshots (see `preinit`), apart from the plugins' own.
+    snapshot_cache: Option<ArtifactCache>,
     compiled: Mutex<HashMap<String, Component>>,
     pub(crate) ticker: Arc<EpochTicker>,
 }
@@ -117,6 +124,10 @@ impl Runtime {
         .map_err(|e| format!("transform linker: {e}"))?;
 
         let cache = config.cache_dir.clone().map(ArtifactCache::new);
+        let snapshot_cache = config
+            .cache_dir
+            .as_ref()
+            .map(|dir| ArtifactCache::new(dir.join("preinit")));
         let ticker = EpochTicker::start(engine.clone());
         Ok(Arc::new(Runtime {
             engine,
@@ -124,6 +135,7 @@ impl Runtime {
             transform_linker,
             config,
             cache,
+            snapshot_cache,
             compiled: Mutex::new(HashMap::new()),
             ticker,
         }))
@@ -173,6 +185,50 @@ impl Runtime {
             .expect("compiled-components lock")
             .insert(sha256.to_string(), component.clone());
         Ok((component, kind))
+    }
+
+    /// A pre-initialised component (see `preinit`), from this process or
+    /// the disk cache under `key`, or compiled from the snapshot `build`
+    /// makes. Only ever called with a key derived from bytes that
+    /// [`Runtime::component`] has checked.
+    pub(crate) fn preinitialized(
+        &self,
+        plugin: &str,
+        key: &str,
+        build: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<Component, String> {
+        if let Some(c) = self
+            .compiled
+            .lock()
+            .expect("compiled-components lock")
+            .get(key)
+        {
+            return Ok(c.clone());
+        }
+        let compile = || {
+            let wasm = build().map_err(|message| LoadError::Compile {
+                plugin: plugin.into(),
+                message,
+            })?;
+            Component::new(&self.engine, &wasm).map_err(|e| LoadError::Compile {
+                plugin: plugin.into(),
+                message: format!("the snapshot: {e:#}"),
+            })
+        };
+        let component = match &self.snapshot_cache {
+            Some(cache) => cache.load_or_compile(&self.engine, key, compile),
+            None => compile().map(|c| (c, LoadKind::Compiled)),
+        }
+        .map_err(|e| match e {
+            LoadError::Compile { message, .. } => message,
+            other => other.to_string(),
+        })?
+        .0;
+        self.compiled
+            .lock()
+            .expect("compiled-components lock")
+            .insert(key.to_string(), component.clone());
+        Ok(component)
     }
 }
 
