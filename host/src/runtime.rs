@@ -228,7 +228,13 @@ impl Runtime {
                 message: format!("the snapshot: {e:#}"),
             })
         };
-        let component = match &self.snapshot_cache {
+        // The snapshots' directory sits in the plugins' one: used only when
+        // that is private too, or whoever can write it could swap ours.
+        let snapshot_cache = self
+            .snapshot_cache
+            .as_ref()
+            .filter(|_| self.cache.as_ref().is_some_and(|c| c.usable().is_ok()));
+        let component = match snapshot_cache {
             Some(cache) => cache.load_or_compile(&self.engine, key, compile),
             None => compile().map(|c| (c, LoadKind::Compiled)),
         }

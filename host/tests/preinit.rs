@@ -135,3 +135,31 @@ fn a_configuration_change_makes_a_new_snapshot() {
         "a new configuration, a new snapshot that answers by it"
     );
 }
+
+/// Snapshots are native code like the plugins' artifacts: kept only in a
+/// cache directory that is private, never beside a shared one.
+#[cfg(unix)]
+#[test]
+fn no_snapshot_is_kept_in_a_shared_cache_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let shared = root.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(shared.clone()),
+        max_instances: 8,
+        ..Default::default()
+    })
+    .unwrap();
+    let s = spec(
+        "threshold",
+        "threshold",
+        json!({"minimum_minor": {"EUR": 100}}),
+    );
+    let rule = RulePlugin::load(&runtime, &s, &wasm("threshold")).unwrap();
+    assert!(rule.preinitialized(), "snapshotted all the same, in memory");
+    assert!(rule.evaluate(&order(ORDER)).unwrap().0.high_value);
+    assert!(!shared.join("preinit").exists());
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
+}
