@@ -105,7 +105,11 @@ fn main() {
     let names: Vec<&str> = configs().iter().map(|(n, _)| *n).collect();
     orderflow_plugin_build::build(&names).expect("plugins build");
     let dir = orderflow_plugin_build::output_dir();
-    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        preinit: true,
+        ..Default::default()
+    })
+    .unwrap();
     let fresh: RuleSet = rule_set_of(&runtime, &dir, false, configs());
     let reused: RuleSet = rule_set_of(&runtime, &dir, true, configs());
     // The fresh path as it was before snapshots: `configure` per instance.

@@ -13,6 +13,16 @@ use serde_json::json;
 use std::path::Path;
 use support::*;
 
+/// A runtime of [`POOL_SLOTS`] instance slots, with snapshots.
+fn small_preinit_runtime() -> std::sync::Arc<Runtime> {
+    Runtime::new(RuntimeConfig {
+        max_instances: POOL_SLOTS,
+        preinit: true,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 fn stateful(runtime: &Runtime, max_calls: Option<u32>) -> RulePlugin {
     let mut s = spec("hostile", "hostile-rule", json!({"behaviour": "stateful"}));
     s.limits = LimitOverrides {
@@ -34,7 +44,7 @@ fn calls(rule: &RulePlugin, n: usize) -> Vec<String> {
 
 #[test]
 fn a_fresh_snapshot_instance_does_not_see_a_previous_orders_state() {
-    let runtime = small_runtime();
+    let runtime = small_preinit_runtime();
     let fresh = stateful(&runtime, None);
     assert!(
         fresh.preinitialized(),
@@ -99,6 +109,7 @@ fn a_configuration_change_makes_a_new_snapshot() {
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: Some(cache.path().to_path_buf()),
             max_instances: 8,
+            preinit: true,
             ..Default::default()
         })
         .unwrap();
@@ -149,6 +160,7 @@ fn no_snapshot_is_kept_in_a_shared_cache_directory() {
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(shared.clone()),
         max_instances: 8,
+        preinit: true,
         ..Default::default()
     })
     .unwrap();
