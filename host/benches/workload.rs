@@ -8,7 +8,9 @@
 //!   checks nothing; the SDK's `TestOrder` now validates like the host);
 //! - rules: serde parse + the rules compiled natively (the baseline), then
 //!   the host's validated parse + the wasm rule chain, with instances
-//!   reused and with a fresh instance per order (the default).
+//!   reused and with a fresh instance per order (the default: from each
+//!   plugin's pre-initialised snapshot), and fresh without the snapshot
+//!   (`configure` per instance, as before `RuntimeConfig::preinit`).
 //!
 //! Each path runs `ROUNDS` times, interleaved with the others so a drift in
 //! the machine's speed hits them alike; the fastest round counts. Native and
@@ -69,10 +71,16 @@ impl Native {
 }
 
 /// The fastest of `ROUNDS` runs of each path over all orders, interleaved.
+/// `ORDERFLOW_BENCH_ONLY` (a part of a path's name) times only the paths
+/// that match, e.g. to profile one of them under `perf record`.
 fn time_paths(paths: &[(&str, &dyn Fn())]) -> Vec<Duration> {
+    let only = std::env::var("ORDERFLOW_BENCH_ONLY").unwrap_or_default();
     let mut best = vec![Duration::MAX; paths.len()];
     for _ in 0..ROUNDS {
-        for (i, (_, run)) in paths.iter().enumerate() {
+        for (i, (name, run)) in paths.iter().enumerate() {
+            if !name.contains(only.as_str()) {
+                continue;
+            }
             let started = Instant::now();
             run();
             best[i] = best[i].min(started.elapsed());
@@ -97,9 +105,22 @@ fn main() {
     let names: Vec<&str> = configs().iter().map(|(n, _)| *n).collect();
     orderflow_plugin_build::build(&names).expect("plugins build");
     let dir = orderflow_plugin_build::output_dir();
-    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        preinit: true,
+        ..Default::default()
+    })
+    .unwrap();
     let fresh: RuleSet = rule_set_of(&runtime, &dir, false, configs());
     let reused: RuleSet = rule_set_of(&runtime, &dir, true, configs());
+    // The fresh path as it was before snapshots: `configure` per instance.
+    let no_snapshot = Runtime::new(RuntimeConfig {
+        preinit: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let unsnapshotted: RuleSet = rule_set_of(&no_snapshot, &dir, false, configs());
+    assert!(fresh.loaded.iter().all(|p| p.preinitialized));
+    assert!(!unsnapshotted.loaded.iter().any(|p| p.preinitialized));
     let c = configs();
     let native = Native {
         threshold: threshold::Threshold::configure(&c[0].1.to_string()).unwrap(),
@@ -113,6 +134,11 @@ fn main() {
         let order = Arc::new(Order::from_json(line).unwrap());
         assert_eq!(fresh.evaluate(&order).high_value, expected, "{line}");
         assert_eq!(reused.evaluate(&order).high_value, expected, "{line}");
+        assert_eq!(
+            unsnapshotted.evaluate(&order).high_value,
+            expected,
+            "{line}"
+        );
         high += usize::from(expected);
     }
 
@@ -137,12 +163,13 @@ fn main() {
             black_box(set.evaluate(&order).high_value);
         }
     };
-    let paths: [(&str, &dyn Fn()); 5] = [
+    let paths: [(&str, &dyn Fn()); 6] = [
         ("serde parse", &serde_parse),
         ("validated parse", &validated_parse),
         ("native: serde parse + rules", &native_rules),
         ("wasm reused: parse + chain", &|| chain(&reused)),
         ("wasm fresh: parse + chain", &|| chain(&fresh)),
+        ("wasm fresh, no snapshot", &|| chain(&unsnapshotted)),
     ];
     let best = time_paths(&paths);
     let ns = |d: Duration| d.as_nanos() as f64 / lines.len() as f64;
@@ -151,10 +178,22 @@ fn main() {
         "{} generated orders (seed 1), {high} high-value; fastest of {ROUNDS} rounds, ns per order:",
         lines.len()
     );
-    let baselines = [0, 0, 2, 2, 2];
+    // What a cold load costs with and without the snapshots (each set was
+    // loaded into a runtime of its own, compiling every plugin).
+    let load_ms =
+        |set: &RuleSet| set.loaded.iter().map(|p| p.load_micros).sum::<u64>() as f64 / 1e3;
+    println!(
+        "  cold load of the three rules: {:.1} ms with snapshots, {:.1} ms without",
+        load_ms(&fresh),
+        load_ms(&unsnapshotted)
+    );
+    let baselines = [0, 0, 2, 2, 2, 2];
     for (i, (name, _)) in paths.iter().enumerate() {
         let base = paths[baselines[i]].0;
         let ratio = ns(best[i]) / ns(best[baselines[i]]);
+        if best[i] == Duration::MAX {
+            continue;
+        }
         println!(
             "  {name:<30} {:>9.0} ns   {ratio:>6.2}x {base}",
             ns(best[i])

@@ -52,7 +52,7 @@ impl ArtifactCache {
     }
 
     /// Creates the directory if needed, and checks it is private to us.
-    fn usable(&self) -> Result<(), &str> {
+    pub(crate) fn usable(&self) -> Result<(), &str> {
         self.usable
             .get_or_init(|| {
                 let result = create_private(&self.dir).and_then(|()| private(&self.dir));

@@ -20,6 +20,7 @@ mod interface;
 pub mod item;
 pub mod plugin;
 pub mod precheck;
+mod preinit;
 pub mod rules;
 mod runtime;
 mod sandbox;

@@ -29,6 +29,13 @@ impl<W: World> Plugin<W> {
         })
     }
 
+    /// Whether a fresh instance starts from the snapshot of a configured
+    /// one (see [`RuntimeConfig::preinit`](crate::RuntimeConfig::preinit))
+    /// instead of running `configure` itself.
+    pub fn preinitialized(&self) -> bool {
+        self.sandbox.preinitialized
+    }
+
     /// Runs one call and checks the answer. A failure carries what the
     /// call cost, as a success does.
     pub(crate) fn call(&self, input: &W::Input) -> Result<(W::Output, Cost), PluginError> {
@@ -58,6 +65,8 @@ pub struct PluginInfo {
     pub sha256: String,
     pub load: LoadKind,
     pub load_micros: u64,
+    /// Instances start configured, from a snapshot (see [`Plugin::preinitialized`]).
+    pub preinitialized: bool,
 }
 
 /// The chain of one kind of one manifest revision, in manifest order:
@@ -91,6 +100,7 @@ impl<W: World> Chain<W> {
                 sha256: spec.sha256.clone(),
                 load: plugin.sandbox.load_kind,
                 load_micros: started.elapsed().as_micros() as u64,
+                preinitialized: plugin.preinitialized(),
             });
             plugins.push(plugin);
         }

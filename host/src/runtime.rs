@@ -15,6 +15,10 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+/// What each memory slot keeps resident when only dirty pages are reset:
+/// a plugin's stack and heap as a call leaves them, well under a slot.
+const KEEP_RESIDENT_WITH_PAGEMAP: usize = 4 << 20;
+
 /// Epoch ticks are this far apart; deadlines are rounded up to a tick.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 
@@ -28,6 +32,13 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Defaults for limits a manifest does not override.
     pub default_limits: Limits,
+    /// Run each plugin's `configure` once at load and start every instance
+    /// from a snapshot of the configured one (see `preinit`); off, every
+    /// fresh instance runs `configure` itself. Off by default for now: a
+    /// load costs three compiles per plugin instead of one, and under load
+    /// that exposed a hang in the pipeline's reload test suite that is not
+    /// yet understood (see BENCHMARKS.md).
+    pub preinit: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -36,6 +47,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: 128,
             default_limits: Limits::default(),
+            preinit: false,
         }
     }
 }
@@ -77,6 +89,8 @@ pub struct Runtime {
     pub(crate) transform_linker: Linker<State>,
     pub(crate) config: RuntimeConfig,
     cache: Option<ArtifactCache>,
+    /// Compiled snapshots (see `preinit`), apart from the plugins' own.
+    snapshot_cache: Option<ArtifactCache>,
     compiled: Mutex<HashMap<String, Component>>,
     pub(crate) ticker: Arc<EpochTicker>,
 }
@@ -91,9 +105,18 @@ impl Runtime {
             .total_memories(config.max_instances * 2)
             .total_tables(config.max_instances * 4)
             .max_memory_size(MAX_MEMORY_BYTES as usize)
-            // Keep the first pages of each slot mapped between instances:
-            // resetting them is a memset, not a fresh page fault per page.
-            .linear_memory_keep_resident(128 << 10)
+            // Keep a slot's pages mapped between instances, so the next
+            // instance takes no page fault on them (and no TLB shootdown to
+            // unmap them). With Linux's PAGEMAP_SCAN (6.7+) only the pages an
+            // instance dirtied are reset, by a copy from the snapshot image,
+            // so a large budget costs nothing on a clean page; without it
+            // the whole budget is memset on every reset, so it stays small.
+            .pagemap_scan(wasmtime::Enabled::Auto)
+            .linear_memory_keep_resident(if PoolingAllocationConfig::is_pagemap_scan_available() {
+                KEEP_RESIDENT_WITH_PAGEMAP
+            } else {
+                128 << 10
+            })
             .table_keep_resident(1 << 12)
             // No calls are async (no fibers), so the pool keeps no stacks:
             // wasmtime's `async` feature, which wasmtime-wasi's p2 brings
@@ -121,6 +144,10 @@ impl Runtime {
         .map_err(|e| format!("transform linker: {e}"))?;
 
         let cache = config.cache_dir.clone().map(ArtifactCache::new);
+        let snapshot_cache = config
+            .cache_dir
+            .as_ref()
+            .map(|dir| ArtifactCache::new(dir.join("preinit")));
         let ticker = EpochTicker::start(engine.clone());
         Ok(Arc::new(Runtime {
             engine,
@@ -128,6 +155,7 @@ impl Runtime {
             transform_linker,
             config,
             cache,
+            snapshot_cache,
             compiled: Mutex::new(HashMap::new()),
             ticker,
         }))
@@ -180,6 +208,56 @@ impl Runtime {
             .expect("compiled-components lock")
             .insert(sha256.to_string(), component.clone());
         Ok((component, kind))
+    }
+
+    /// A pre-initialised component (see `preinit`), from this process or
+    /// the disk cache under `key`, or compiled from the snapshot `build`
+    /// makes. Only ever called with a key derived from bytes that
+    /// [`Runtime::component`] has checked.
+    pub(crate) fn preinitialized(
+        &self,
+        plugin: &str,
+        key: &str,
+        build: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<Component, String> {
+        if let Some(c) = self
+            .compiled
+            .lock()
+            .expect("compiled-components lock")
+            .get(key)
+        {
+            return Ok(c.clone());
+        }
+        let compile = || {
+            let wasm = build().map_err(|message| LoadError::Compile {
+                plugin: plugin.into(),
+                message,
+            })?;
+            Component::new(&self.engine, &wasm).map_err(|e| LoadError::Compile {
+                plugin: plugin.into(),
+                message: format!("the snapshot: {e:#}"),
+            })
+        };
+        // The snapshots' directory sits in the plugins' one: used only when
+        // that is private too, or whoever can write it could swap ours.
+        let snapshot_cache = self
+            .snapshot_cache
+            .as_ref()
+            .filter(|_| self.cache.as_ref().is_some_and(|c| c.usable().is_ok()));
+        let component = match snapshot_cache {
+            Some(cache) => cache.load_or_compile(&self.engine, key, compile),
+            None => compile().map(|c| (c, LoadKind::Compiled)),
+        }
+        .map_err(|e| match e {
+            LoadError::Compile { message, .. } => message,
+            other => other.to_string(),
+        })?
+        .0;
+        self.compiled
+            .lock()
+            .expect("compiled-components lock")
+            .insert(key.to_string(), component.clone());
+        Ok(component)
     }
 }
 

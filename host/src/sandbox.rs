@@ -17,7 +17,7 @@ use crate::runtime::{EpochTicker, LoadKind, Runtime, TICK};
 use crate::store::{LOG_BUDGET, State};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use wasmtime::component::{InstancePre, Linker};
+use wasmtime::component::{Component, Instance, InstancePre, Linker};
 use wasmtime::{Engine, Store, Trap};
 
 /// The measured cost of one call, for the decision trace.
@@ -43,6 +43,12 @@ macro_rules! bindings_glue {
             store: &mut wasmtime::Store<State>,
         ) -> wasmtime::Result<Self> {
             pre.instantiate(store)
+        }
+        fn from_instance(
+            store: &mut wasmtime::Store<State>,
+            instance: &wasmtime::component::Instance,
+        ) -> wasmtime::Result<Self> {
+            Self::new(store, instance)
         }
         fn configure(
             &self,
@@ -77,6 +83,9 @@ pub trait World: Sized + Send + 'static {
     fn specs(manifest: &crate::Manifest) -> &[crate::PluginSpec];
     fn pre(instance_pre: InstancePre<State>) -> wasmtime::Result<Self::Pre>;
     fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self>;
+    /// The bindings of an instance made without `Pre` (the one `preinit`
+    /// configures and snapshots).
+    fn from_instance(store: &mut Store<State>, instance: &Instance) -> wasmtime::Result<Self>;
     fn configure(
         &self,
         store: &mut Store<State>,
@@ -106,6 +115,9 @@ struct Warm<W> {
 pub(crate) struct Sandbox<W: World> {
     pub(crate) plugin: Arc<str>,
     pre: W::Pre,
+    /// `pre` is of the pre-initialised component (see `preinit`): its
+    /// instances start configured.
+    pub(crate) preinitialized: bool,
     engine: Engine,
     config: String,
     pub(crate) limits: Limits,
@@ -156,9 +168,10 @@ impl<W: World> Sandbox<W> {
             .instantiate_pre(&component)
             .map_err(wrong_world)?;
         let pre = W::pre(instance_pre).map_err(wrong_world)?;
-        let sandbox = Sandbox {
+        let mut sandbox = Sandbox {
             plugin: plugin.into(),
             pre,
+            preinitialized: false,
             engine: runtime.engine.clone(),
             config,
             limits,
@@ -183,7 +196,60 @@ impl<W: World> Sandbox<W> {
             },
         })?;
         sandbox.put_back(warm);
+        if runtime.config.preinit {
+            sandbox.preinitialize(runtime, wasm, sha256);
+        }
         Ok(sandbox)
+    }
+
+    /// Swaps in the pre-initialised component, so that a fresh instance
+    /// starts configured. Called once `configure` has succeeded on the
+    /// plain component, so a failure here is a shape of component the
+    /// snapshot does not support: the plugin then configures every instance.
+    fn preinitialize(&mut self, runtime: &Runtime, wasm: &[u8], sha256: &str) {
+        let key = crate::preinit::key(sha256, W::NAME, &self.config);
+        let built = runtime.preinitialized(&self.plugin, &key, || {
+            crate::preinit::snapshot(&self.engine, wasm, |c| self.configured(runtime, c))
+        });
+        let pre = built.and_then(|component| {
+            let instance_pre = W::linker(runtime)
+                .instantiate_pre(&component)
+                .map_err(|e| format!("{e:#}"))?;
+            W::pre(instance_pre).map_err(|e| format!("{e:#}"))
+        });
+        match pre {
+            Ok(pre) => {
+                self.pre = pre;
+                self.preinitialized = true;
+            }
+            Err(why) => tracing::warn!(
+                plugin = &*self.plugin,
+                "not pre-initialised, so every instance runs configure: {why}"
+            ),
+        }
+    }
+
+    /// An instance of `component` (the instrumented plugin) that has run
+    /// `configure`, under the same limits as a call, with its fuel and
+    /// deadline re-armed for what the snapshot calls in it.
+    fn configured(
+        &self,
+        runtime: &Runtime,
+        component: &Component,
+    ) -> Result<(Store<State>, Instance), String> {
+        let mut store = self.new_store();
+        self.arm(&mut store);
+        let instance = W::linker(runtime)
+            .instantiate(&mut store, component)
+            .map_err(|e| format!("instantiate: {e:#}"))?;
+        let bindings = W::from_instance(&mut store, &instance).map_err(|e| format!("{e:#}"))?;
+        match bindings.configure(&mut store, &self.config) {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(format!("configure: {message}")),
+            Err(e) => return Err(format!("configure: {}", self.classify(e, &store))),
+        }
+        self.arm(&mut store);
+        Ok((store, instance))
     }
 
     fn new_store(&self) -> Store<State> {
@@ -223,6 +289,13 @@ impl<W: World> Sandbox<W> {
             }
         });
         let bindings = bindings.map_err(|e| (e, self.fuel_spent(&store)))?;
+        if self.preinitialized {
+            return Ok(Warm {
+                store,
+                bindings,
+                calls: 0,
+            });
+        }
         let configured = bindings.configure(&mut store, &self.config);
         store.data_mut().flush_wasi_output();
         match configured {
