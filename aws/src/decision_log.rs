@@ -107,15 +107,25 @@ pub async fn download(
             let (message, hint) = crate::sdk_error::summary(&e);
             fail("ListObjectsV2", prefix, format!("{message} ({hint})"))
         })?;
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
     }
     keys.sort();
     let mut files = Vec::new();
     for (n, key) in keys.into_iter().enumerate() {
-        let object = s3.get_object().bucket(bucket).key(&key).send().await.map_err(|e| {
-            let (message, hint) = crate::sdk_error::summary(&e);
-            fail("GetObject", &key, format!("{message} ({hint})"))
-        })?;
+        let object = s3
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| {
+                let (message, hint) = crate::sdk_error::summary(&e);
+                fail("GetObject", &key, format!("{message} ({hint})"))
+            })?;
         let bytes = object
             .body
             .collect()

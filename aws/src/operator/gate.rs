@@ -18,10 +18,13 @@ impl PluginStore {
         let mut bytes = HashMap::new();
         for spec in &manifest.manifest.rules {
             let key = self.location.key(&spec.wasm);
-            let object = self.get(&key).await?.ok_or_else(|| OperatorError::Corrupt {
-                key: uri.clone(),
-                message: format!("plugin {} is missing: no {key}", spec.name),
-            })?;
+            let object = self
+                .get(&key)
+                .await?
+                .ok_or_else(|| OperatorError::Corrupt {
+                    key: uri.clone(),
+                    message: format!("plugin {} is missing: no {key}", spec.name),
+                })?;
             bytes.insert(spec.wasm.clone(), object.bytes);
         }
         let wasm = |spec: &PluginSpec| Ok(bytes.get(&spec.wasm).cloned().unwrap_or_default());
