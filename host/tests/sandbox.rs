@@ -243,14 +243,10 @@ fn a_log_flood_is_capped_and_the_call_still_answers() {
             ..Default::default()
         },
     );
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let answer = tracing::subscriber::with_default(subscriber, || rule.evaluate(&order(ORDER)));
+    let logs = support::logs::Captured::default();
+    let answer = logs.during(|| rule.evaluate(&order(ORDER)));
     assert!(answer.is_ok(), "the call still answers");
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let lines = text.lines().filter(|l| l.contains("flood line")).count();
     // 16 KiB per call, ~40 bytes a line: a few hundred of the 100,000.
     assert!((100..1000).contains(&lines), "{lines} plugin lines logged");
@@ -259,27 +255,6 @@ fn a_log_flood_is_capped_and_the_call_still_answers() {
         "the drop is reported"
     );
     assert!(text.contains("[redacted]") && !text.contains("ana@example.com"));
-}
-
-/// A tracing writer into memory, to read what the host logged.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
 }
 
 #[test]
