@@ -284,6 +284,64 @@ fn a_new_plugin_builds_and_passes_its_fixtures_outside_the_repo() {
             "{r:#}"
         );
     }
+    // Loaded in the embedded pipeline through a manifest, it decides: the
+    // same order is high-value under one minimum and not under another.
+    let wasm = shared_target().join("plugins/big-order.wasm");
+    let out = orderflow(&[
+        "plugin",
+        "check",
+        wasm.to_str().unwrap(),
+        "--config",
+        r#"{"minimum_minor": 1}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let bytes = std::fs::read(&wasm).unwrap();
+    let set = outside.path().join("set");
+    std::fs::create_dir_all(&set).unwrap();
+    std::fs::write(set.join("big-order.wasm"), &bytes).unwrap();
+    let order = set.join("order.jsonl");
+    std::fs::write(
+        &order,
+        std::fs::read_to_string(root().join("samples/order.json"))
+            .unwrap()
+            .replace('\n', ""),
+    )
+    .unwrap();
+    let total = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(root().join("samples/order.json")).unwrap(),
+    )
+    .unwrap()["total_minor"]
+        .as_u64()
+        .unwrap();
+    let decide = |minimum: u64| {
+        let manifest = serde_json::json!({"rules": [{
+            "name": "big-order", "version": "0.1.0", "wasm": "big-order.wasm",
+            "sha256": orderflow_host::manifest::sha256_hex(&bytes),
+            "config": {"minimum_minor": minimum},
+        }]});
+        let path = set.join(format!("manifest-{minimum}.json"));
+        std::fs::write(&path, manifest.to_string()).unwrap();
+        let store = set.join(format!("store-{minimum}"));
+        let out = orderflow(&[
+            "run",
+            order.to_str().unwrap(),
+            "--manifest",
+            path.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(out.status.code() == Some(0), "{}", text(&out));
+        let line: Value =
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap())
+                .unwrap();
+        line
+    };
+    let high = decide(total);
+    assert_eq!(high["status"], "stored", "{high}");
+    assert!(high["trace"].to_string().contains("big-order"), "{high}");
+    assert_eq!(decide(total + 1)["status"], "not_high_value");
+
     // Its native tests run on the vendored SDK and order crate.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
