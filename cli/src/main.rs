@@ -145,6 +145,9 @@ enum PluginCommand {
         /// Configuration to try it with, as JSON.
         #[arg(long, default_value = "{}")]
         config: String,
+        /// Its manifest entry (JSON), for a WASI grant or limits of its own.
+        #[arg(long)]
+        entry: Option<PathBuf>,
     },
 }
 
@@ -198,7 +201,11 @@ fn main() -> ExitCode {
                 fuel_limits: !no_fuel_limits,
                 json,
             }),
-            PluginCommand::Check { wasm, config } => check(&wasm, &config),
+            PluginCommand::Check {
+                wasm,
+                config,
+                entry,
+            } => check(&wasm, &config, entry.as_deref()),
         },
         #[cfg(feature = "aws")]
         Command::Plugins { location, command } => operator::plugins(location, command),
@@ -390,7 +397,7 @@ fn summary(r: &OrderReport, source: &str) -> String {
     }
 }
 
-fn check(wasm: &Path, config: &str) -> Result<ExitCode> {
+fn check(wasm: &Path, config: &str, entry: Option<&Path>) -> Result<ExitCode> {
     let config: serde_json::Value =
         serde_json::from_str(config).context("--config is not valid JSON")?;
     let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
@@ -399,7 +406,8 @@ fn check(wasm: &Path, config: &str) -> Result<ExitCode> {
         ..Default::default()
     })
     .map_err(anyhow::Error::msg)?;
-    let c = orderflow_host::check_plugin(&runtime, &bytes, &config);
+    let entry = entry.map(author::read_entry).transpose()?;
+    let c = orderflow_host::check_plugin(&runtime, &bytes, &config, entry.as_ref());
     println!("plugin:   {}", wasm.display());
     println!("size:     {} bytes (sha256 {})", c.size_bytes, c.sha256);
     println!(

@@ -88,10 +88,22 @@ pub struct PluginCheck {
 }
 
 /// Checks a component against the contract: does it compile, which world
-/// does it implement, does it accept `config`.
-pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) -> PluginCheck {
+/// does it implement, does it accept `config`. `entry` is its manifest
+/// entry when it asks for more than the defaults (a WASI grant, its own
+/// limits), as an interpreter-based plugin does.
+pub fn check_plugin(
+    runtime: &Runtime,
+    wasm: &[u8],
+    config: &serde_json::Value,
+    entry: Option<&PluginSpec>,
+) -> PluginCheck {
     let sha256 = manifest::sha256_hex(wasm);
-    if let Err(e) = precheck::check("candidate", wasm, &runtime.config.default_limits) {
+    let limits = entry.map(|e| e.limits).unwrap_or_default();
+    if let Err(e) = precheck::check(
+        "candidate",
+        wasm,
+        &limits.apply(runtime.config.default_limits),
+    ) {
         return PluginCheck {
             size_bytes: wasm.len(),
             sha256,
@@ -128,9 +140,9 @@ pub fn check_plugin(runtime: &Runtime, wasm: &[u8], config: &serde_json::Value) 
         wasm: "candidate.wasm".into(),
         sha256,
         config: config.clone(),
-        limits: Default::default(),
+        limits,
         on_error: OnError::Reject,
-        wasi: Default::default(),
+        wasi: entry.map(|e| e.wasi).unwrap_or_default(),
     };
     let as_rule = fits::<bindings::rule::RulePlugin>(runtime, &spec, wasm);
     let as_transform = fits::<bindings::transform::TransformPlugin>(runtime, &spec, wasm);

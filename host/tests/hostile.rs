@@ -191,7 +191,7 @@ fn a_compile_time_bomb_is_refused_before_compiling() {
     );
 
     let at_cap = bomb(MAX_FUNCTIONS as u32, 8);
-    let check = orderflow_host::check_plugin(&small_runtime(), &at_cap, &json!({}));
+    let check = orderflow_host::check_plugin(&small_runtime(), &at_cap, &json!({}), None);
     assert!(
         check.problems.iter().all(|p| !p.contains("refusing")),
         "at the cap it is compiled: {:?}",
@@ -208,7 +208,7 @@ fn a_compile_time_bomb_is_refused_before_compiling() {
         "{refused_in:?} vs {compiled_in:?}"
     );
 
-    let check = orderflow_host::check_plugin(&small_runtime(), &over, &json!({}));
+    let check = orderflow_host::check_plugin(&small_runtime(), &over, &json!({}), None);
     assert_eq!(
         check.compile_micros, 0,
         "plugin check does not compile it either"

@@ -33,7 +33,7 @@ pub fn build(dir: &Path) -> Result<ExitCode> {
         ..Default::default()
     })
     .map_err(anyhow::Error::msg)?;
-    let check = orderflow_host::check_plugin(&runtime, &bytes, &serde_json::json!({}));
+    let check = orderflow_host::check_plugin(&runtime, &bytes, &serde_json::json!({}), None);
     println!("plugin:   {}", built.package);
     println!("built:    {}", built.wasm.display());
     println!("size:     {} bytes", check.size_bytes);

@@ -62,17 +62,7 @@ pub fn test(args: Args) -> Result<ExitCode> {
         ..Default::default()
     })
     .map_err(anyhow::Error::msg)?;
-    let entry: Option<PluginSpec> = match &args.entry {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            Some(
-                serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not a manifest entry", path.display()))?,
-            )
-        }
-    };
+    let entry = args.entry.as_deref().map(super::read_entry).transpose()?;
     let base = load::spec(&name, &bytes, &serde_json::json!({}), entry.as_ref());
     let kind = load::world_of(&runtime, &base, &bytes).map_err(anyhow::Error::msg)?;
     for f in &fixtures {
