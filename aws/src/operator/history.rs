@@ -183,14 +183,16 @@ impl PluginStore {
         }
     }
 
-    /// The newest `limit` entries, newest first, from the live one down.
+    /// The newest `limit` entries, newest first: the live one (from the
+    /// live manifest's metadata, so reading never has to write it), then the
+    /// journal's down from it.
     pub(super) async fn recent(
         &self,
         live: Option<&Entry>,
         limit: usize,
     ) -> Result<Vec<Entry>, OperatorError> {
-        let mut out = Vec::new();
-        let mut sequence = live.map_or(0, |e| e.sequence);
+        let mut out: Vec<Entry> = live.into_iter().cloned().collect();
+        let mut sequence = live.map_or(0, |e| e.sequence.saturating_sub(1));
         while sequence > 0 && out.len() < limit {
             match self.entry(sequence).await? {
                 Some(e) => out.push(e),

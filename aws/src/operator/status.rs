@@ -1,5 +1,6 @@
 //! What is live, whether it would load, and what went live before.
 
+use super::history::Entry;
 use super::{HISTORY_LIMIT, META_SHA256, OperatorError, PluginStatus, PluginStore, Status};
 use orderflow_host::manifest::sha256_hex;
 use orderflow_host::{LoadedManifest, Manifest, PluginSpec, RuleSet, Runtime, TransformChain};
@@ -66,7 +67,8 @@ impl PluginStore {
                 problems.push(e.to_string());
             }
         }
-        let entry = self.live_entry(&live).await?;
+        // Read-only: a health check must work with read-only credentials.
+        let entry = Entry::of_live(&live);
         let history = self.recent(entry.as_ref(), HISTORY_LIMIT).await?;
         let previous = match entry.as_ref().and_then(|e| e.undo) {
             Some(undo) => self.entry(undo).await?.map(|e| e.revision),
