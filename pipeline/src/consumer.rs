@@ -152,24 +152,20 @@ fn prepare<'a>(
 ) -> Prepared<'a> {
     let order_id = Some(msg.order.order_id.clone());
     let (item, trace) = transforms.apply(Item::new(&msg.order, &msg.decision));
-    let (outcome, item) = match item {
+    // Until the store answers, a ready item's result is a retryable failure.
+    let (reason, permanent, item) = match item {
         Ok(item) if item.size_bytes() > MAX_ITEM_BYTES => (
-            Err((
-                format!(
-                    "item is about {} bytes, over DynamoDB's {MAX_ITEM_BYTES}",
-                    item.size_bytes()
-                ),
-                true,
-            )),
+            format!(
+                "item is about {} bytes, over DynamoDB's {MAX_ITEM_BYTES}",
+                item.size_bytes()
+            ),
+            true,
             None,
         ),
-        Ok(item) => (Ok(()), Some(item)),
-        Err(e) => (Err((e.to_string(), !e.failure.is_transient())), None),
+        Ok(item) => ("not yet stored".into(), false, Some(item)),
+        Err(e) => (e.to_string(), !e.failure.is_transient(), None),
     };
-    let mut result = match outcome {
-        Ok(()) => failed(message_id, order_id, "not yet stored".into(), false),
-        Err((reason, permanent)) => failed(message_id, order_id, reason, permanent),
-    };
+    let mut result = failed(message_id, order_id, reason, permanent);
     result.trace = trace;
     Prepared {
         result,
