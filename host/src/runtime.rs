@@ -34,10 +34,10 @@ pub struct RuntimeConfig {
     pub default_limits: Limits,
     /// Run each plugin's `configure` once at load and start every instance
     /// from a snapshot of the configured one (see `preinit`); off, every
-    /// fresh instance runs `configure` itself. Off by default for now: a
-    /// load costs three compiles per plugin instead of one, and under load
-    /// that exposed a hang in the pipeline's reload test suite that is not
-    /// yet understood (see BENCHMARKS.md).
+    /// fresh instance runs `configure` itself. Off by default for the
+    /// functions: a cold load costs three compiles per plugin instead of
+    /// one until snapshots are made at publish time; long runs over many
+    /// orders (`orderflow replay`) turn it on.
     pub preinit: bool,
 }
 
