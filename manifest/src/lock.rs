@@ -46,6 +46,9 @@ impl Manifest {
     pub fn lock(&self, source_name: &str, wasm_dir: &Path) -> Result<Locked, LockError> {
         self.check(source_name, false)?;
         let mut manifest = self.clone();
+        // What is locked (and published, and kept by revision) is a rule
+        // set; a shadow is set on the live manifest only, by the operator.
+        manifest.shadow = None;
         let mut wasm = BTreeMap::new();
         for spec in manifest.plugins_mut() {
             let path = spec.wasm_path(wasm_dir);

@@ -123,6 +123,7 @@ async fn the_orders_failed_metric_filter_reads_the_summary_log_line() {
         &Manifest {
             rules,
             transforms: vec![],
+            ..Default::default()
         },
     );
     // The functions' own log format, for the whole of this test process
