@@ -9,8 +9,8 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use orderflow_aws::operator::{DryRun, OperatorError, PluginStore, Status};
-use orderflow_host::manifest::diff::{PluginChange, diff};
+use orderflow_aws::operator::{DryRun, OperatorError, PluginStore, ShadowReport, Status};
+use orderflow_host::manifest::diff::{PluginChange, diff, shadow_change};
 use orderflow_host::{LoadedManifest, Runtime, RuntimeConfig};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -72,6 +72,18 @@ pub enum PluginsCommand {
     /// The live revision, whether its plugins are there and load (exit 1 if
     /// not: a health check), what a rollback returns to, and the history.
     Status,
+    /// Evaluate a published revision beside the live rules on live traffic:
+    /// the producer decides every order with both, only the live decision
+    /// counts, and each disagreement is logged ("shadow disagreement") and
+    /// counted (metric ShadowDisagreements). The live revision stays.
+    Shadow {
+        /// The candidate (`sha256:…` or at least 8 hex digits), published here.
+        #[arg(long, value_name = "REV", required_unless_present = "off")]
+        candidate: Option<String>,
+        /// End the shadow.
+        #[arg(long, conflicts_with = "candidate")]
+        off: bool,
+    },
     /// A revision's plugins: versions, hashes, configurations, limits.
     Show {
         /// `live`, or a revision (`sha256:…` or at least 8 hex digits).
@@ -174,6 +186,10 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                     format!("rolled back: {} → {} is live", short(&r.from), short(&r.to))
                 })
             }
+            PluginsCommand::Shadow { candidate, off } => {
+                let report = store.shadow(candidate.as_deref().filter(|_| !off)).await?;
+                print(json, &report, shadow_text)
+            }
             PluginsCommand::Status => {
                 let status = store.status(Some(&*runtime()?)).await?;
                 print(json, &status, status_text)?;
@@ -193,9 +209,18 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                     store.manifest_at(&to).await?,
                 );
                 let changes = diff(&a.manifest, &b.manifest);
+                let shadow = shadow_change(&a.manifest, &b.manifest)
+                    .map(|f| {
+                        format!(
+                            "shadow: {} → {}\n",
+                            shadow_of(&f.before),
+                            shadow_of(&f.after)
+                        )
+                    })
+                    .unwrap_or_default();
                 print(json, &changes, |c| {
                     format!(
-                        "{} → {}\n{}",
+                        "{} → {}\n{shadow}{}",
                         short(&a.revision),
                         short(&b.revision),
                         changes_text(c)
@@ -317,10 +342,24 @@ fn status_text(s: &Status) -> String {
             p.kind, p.name, p.version, p.key
         );
     }
+    if let Some(shadow) = &s.shadow {
+        out += &format!("shadow    {}", short(&shadow.revision));
+        out += match shadow.problems.is_empty() {
+            true => "  (the producer also decides every order with it)\n",
+            false => "  NOT LOADABLE (the live set serves alone):\n",
+        };
+        for p in &shadow.problems {
+            out += &format!("  {p}\n");
+        }
+    }
     out += "history\n";
     for e in &s.history {
+        let shadow = e
+            .shadow
+            .as_deref()
+            .map_or(String::new(), |r| format!("  shadow {}", short(r)));
         out += &format!(
-            "  #{:<4} {:<8} {}  {}\n",
+            "  #{:<4} {:<10} {}  {}{shadow}\n",
             e.sequence,
             e.action.as_str(),
             short(&e.revision),
@@ -338,8 +377,33 @@ fn status_text(s: &Status) -> String {
     out
 }
 
+fn shadow_text(r: &ShadowReport) -> String {
+    let live = short(&r.live);
+    match (&r.shadow, r.changed) {
+        (Some(s), true) => format!(
+            "shadow on: {} is evaluated beside live {live}; disagreements are the producer's \"shadow disagreement\" events (metric ShadowDisagreements)",
+            short(s)
+        ),
+        (Some(s), false) => format!("{} is the shadow already; nothing changed", short(s)),
+        (None, true) => format!(
+            "shadow off (was {}); {live} serves alone",
+            r.previous.as_deref().map_or("none".into(), short)
+        ),
+        (None, false) => "no shadow was on; nothing changed".into(),
+    }
+}
+
+fn shadow_of(v: &Option<serde_json::Value>) -> String {
+    v.as_ref()
+        .and_then(|v| v.as_str())
+        .map_or("(none)".into(), short)
+}
+
 fn show_text(m: &LoadedManifest) -> String {
     let mut out = format!("revision {}\n", m.revision);
+    if let Some(s) = &m.manifest.shadow {
+        out += &format!("shadow   {}\n", s.revision);
+    }
     for (chain, specs) in [
         ("rules", &m.manifest.rules),
         ("transforms", &m.manifest.transforms),

@@ -3,6 +3,7 @@
 #![cfg(feature = "aws")]
 
 use orderflow_test_support::moto::MotoServer;
+use serde_json::json;
 use std::process::Command;
 
 /// `orderflow plugins --bucket plugins-bucket ARGS` against moto.
@@ -287,4 +288,82 @@ async fn the_rollout_gate_refuses_a_change_that_flips_too_many_orders() {
         "{out}"
     );
     assert_ne!(orderflow(&moto, &["status"])["revision"], live["revision"]);
+}
+
+#[tokio::test]
+async fn an_operator_shadows_a_candidate_on_live_traffic_and_ends_it() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    let s3 = plugin_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let candidate = orderflow(&moto, &["publish", &example_manifest(dir.path(), 50_000)]);
+    let candidate = candidate["revision"].as_str().unwrap().to_string();
+    let live = orderflow(&moto, &["publish", &example_manifest(dir.path(), 100_000)]);
+    let live = live["revision"].as_str().unwrap().to_string();
+
+    let on = orderflow(&moto, &["shadow", "--candidate", &candidate[..15]]);
+    assert_eq!(
+        (&on["live"], &on["shadow"], &on["changed"]),
+        (&json!(live), &json!(candidate), &json!(true)),
+        "{on}"
+    );
+    let status = orderflow(&moto, &["status"]);
+    assert_eq!(status["revision"], json!(live), "the live revision stays");
+    assert_eq!(status["shadow"]["revision"], json!(candidate), "{status}");
+    assert_eq!(status["shadow"]["problems"], json!([]));
+    assert_eq!(status["history"][0]["action"], "shadow");
+    assert_eq!(status["history"][0]["shadow"], json!(candidate));
+    assert_eq!(status["history"][0]["sequence"], 3);
+    let object = s3
+        .get_object()
+        .bucket("plugins-bucket")
+        .key("plugins/manifest.json")
+        .send()
+        .await
+        .unwrap();
+    let body = object.body.collect().await.unwrap().to_vec();
+    let manifest: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(manifest["shadow"]["revision"], json!(candidate));
+
+    let (code, out, _) = text(&moto, &["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("shadow    {}", &candidate[..19])) && out.contains("shadow "),
+        "{out}"
+    );
+    let (_, out, _) = text(&moto, &["diff", &candidate, "live"]);
+    assert!(
+        out.contains(&format!("shadow: (none) → {}", &candidate[..19])),
+        "{out}"
+    );
+    let (_, out, _) = text(&moto, &["show"]);
+    assert!(out.contains(&format!("shadow   {candidate}")), "{out}");
+
+    let again = orderflow(&moto, &["shadow", "--candidate", &candidate]);
+    assert_eq!(
+        again["changed"], false,
+        "the same shadow again writes nothing"
+    );
+    let (code, _, err) = text(&moto, &["shadow", "--candidate", &live]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is the live revision"), "{err}");
+    let (code, _, err) = text(&moto, &["shadow", "--candidate", "deadbeef00"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("was never published here"), "{err}");
+    let (code, _, err) = text(&moto, &["shadow"]);
+    assert_ne!(code, 0, "a candidate or --off: {err}");
+
+    let off = orderflow(&moto, &["shadow", "--off"]);
+    assert_eq!(
+        (&off["shadow"], &off["previous"], &off["changed"]),
+        (&json!(null), &json!(candidate), &json!(true)),
+        "{off}"
+    );
+    let status = orderflow(&moto, &["status"]);
+    assert_eq!(status["shadow"], json!(null));
+    assert_eq!(status["history"][0]["action"], "shadow_off");
+    assert_eq!(status["revision"], json!(live));
+    // Shadow entries leave the live revision alone, so rollback still goes
+    // to what was live before it.
+    let rollback = orderflow(&moto, &["rollback"]);
+    assert_eq!(rollback["to"], json!(candidate), "{rollback}");
 }

@@ -89,7 +89,7 @@ impl PluginStore {
 
     /// [`kept`](Self::kept), and every plugin it names still in the bucket:
     /// a lifecycle rule or a manual delete must not make a broken set live.
-    async fn revision_copy(&self, revision: &str) -> Result<Vec<u8>, OperatorError> {
+    pub(super) async fn revision_copy(&self, revision: &str) -> Result<Vec<u8>, OperatorError> {
         let (bytes, manifest) = self.kept(revision).await?;
         for (_, spec) in manifest.manifest.plugins() {
             let plugin_key = self.location.key(&spec.wasm);
