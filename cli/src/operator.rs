@@ -9,13 +9,16 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use orderflow_aws::operator::{DryRun, OperatorError, PluginStore, ShadowReport, Status};
+use orderflow_aws::operator::{DryRun, OperatorError, PluginStore};
 use orderflow_host::manifest::diff::{PluginChange, diff, shadow_change};
 use orderflow_host::{LoadedManifest, Runtime, RuntimeConfig};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use text::{decision_log_location, shadow_of, shadow_text, status_text};
+
+mod text;
 
 #[derive(clap::Args)]
 pub struct Location {
@@ -71,7 +74,13 @@ pub enum PluginsCommand {
     },
     /// The live revision, whether its plugins are there and load (exit 1 if
     /// not: a health check), what a rollback returns to, and the history.
-    Status,
+    Status {
+        /// The decision log (`s3://bucket/decisions/`, the stack's
+        /// DecisionLogBucketName): its newest record says which revision
+        /// the producer last decided with.
+        #[arg(long, env = "ORDERFLOW_DECISION_LOG", value_name = "S3_URI")]
+        decision_log: Option<String>,
+    },
     /// Evaluate a published revision beside the live rules on live traffic:
     /// the producer decides every order with both, only the live decision
     /// counts, and each disagreement is logged ("shadow disagreement") and
@@ -190,8 +199,14 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                 let report = store.shadow(candidate.as_deref().filter(|_| !off)).await?;
                 print(json, &report, shadow_text)
             }
-            PluginsCommand::Status => {
-                let status = store.status(Some(&*runtime()?)).await?;
+            PluginsCommand::Status { decision_log } => {
+                let mut status = store.status(Some(&*runtime()?)).await?;
+                if let Some(uri) = decision_log {
+                    let log = decision_log_location(&uri)?;
+                    let s3 = orderflow_aws::clients::s3(&config);
+                    status.reported =
+                        orderflow_aws::operator::reported::reported(&s3, &log).await?;
+                }
                 print(json, &status, status_text)?;
                 Ok(if status.problems.is_empty() {
                     ExitCode::SUCCESS
@@ -318,85 +333,8 @@ fn print<T: Serialize>(json: bool, value: &T, text: impl Fn(&T) -> String) -> Re
 
 /// `sha256:` and 12 hex digits: enough to tell revisions apart and to
 /// give back to `--to`, `show` or `diff`.
-fn short(revision: &str) -> String {
+pub(crate) fn short(revision: &str) -> String {
     revision.chars().take("sha256:".len() + 12).collect()
-}
-
-fn status_text(s: &Status) -> String {
-    let mut out = format!("live      {}", short(&s.revision));
-    if let (Some(seq), Some(action), Some(at)) = (s.sequence, &s.action, &s.published_at) {
-        out += &format!("  (#{seq}, {action} at {at})");
-    }
-    out += &format!(
-        "\nrollback  {}\nplugins\n",
-        s.previous
-            .as_deref()
-            .map_or("(nothing to roll back to)".into(), short)
-    );
-    for p in &s.plugins {
-        let size = p
-            .size
-            .map_or("missing".into(), |b| format!("{} KiB", b.div_ceil(1024)));
-        out += &format!(
-            "  {:<9} {} {}  {}  {size}\n",
-            p.kind, p.name, p.version, p.key
-        );
-    }
-    if let Some(shadow) = &s.shadow {
-        out += &format!("shadow    {}", short(&shadow.revision));
-        out += match shadow.problems.is_empty() {
-            true => "  (the producer also decides every order with it)\n",
-            false => "  NOT LOADABLE (the live set serves alone):\n",
-        };
-        for p in &shadow.problems {
-            out += &format!("  {p}\n");
-        }
-    }
-    out += "history\n";
-    for e in &s.history {
-        let shadow = e
-            .shadow
-            .as_deref()
-            .map_or(String::new(), |r| format!("  shadow {}", short(r)));
-        out += &format!(
-            "  #{:<4} {:<10} {}  {}{shadow}\n",
-            e.sequence,
-            e.action.as_str(),
-            short(&e.revision),
-            e.at
-        );
-    }
-    if s.problems.is_empty() {
-        out += "healthy: every plugin is there and the set loads\n";
-    } else {
-        out += "PROBLEMS (a function cannot activate this set; it keeps its last good one)\n";
-        for p in &s.problems {
-            out += &format!("  {p}\n");
-        }
-    }
-    out
-}
-
-fn shadow_text(r: &ShadowReport) -> String {
-    let live = short(&r.live);
-    match (&r.shadow, r.changed) {
-        (Some(s), true) => format!(
-            "shadow on: {} is evaluated beside live {live}; disagreements are the producer's \"shadow disagreement\" events (metric ShadowDisagreements)",
-            short(s)
-        ),
-        (Some(s), false) => format!("{} is the shadow already; nothing changed", short(s)),
-        (None, true) => format!(
-            "shadow off (was {}); {live} serves alone",
-            r.previous.as_deref().map_or("none".into(), short)
-        ),
-        (None, false) => "no shadow was on; nothing changed".into(),
-    }
-}
-
-fn shadow_of(v: &Option<serde_json::Value>) -> String {
-    v.as_ref()
-        .and_then(|v| v.as_str())
-        .map_or("(none)".into(), short)
 }
 
 fn show_text(m: &LoadedManifest) -> String {

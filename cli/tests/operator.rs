@@ -367,3 +367,62 @@ async fn an_operator_shadows_a_candidate_on_live_traffic_and_ends_it() {
     let rollback = orderflow(&moto, &["rollback"]);
     assert_eq!(rollback["to"], json!(candidate), "{rollback}");
 }
+
+#[tokio::test]
+async fn status_says_which_revision_the_producer_last_decided_with_where_it_can_be_known() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    let s3 = plugin_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let live = orderflow(&moto, &["publish", &example_manifest(dir.path(), 100_000)]);
+    let live = live["revision"].as_str().unwrap().to_string();
+
+    let status = orderflow(&moto, &["status"]);
+    assert_eq!(status["reported"]["source"], "unknown", "{status}");
+    let log = ["status", "--decision-log", "s3://decision-log/decisions/"];
+    s3.create_bucket()
+        .bucket("decision-log")
+        .send()
+        .await
+        .unwrap();
+    let status = orderflow(&moto, &log);
+    assert_eq!(
+        status["reported"]["source"], "unknown",
+        "an empty log: {status}"
+    );
+
+    // Objects from three hours; the newest was decided by the live revision.
+    let older = format!("sha256:{}", "a".repeat(64));
+    for (key, revision) in [
+        ("dt=2026-11-30/hour=23/1796000000000000000-7-0", &older),
+        ("dt=2026-12-01/hour=01/1796100000000000000-7-0", &live),
+        ("dt=2026-12-01/hour=00/1796090000000000000-7-0", &older),
+    ] {
+        let record: orderflow_pipeline::decision_log::DecisionRecord = serde_json::from_value(
+            json!({"order": {"order_id": "o"}, "revision": revision, "high_value": false}),
+        )
+        .unwrap();
+        s3.put_object()
+            .bucket("decision-log")
+            .key(format!("decisions/{key}.jsonl.gz"))
+            .body(orderflow_aws::decision_log::encode(&[record]).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let status = orderflow(&moto, &log);
+    assert_eq!(status["reported"]["source"], "decision_log", "{status}");
+    assert_eq!(status["reported"]["revision"], json!(live));
+    assert!(
+        status["reported"]["object"]
+            .as_str()
+            .unwrap()
+            .contains("hour=01/"),
+        "{status}"
+    );
+    let (code, out, _) = text(&moto, &log);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("reported  {} by the producer", &live[..19])),
+        "{out}"
+    );
+}

@@ -36,11 +36,13 @@ mod gate;
 pub mod history;
 mod objects;
 mod publish;
+pub mod reported;
 mod rollback;
 mod shadow;
 mod status;
 
 pub use history::{Action, Entry};
+pub use reported::Reported;
 pub use shadow::ShadowReport;
 
 use crate::config::PluginLocation;
@@ -205,6 +207,9 @@ pub struct Status {
     pub problems: Vec<String>,
     /// The candidate the live manifest names for shadow evaluation.
     pub shadow: Option<ShadowStatus>,
+    /// The revision the producer last reported deciding with, where that
+    /// can be known ([`reported`]).
+    pub reported: Reported,
 }
 
 /// The shadow candidate the live manifest names, and whether the producer

@@ -95,6 +95,9 @@ impl PluginStore {
             history,
             problems,
             shadow,
+            reported: super::Reported::unknown(
+                "no decision log named: with DecisionLog=Enabled, name it to see what the producer last decided with",
+            ),
         })
     }
 
