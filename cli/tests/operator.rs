@@ -426,3 +426,68 @@ async fn status_says_which_revision_the_producer_last_decided_with_where_it_can_
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn replay_takes_revisions_from_the_bucket_as_well_as_files() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    let s3 = plugin_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lower = orderflow(&moto, &["publish", &example_manifest(dir.path(), 50_000)]);
+    let lower = lower["revision"].as_str().unwrap().to_string();
+    let live_file = example_manifest(dir.path(), 100_000);
+    orderflow(&moto, &["publish", &live_file]);
+    let orders = dir.path().join("orders.jsonl");
+    let lines: Vec<String> = [("r-1", 60_000), ("r-2", 150_000), ("r-3", 10)]
+        .iter()
+        .map(|(id, total)| orderflow_test_support::orders::priced(id, *total).to_string())
+        .collect();
+    std::fs::write(&orders, lines.join("\n")).unwrap();
+
+    let replay = |baseline: &str, candidate: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_orderflow"));
+        c.args(["replay", "--bucket", "plugins-bucket", "--json"])
+            .args(["--baseline", baseline, "--candidate", candidate])
+            .arg(&orders)
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE");
+        c.output().unwrap()
+    };
+    // The live revision against a kept one by prefix, and a file against a revision.
+    for (baseline, candidate) in [("live", &lower[..15]), (live_file.as_str(), lower.as_str())] {
+        let out = replay(baseline, candidate);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (&s["orders"], &s["to_high_value"], &s["to_not_high_value"]),
+            (&json!(3), &json!(1), &json!(0)),
+            "{s}"
+        );
+        assert_eq!(s["candidate"], json!(lower));
+    }
+
+    // A candidate whose plugin object was tampered with is refused by its hash.
+    let status = orderflow(&moto, &["show", &lower]);
+    let wasm = status["rules"][0]["wasm"].as_str().unwrap();
+    s3.put_object()
+        .bucket("plugins-bucket")
+        .key(format!("plugins/{wasm}"))
+        .body(b"not the plugin".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let out = replay("live", &lower);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sha256") || err.contains("hash"), "{err}");
+    let out = replay("deadbeef00", &lower);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("never published here"), "{err}");
+}
