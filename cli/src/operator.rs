@@ -56,8 +56,9 @@ pub enum PluginsCommand {
         #[arg(long)]
         dry_run: bool,
         /// The rollout gate: replay these orders (JSON Lines of orders or
-        /// decision-log records, plain or gzip) through the live set and the
-        /// new one first, and refuse to publish when too many flip.
+        /// decision-log records, plain or gzip, or a decision log at
+        /// `s3://bucket/prefix`) through the live set and the new one
+        /// first, and refuse to publish when too many flip.
         #[arg(long, value_name = "ORDERS", num_args = 1.., requires = "max_flip_rate")]
         replay: Vec<String>,
         /// The largest share of replayed orders whose high-value decision
@@ -71,6 +72,14 @@ pub enum PluginsCommand {
         /// A revision (`sha256:…` or at least 8 hex digits) kept in the bucket.
         #[arg(long)]
         to: Option<String>,
+        /// Gate the rollback too (only when asked: a rollback is usually
+        /// urgent): replay these orders through the live set and the one
+        /// rolled back to, and refuse when too many flip.
+        #[arg(long, value_name = "ORDERS", num_args = 1.., requires = "max_flip_rate")]
+        replay: Vec<String>,
+        /// The largest share of replayed orders whose decision may flip.
+        #[arg(long, value_name = "P", requires = "replay")]
+        max_flip_rate: Option<f64>,
     },
     /// The live revision, whether its plugins are there and load (exit 1 if
     /// not: a health check), what a rollback returns to, and the history.
@@ -152,7 +161,10 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                     .unwrap_or_else(|| manifest.parent().unwrap_or(Path::new(".")).to_path_buf());
                 let runtime = runtime()?;
                 let gate = match max_flip_rate {
-                    Some(max) => Some(gate(&store, &source, &dir, &runtime, &replay, max).await?),
+                    Some(max) => {
+                        let candidate = store.candidate_rules(&source, &dir, &runtime)?;
+                        Some(gate(&store, candidate, &runtime, &replay, max).await?)
+                    }
                     None => None,
                 };
                 let refused = gate.as_ref().is_some_and(|g| !g.passed);
@@ -189,7 +201,27 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                     }
                 })
             }
-            PluginsCommand::Rollback { to } => {
+            PluginsCommand::Rollback {
+                to,
+                replay,
+                max_flip_rate,
+            } => {
+                if let Some(max) = max_flip_rate {
+                    let target = store.rollback_target(to.as_deref()).await?;
+                    let runtime = runtime()?;
+                    let candidate = store.rules_at(&target, &runtime).await?;
+                    let gate = gate(&store, candidate, &runtime, &replay, max).await?;
+                    if !gate.passed {
+                        let report = serde_json::json!({ "to": target, "gate": gate });
+                        print(json, &report, |_| {
+                            format!("{}refused: nothing was rolled back", gate.text())
+                        })?;
+                        return Ok(ExitCode::from(1));
+                    }
+                    if !json {
+                        print!("{}", gate.text());
+                    }
+                }
                 let report = store.rollback(to.as_deref()).await?;
                 print(json, &report, |r| {
                     format!("rolled back: {} → {} is live", short(&r.from), short(&r.to))
@@ -273,10 +305,11 @@ impl Gate {
     }
 }
 
+/// Replays `orders` through the live rule set and `candidate` (what a
+/// publish or a rollback would make live).
 async fn gate(
     store: &PluginStore,
-    source: &orderflow_host::Manifest,
-    dir: &Path,
+    candidate: orderflow_host::RuleSet,
     runtime: &Runtime,
     orders: &[String],
     max_flip_rate: f64,
@@ -286,7 +319,6 @@ async fn gate(
             "--max-flip-rate {max_flip_rate} is not a share between 0 and 1 (0.01 is 1%)"
         );
     }
-    let candidate = store.candidate_rules(source, dir, runtime)?;
     let Some(baseline) = store.live_rules(runtime).await? else {
         return Ok(Gate {
             max_flip_rate,
@@ -294,11 +326,9 @@ async fn gate(
             replay: None,
         });
     };
-    let inputs: Vec<orderflow_replay::Input> = orders
-        .iter()
-        .map(|a| orderflow_replay::Input::from_arg(a))
-        .collect();
-    let summary = orderflow_replay::replay(&baseline, &candidate, &inputs, &Default::default())?;
+    let inputs = crate::inputs::resolve(orders).await?;
+    let summary =
+        orderflow_replay::replay(&baseline, &candidate, &inputs.inputs, &Default::default())?;
     if summary.orders == 0 {
         anyhow::bail!(
             "the gate's orders ({}) hold no valid order to replay",

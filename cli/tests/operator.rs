@@ -491,3 +491,50 @@ async fn replay_takes_revisions_from_the_bucket_as_well_as_files() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("never published here"), "{err}");
 }
+
+#[tokio::test]
+async fn a_rollback_is_gated_only_when_asked() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    plugin_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = orderflow(&moto, &["publish", &example_manifest(dir.path(), 100_000)]);
+    let second = orderflow(&moto, &["publish", &example_manifest(dir.path(), 50_000)]);
+    let orders = dir.path().join("orders.jsonl");
+    let lines: Vec<String> = [("g-1", 60_000), ("g-2", 150_000), ("g-3", 10)]
+        .iter()
+        .map(|(id, total)| orderflow_test_support::orders::priced(id, *total).to_string())
+        .collect();
+    std::fs::write(&orders, lines.join("\n")).unwrap();
+    let orders = orders.to_str().unwrap();
+
+    // Back to 1,000.00 flips g-1 (one order of three) to not high-value.
+    let (code, out, err) = text(
+        &moto,
+        &["rollback", "--replay", orders, "--max-flip-rate", "0.2"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("1 of 3 orders flipped") && out.contains("refused: nothing was rolled back"),
+        "{out}"
+    );
+    assert_eq!(
+        orderflow(&moto, &["status"])["revision"],
+        second["revision"]
+    );
+
+    let gated = command(
+        &moto,
+        &["rollback", "--replay", orders, "--max-flip-rate", "0.5"],
+    )
+    .arg("--json")
+    .output()
+    .unwrap();
+    assert!(
+        gated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gated.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&gated.stdout).unwrap();
+    assert_eq!(report["to"], first["revision"], "{report}");
+    assert_eq!(orderflow(&moto, &["status"])["revision"], first["revision"]);
+}
