@@ -9,6 +9,7 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
+use gate::{Gate, gate};
 use orderflow_aws::operator::{DryRun, OperatorError, PluginStore};
 use orderflow_host::manifest::diff::{PluginChange, diff, shadow_change};
 use orderflow_host::{LoadedManifest, Runtime, RuntimeConfig};
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use text::{decision_log_location, shadow_of, shadow_text, status_text};
 
+mod gate;
 mod text;
 
 #[derive(clap::Args)]
@@ -275,70 +277,6 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                 })
             }
         }
-    })
-}
-
-/// The rollout gate's verdict: the replay of the live set against the new
-/// one, and whether its flip rate is within the limit.
-#[derive(Serialize)]
-struct Gate {
-    max_flip_rate: f64,
-    passed: bool,
-    /// `None` when nothing is live yet (there is nothing to flip from).
-    replay: Option<orderflow_replay::Summary>,
-}
-
-impl Gate {
-    fn text(&self) -> String {
-        let Some(s) = &self.replay else {
-            return "gate: nothing is live yet, so nothing can flip: passed\n".into();
-        };
-        format!(
-            "{}gate: {} of {} orders flipped ({:.2}%), the limit is {:.2}%: {}\n",
-            orderflow_replay::text::render(s),
-            s.flipped(),
-            s.orders,
-            s.flip_rate * 100.0,
-            self.max_flip_rate * 100.0,
-            if self.passed { "passed" } else { "REFUSED" }
-        )
-    }
-}
-
-/// Replays `orders` through the live rule set and `candidate` (what a
-/// publish or a rollback would make live).
-async fn gate(
-    store: &PluginStore,
-    candidate: orderflow_host::RuleSet,
-    runtime: &Runtime,
-    orders: &[String],
-    max_flip_rate: f64,
-) -> Result<Gate> {
-    if !(0.0..=1.0).contains(&max_flip_rate) {
-        anyhow::bail!(
-            "--max-flip-rate {max_flip_rate} is not a share between 0 and 1 (0.01 is 1%)"
-        );
-    }
-    let Some(baseline) = store.live_rules(runtime).await? else {
-        return Ok(Gate {
-            max_flip_rate,
-            passed: true,
-            replay: None,
-        });
-    };
-    let inputs = crate::inputs::resolve(orders).await?;
-    let summary =
-        orderflow_replay::replay(&baseline, &candidate, &inputs.inputs, &Default::default())?;
-    if summary.orders == 0 {
-        anyhow::bail!(
-            "the gate's orders ({}) hold no valid order to replay",
-            orders.join(", ")
-        );
-    }
-    Ok(Gate {
-        max_flip_rate,
-        passed: summary.flip_rate <= max_flip_rate,
-        replay: Some(summary),
     })
 }
 
