@@ -9,14 +9,12 @@
 //! cannot change a decision, delay a publish or fail an order; and nothing
 //! of the candidate's reaches the response. Its time is bounded twice: each
 //! of its plugins by its own limits (fuel, deadline), as on the live path,
-//! and the whole invocation by a [budget](Producer::shadow_budget); orders
+//! and the whole invocation by a [budget](crate::Producer::shadow_budget); orders
 //! left when the budget is spent are not compared, and counted as skipped.
 //!
 //! The event names the order, both revisions, both decisions' verdicts, the
 //! rules whose verdicts differ and the keys of the attributes that differ:
 //! never an attribute's value or a reason (either may quote the order).
-//!
-//! [Producer::shadow_budget]: crate::Producer::shadow_budget
 
 use orderflow_host::{Decision, RuleSet};
 use orderflow_pipeline::producer::ProducerResult;
