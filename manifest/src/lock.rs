@@ -192,6 +192,22 @@ mod tests {
     }
 
     #[test]
+    fn what_is_locked_is_a_rule_set_without_a_shadow() {
+        let wasm = plugins();
+        let mut source = Manifest::parse_source(SOURCE.as_bytes(), "src.json").unwrap();
+        let plain = source.lock("src.json", wasm.path()).unwrap();
+        source.shadow = Some(crate::Shadow {
+            revision: format!("sha256:{}", "c".repeat(64)),
+        });
+        let locked = source.lock("src.json", wasm.path()).unwrap();
+        assert_eq!(
+            locked.manifest, plain.manifest,
+            "a shadow is set on the live manifest only"
+        );
+        assert!(!locked.json().contains("shadow"));
+    }
+
+    #[test]
     fn a_pinned_hash_must_match_and_a_missing_plugin_is_named() {
         let wasm = plugins();
         let mut source = Manifest::parse_source(SOURCE.as_bytes(), "src.json").unwrap();

@@ -21,6 +21,11 @@
 //! answer; 503 with the results when any order `failed`, or without them
 //! when no rule set can be loaded; 400 for a body that is not one order or
 //! `{"orders": [...]}`; 404 and 405 for another route or method.
+//!
+//! When the live manifest names a shadow candidate, every decided order is
+//! also decided by it once the live decisions are acted on, and each
+//! disagreement is logged; nothing of the candidate's reaches the answer
+//! (see [`shadow`]).
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
