@@ -128,7 +128,9 @@ def test_summary_is_what_the_rust_code_needs(stack: LocalStack) -> None:
 def test_every_template_resource_exists_locally(stack: LocalStack) -> None:
     """Created by moto's CloudFormation, or skipped by it and applied by local_stack.py."""
     skipped = set(stack.report.skipped_resources)
-    assert set(stack.template["Resources"]) == set(stack.physical) | skipped
+    # Off by default: ShadowDisagreementsAlarm (ShadowAlarm=Enabled).
+    conditional = {k for k, v in stack.template["Resources"].items() if "Condition" in v}
+    assert set(stack.template["Resources"]) - conditional == set(stack.physical) | skipped
     for logical_id in skipped:
         assert stack.template["Resources"][logical_id]["Type"] in local_stack.RESOURCE_APPLIERS
         handled = stack.report.applied + stack.report.not_reproduced
@@ -279,7 +281,12 @@ def test_log_groups_and_alarms(stack: LocalStack) -> None:
         assert [(g["logGroupName"], g.get("retentionInDays")) for g in found] == [
             (want["LogGroupName"], int(want["RetentionInDays"]))
         ]
-    alarm_ids = [k for k, v in stack.template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"]
+    # A conditional alarm (ShadowDisagreementsAlarm: ShadowAlarm=Enabled) is not created by default.
+    alarm_ids = [
+        k
+        for k, v in stack.template["Resources"].items()
+        if v["Type"] == "AWS::CloudWatch::Alarm" and "Condition" not in v
+    ]
     names = [_props(stack, k)["AlarmName"] for k in alarm_ids]
     alarms = stack.clients.cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
     assert sorted(a["AlarmName"] for a in alarms) == sorted(names)
@@ -293,6 +300,7 @@ def test_log_groups_and_alarms(stack: LocalStack) -> None:
     assert sorted((f["filterPattern"], f["metricTransformations"][0]["metricName"]) for f in filters) == sorted([
         (want["FilterPattern"], "OrdersFailed"),
         (_props(stack, "DecisionLogFailuresMetric")["FilterPattern"], "DecisionLogFailures"),
+        (_props(stack, "ShadowDisagreementsMetric")["FilterPattern"], "ShadowDisagreements"),
     ])
     failed_alarm = next(a for a in alarms if a["MetricName"] == "OrdersFailed")
     assert failed_alarm["Namespace"] == want["MetricTransformations"][0]["MetricNamespace"]

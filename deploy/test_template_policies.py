@@ -484,6 +484,23 @@ def test_decision_log_failures_are_counted(sam: dict[str, Any]) -> None:
     assert metric["MetricTransformations"][0]["MetricName"] == "DecisionLogFailures"
 
 
+def test_shadow_disagreements_are_counted_and_alarmed_only_when_asked(sam: dict[str, Any]) -> None:
+    metric = _props(sam, "ShadowDisagreementsMetric")
+    assert metric["LogGroupName"] == {"Ref": "ProducerLogGroup"}
+    assert metric["FilterPattern"] == '{ $.event = "shadow_disagreement" }'
+    (transform,) = metric["MetricTransformations"]
+    assert (transform["MetricName"], transform["MetricValue"]) == ("ShadowDisagreements", "1")
+    assert sam["Parameters"]["ShadowAlarm"]["Default"] == "Disabled"
+    alarm = sam["Resources"]["ShadowDisagreementsAlarm"]
+    assert alarm["Condition"] == "ShadowAlarmEnabled"
+    assert sam["Conditions"]["ShadowAlarmEnabled"] == {"Fn::Equals": [{"Ref": "ShadowAlarm"}, "Enabled"]}
+    props = alarm["Properties"]
+    assert props["MetricName"] == "ShadowDisagreements"
+    assert props["Namespace"] == transform["MetricNamespace"]
+    assert props["Threshold"] == {"Ref": "ShadowAlarmThreshold"}
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+
+
 # --------------------------------------------------------------------------- alarms, outputs, checkov
 
 

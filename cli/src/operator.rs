@@ -9,13 +9,18 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use orderflow_aws::operator::{DryRun, OperatorError, PluginStore, Status};
-use orderflow_host::manifest::diff::{PluginChange, diff};
+use gate::{Gate, gate};
+use orderflow_aws::operator::{DryRun, OperatorError, PluginStore};
+use orderflow_host::manifest::diff::{PluginChange, diff, shadow_change};
 use orderflow_host::{LoadedManifest, Runtime, RuntimeConfig};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use text::{decision_log_location, shadow_of, shadow_text, status_text};
+
+mod gate;
+mod text;
 
 #[derive(clap::Args)]
 pub struct Location {
@@ -53,8 +58,9 @@ pub enum PluginsCommand {
         #[arg(long)]
         dry_run: bool,
         /// The rollout gate: replay these orders (JSON Lines of orders or
-        /// decision-log records, plain or gzip) through the live set and the
-        /// new one first, and refuse to publish when too many flip.
+        /// decision-log records, plain or gzip, or a decision log at
+        /// `s3://bucket/prefix`) through the live set and the new one
+        /// first, and refuse to publish when too many flip.
         #[arg(long, value_name = "ORDERS", num_args = 1.., requires = "max_flip_rate")]
         replay: Vec<String>,
         /// The largest share of replayed orders whose high-value decision
@@ -68,10 +74,36 @@ pub enum PluginsCommand {
         /// A revision (`sha256:…` or at least 8 hex digits) kept in the bucket.
         #[arg(long)]
         to: Option<String>,
+        /// Gate the rollback too (only when asked: a rollback is usually
+        /// urgent): replay these orders through the live set and the one
+        /// rolled back to, and refuse when too many flip.
+        #[arg(long, value_name = "ORDERS", num_args = 1.., requires = "max_flip_rate")]
+        replay: Vec<String>,
+        /// The largest share of replayed orders whose decision may flip.
+        #[arg(long, value_name = "P", requires = "replay")]
+        max_flip_rate: Option<f64>,
     },
     /// The live revision, whether its plugins are there and load (exit 1 if
     /// not: a health check), what a rollback returns to, and the history.
-    Status,
+    Status {
+        /// The decision log (`s3://bucket/decisions/`, the stack's
+        /// DecisionLogBucketName): its newest record says which revision
+        /// the producer last decided with.
+        #[arg(long, env = "ORDERFLOW_DECISION_LOG", value_name = "S3_URI")]
+        decision_log: Option<String>,
+    },
+    /// Evaluate a published revision beside the live rules on live traffic:
+    /// the producer decides every order with both, only the live decision
+    /// counts, and each disagreement is logged ("shadow disagreement") and
+    /// counted (metric ShadowDisagreements). The live revision stays.
+    Shadow {
+        /// The candidate (`sha256:…` or at least 8 hex digits), published here.
+        #[arg(long, value_name = "REV", required_unless_present = "off")]
+        candidate: Option<String>,
+        /// End the shadow.
+        #[arg(long, conflicts_with = "candidate")]
+        off: bool,
+    },
     /// A revision's plugins: versions, hashes, configurations, limits.
     Show {
         /// `live`, or a revision (`sha256:…` or at least 8 hex digits).
@@ -131,7 +163,10 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                     .unwrap_or_else(|| manifest.parent().unwrap_or(Path::new(".")).to_path_buf());
                 let runtime = runtime()?;
                 let gate = match max_flip_rate {
-                    Some(max) => Some(gate(&store, &source, &dir, &runtime, &replay, max).await?),
+                    Some(max) => {
+                        let candidate = store.candidate_rules(&source, &dir, &runtime)?;
+                        Some(gate(&store, candidate, &runtime, &replay, max).await?)
+                    }
                     None => None,
                 };
                 let refused = gate.as_ref().is_some_and(|g| !g.passed);
@@ -168,14 +203,44 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                     }
                 })
             }
-            PluginsCommand::Rollback { to } => {
+            PluginsCommand::Rollback {
+                to,
+                replay,
+                max_flip_rate,
+            } => {
+                if let Some(max) = max_flip_rate {
+                    let target = store.rollback_target(to.as_deref()).await?;
+                    let runtime = runtime()?;
+                    let candidate = store.rules_at(&target, &runtime).await?;
+                    let gate = gate(&store, candidate, &runtime, &replay, max).await?;
+                    if !gate.passed {
+                        let report = serde_json::json!({ "to": target, "gate": gate });
+                        print(json, &report, |_| {
+                            format!("{}refused: nothing was rolled back", gate.text())
+                        })?;
+                        return Ok(ExitCode::from(1));
+                    }
+                    if !json {
+                        print!("{}", gate.text());
+                    }
+                }
                 let report = store.rollback(to.as_deref()).await?;
                 print(json, &report, |r| {
                     format!("rolled back: {} → {} is live", short(&r.from), short(&r.to))
                 })
             }
-            PluginsCommand::Status => {
-                let status = store.status(Some(&*runtime()?)).await?;
+            PluginsCommand::Shadow { candidate, off } => {
+                let report = store.shadow(candidate.as_deref().filter(|_| !off)).await?;
+                print(json, &report, shadow_text)
+            }
+            PluginsCommand::Status { decision_log } => {
+                let mut status = store.status(Some(&*runtime()?)).await?;
+                if let Some(uri) = decision_log {
+                    let log = decision_log_location(&uri)?;
+                    let s3 = orderflow_aws::clients::s3(&config);
+                    status.reported =
+                        orderflow_aws::operator::reported::reported(&s3, &log).await?;
+                }
                 print(json, &status, status_text)?;
                 Ok(if status.problems.is_empty() {
                     ExitCode::SUCCESS
@@ -193,9 +258,18 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                     store.manifest_at(&to).await?,
                 );
                 let changes = diff(&a.manifest, &b.manifest);
+                let shadow = shadow_change(&a.manifest, &b.manifest)
+                    .map(|f| {
+                        format!(
+                            "shadow: {} → {}\n",
+                            shadow_of(&f.before),
+                            shadow_of(&f.after)
+                        )
+                    })
+                    .unwrap_or_default();
                 print(json, &changes, |c| {
                     format!(
-                        "{} → {}\n{}",
+                        "{} → {}\n{shadow}{}",
                         short(&a.revision),
                         short(&b.revision),
                         changes_text(c)
@@ -203,72 +277,6 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                 })
             }
         }
-    })
-}
-
-/// The rollout gate's verdict: the replay of the live set against the new
-/// one, and whether its flip rate is within the limit.
-#[derive(Serialize)]
-struct Gate {
-    max_flip_rate: f64,
-    passed: bool,
-    /// `None` when nothing is live yet (there is nothing to flip from).
-    replay: Option<orderflow_replay::Summary>,
-}
-
-impl Gate {
-    fn text(&self) -> String {
-        let Some(s) = &self.replay else {
-            return "gate: nothing is live yet, so nothing can flip: passed\n".into();
-        };
-        format!(
-            "{}gate: {} of {} orders flipped ({:.2}%), the limit is {:.2}%: {}\n",
-            orderflow_replay::text::render(s),
-            s.flipped(),
-            s.orders,
-            s.flip_rate * 100.0,
-            self.max_flip_rate * 100.0,
-            if self.passed { "passed" } else { "REFUSED" }
-        )
-    }
-}
-
-async fn gate(
-    store: &PluginStore,
-    source: &orderflow_host::Manifest,
-    dir: &Path,
-    runtime: &Runtime,
-    orders: &[String],
-    max_flip_rate: f64,
-) -> Result<Gate> {
-    if !(0.0..=1.0).contains(&max_flip_rate) {
-        anyhow::bail!(
-            "--max-flip-rate {max_flip_rate} is not a share between 0 and 1 (0.01 is 1%)"
-        );
-    }
-    let candidate = store.candidate_rules(source, dir, runtime)?;
-    let Some(baseline) = store.live_rules(runtime).await? else {
-        return Ok(Gate {
-            max_flip_rate,
-            passed: true,
-            replay: None,
-        });
-    };
-    let inputs: Vec<orderflow_replay::Input> = orders
-        .iter()
-        .map(|a| orderflow_replay::Input::from_arg(a))
-        .collect();
-    let summary = orderflow_replay::replay(&baseline, &candidate, &inputs, &Default::default())?;
-    if summary.orders == 0 {
-        anyhow::bail!(
-            "the gate's orders ({}) hold no valid order to replay",
-            orders.join(", ")
-        );
-    }
-    Ok(Gate {
-        max_flip_rate,
-        passed: summary.flip_rate <= max_flip_rate,
-        replay: Some(summary),
     })
 }
 
@@ -293,53 +301,15 @@ fn print<T: Serialize>(json: bool, value: &T, text: impl Fn(&T) -> String) -> Re
 
 /// `sha256:` and 12 hex digits: enough to tell revisions apart and to
 /// give back to `--to`, `show` or `diff`.
-fn short(revision: &str) -> String {
+pub(crate) fn short(revision: &str) -> String {
     revision.chars().take("sha256:".len() + 12).collect()
-}
-
-fn status_text(s: &Status) -> String {
-    let mut out = format!("live      {}", short(&s.revision));
-    if let (Some(seq), Some(action), Some(at)) = (s.sequence, &s.action, &s.published_at) {
-        out += &format!("  (#{seq}, {action} at {at})");
-    }
-    out += &format!(
-        "\nrollback  {}\nplugins\n",
-        s.previous
-            .as_deref()
-            .map_or("(nothing to roll back to)".into(), short)
-    );
-    for p in &s.plugins {
-        let size = p
-            .size
-            .map_or("missing".into(), |b| format!("{} KiB", b.div_ceil(1024)));
-        out += &format!(
-            "  {:<9} {} {}  {}  {size}\n",
-            p.kind, p.name, p.version, p.key
-        );
-    }
-    out += "history\n";
-    for e in &s.history {
-        out += &format!(
-            "  #{:<4} {:<8} {}  {}\n",
-            e.sequence,
-            e.action.as_str(),
-            short(&e.revision),
-            e.at
-        );
-    }
-    if s.problems.is_empty() {
-        out += "healthy: every plugin is there and the set loads\n";
-    } else {
-        out += "PROBLEMS (a function cannot activate this set; it keeps its last good one)\n";
-        for p in &s.problems {
-            out += &format!("  {p}\n");
-        }
-    }
-    out
 }
 
 fn show_text(m: &LoadedManifest) -> String {
     let mut out = format!("revision {}\n", m.revision);
+    if let Some(s) = &m.manifest.shadow {
+        out += &format!("shadow   {}\n", s.revision);
+    }
     for (chain, specs) in [
         ("rules", &m.manifest.rules),
         ("transforms", &m.manifest.transforms),

@@ -12,12 +12,24 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The rule set decisions are compared against (a manifest file).
+    /// The rule set decisions are compared against: a manifest file, or
+    /// with --bucket a revision published there (`live`, `sha256:…` or 8+
+    /// hex digits).
     #[arg(long)]
-    baseline: PathBuf,
-    /// The rule set under test (a manifest file).
+    baseline: String,
+    /// The rule set under test: a manifest file, or with --bucket a
+    /// revision published there.
     #[arg(long)]
-    candidate: PathBuf,
+    candidate: String,
+    /// The plugin bucket, for a --baseline or --candidate that is not a
+    /// file: its manifest and plugins are downloaded and hash-checked.
+    #[cfg(feature = "aws")]
+    #[arg(long)]
+    bucket: Option<String>,
+    /// The live manifest's key in --bucket; revisions are kept beside it.
+    #[cfg(feature = "aws")]
+    #[arg(long, default_value = "plugins/manifest.json")]
+    manifest_key: String,
     /// JSON Lines of wire orders or decision-log records, plain or gzip;
     /// `-` is stdin.
     #[arg(required = true)]
@@ -42,12 +54,58 @@ pub struct Args {
     cache_dir: Option<PathBuf>,
 }
 
-fn load(runtime: &Runtime, role: &str, manifest: &Path) -> Result<RuleSet> {
-    if !manifest.exists() {
-        bail!("no {role} manifest at {}", manifest.display());
+/// Where the rule sets come from: files, and a bucket's revisions.
+struct Sources {
+    tokio: tokio::runtime::Runtime,
+    #[cfg(feature = "aws")]
+    store: Option<orderflow_aws::operator::PluginStore>,
+}
+
+impl Sources {
+    fn new(args: &Args) -> Result<Sources> {
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        #[cfg(feature = "aws")]
+        let store = args.bucket.as_ref().map(|bucket| {
+            let sdk = tokio.block_on(orderflow_aws::clients::sdk_config());
+            orderflow_aws::operator::PluginStore::new(
+                orderflow_aws::clients::s3(&sdk),
+                orderflow_aws::config::PluginLocation::new(
+                    bucket.clone(),
+                    args.manifest_key.clone(),
+                ),
+            )
+        });
+        #[cfg(not(feature = "aws"))]
+        let _ = args;
+        Ok(Sources {
+            tokio,
+            #[cfg(feature = "aws")]
+            store,
+        })
     }
-    orderflow_replay::load_rule_set(runtime, manifest)
-        .with_context(|| format!("loading the {role} rule set {}", manifest.display()))
+
+    /// A manifest file; with a bucket, a revision published there when no
+    /// such file exists.
+    fn load(&self, runtime: &Runtime, role: &str, manifest: &str) -> Result<RuleSet> {
+        let path = Path::new(manifest);
+        #[cfg(feature = "aws")]
+        if let (false, Some(store)) = (path.exists(), &self.store) {
+            let bucket = &store.location().bucket;
+            return self
+                .tokio
+                .block_on(store.rules_at(manifest, runtime))
+                .with_context(|| {
+                    format!("loading the {role} rule set {manifest} from s3://{bucket}")
+                });
+        }
+        if !path.exists() {
+            bail!("no {role} manifest at {}", path.display());
+        }
+        orderflow_replay::load_rule_set(runtime, path)
+            .with_context(|| format!("loading the {role} rule set {}", path.display()))
+    }
 }
 
 /// A spinner with the count and rate, only when a person is watching.
@@ -70,7 +128,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         n => n,
     };
     let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: args.cache_dir.or_else(crate::user_cache_dir),
+        cache_dir: args.cache_dir.clone().or_else(crate::user_cache_dir),
         // Every worker holds an instance of each rule while it evaluates.
         max_instances: 128.max(threads as u32 * 32),
         // Configured once per rule, not once per order: a million orders
@@ -79,11 +137,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ..Default::default()
     })
     .map_err(anyhow::Error::msg)?;
-    let baseline = load(&runtime, "baseline", &args.baseline)?;
-    let candidate = load(&runtime, "candidate", &args.candidate)?;
-    let inputs = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
+    let sources = Sources::new(&args)?;
+    let baseline = sources.load(&runtime, "baseline", &args.baseline)?;
+    let candidate = sources.load(&runtime, "candidate", &args.candidate)?;
+    let inputs = sources
+        .tokio
         .block_on(crate::inputs::resolve(&args.orders))?;
     let inputs = &inputs.inputs;
 

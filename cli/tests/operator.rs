@@ -3,6 +3,7 @@
 #![cfg(feature = "aws")]
 
 use orderflow_test_support::moto::MotoServer;
+use serde_json::json;
 use std::process::Command;
 
 /// `orderflow plugins --bucket plugins-bucket ARGS` against moto.
@@ -287,4 +288,253 @@ async fn the_rollout_gate_refuses_a_change_that_flips_too_many_orders() {
         "{out}"
     );
     assert_ne!(orderflow(&moto, &["status"])["revision"], live["revision"]);
+}
+
+#[tokio::test]
+async fn an_operator_shadows_a_candidate_on_live_traffic_and_ends_it() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    let s3 = plugin_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let candidate = orderflow(&moto, &["publish", &example_manifest(dir.path(), 50_000)]);
+    let candidate = candidate["revision"].as_str().unwrap().to_string();
+    let live = orderflow(&moto, &["publish", &example_manifest(dir.path(), 100_000)]);
+    let live = live["revision"].as_str().unwrap().to_string();
+
+    let on = orderflow(&moto, &["shadow", "--candidate", &candidate[..15]]);
+    assert_eq!(
+        (&on["live"], &on["shadow"], &on["changed"]),
+        (&json!(live), &json!(candidate), &json!(true)),
+        "{on}"
+    );
+    let status = orderflow(&moto, &["status"]);
+    assert_eq!(status["revision"], json!(live), "the live revision stays");
+    assert_eq!(status["shadow"]["revision"], json!(candidate), "{status}");
+    assert_eq!(status["shadow"]["problems"], json!([]));
+    assert_eq!(status["history"][0]["action"], "shadow");
+    assert_eq!(status["history"][0]["shadow"], json!(candidate));
+    assert_eq!(status["history"][0]["sequence"], 3);
+    let object = s3
+        .get_object()
+        .bucket("plugins-bucket")
+        .key("plugins/manifest.json")
+        .send()
+        .await
+        .unwrap();
+    let body = object.body.collect().await.unwrap().to_vec();
+    let manifest: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(manifest["shadow"]["revision"], json!(candidate));
+
+    let (code, out, _) = text(&moto, &["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("shadow    {}", &candidate[..19])) && out.contains("shadow "),
+        "{out}"
+    );
+    let (_, out, _) = text(&moto, &["diff", &candidate, "live"]);
+    assert!(
+        out.contains(&format!("shadow: (none) → {}", &candidate[..19])),
+        "{out}"
+    );
+    let (_, out, _) = text(&moto, &["show"]);
+    assert!(out.contains(&format!("shadow   {candidate}")), "{out}");
+
+    let again = orderflow(&moto, &["shadow", "--candidate", &candidate]);
+    assert_eq!(
+        again["changed"], false,
+        "the same shadow again writes nothing"
+    );
+    let (code, _, err) = text(&moto, &["shadow", "--candidate", &live]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is the live revision"), "{err}");
+    let (code, _, err) = text(&moto, &["shadow", "--candidate", "deadbeef00"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("was never published here"), "{err}");
+    let (code, _, err) = text(&moto, &["shadow"]);
+    assert_ne!(code, 0, "a candidate or --off: {err}");
+
+    let off = orderflow(&moto, &["shadow", "--off"]);
+    assert_eq!(
+        (&off["shadow"], &off["previous"], &off["changed"]),
+        (&json!(null), &json!(candidate), &json!(true)),
+        "{off}"
+    );
+    let status = orderflow(&moto, &["status"]);
+    assert_eq!(status["shadow"], json!(null));
+    assert_eq!(status["history"][0]["action"], "shadow_off");
+    assert_eq!(status["revision"], json!(live));
+    // Shadow entries leave the live revision alone, so rollback still goes
+    // to what was live before it.
+    let rollback = orderflow(&moto, &["rollback"]);
+    assert_eq!(rollback["to"], json!(candidate), "{rollback}");
+}
+
+#[tokio::test]
+async fn status_says_which_revision_the_producer_last_decided_with_where_it_can_be_known() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    let s3 = plugin_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let live = orderflow(&moto, &["publish", &example_manifest(dir.path(), 100_000)]);
+    let live = live["revision"].as_str().unwrap().to_string();
+
+    let status = orderflow(&moto, &["status"]);
+    assert_eq!(status["reported"]["source"], "unknown", "{status}");
+    let log = ["status", "--decision-log", "s3://decision-log/decisions/"];
+    s3.create_bucket()
+        .bucket("decision-log")
+        .send()
+        .await
+        .unwrap();
+    let status = orderflow(&moto, &log);
+    assert_eq!(
+        status["reported"]["source"], "unknown",
+        "an empty log: {status}"
+    );
+
+    // Objects from three hours; the newest was decided by the live revision.
+    let older = format!("sha256:{}", "a".repeat(64));
+    for (key, revision) in [
+        ("dt=2026-11-30/hour=23/1796000000000000000-7-0", &older),
+        ("dt=2026-12-01/hour=01/1796100000000000000-7-0", &live),
+        ("dt=2026-12-01/hour=00/1796090000000000000-7-0", &older),
+    ] {
+        let record: orderflow_pipeline::decision_log::DecisionRecord = serde_json::from_value(
+            json!({"order": {"order_id": "o"}, "revision": revision, "high_value": false}),
+        )
+        .unwrap();
+        s3.put_object()
+            .bucket("decision-log")
+            .key(format!("decisions/{key}.jsonl.gz"))
+            .body(orderflow_aws::decision_log::encode(&[record]).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let status = orderflow(&moto, &log);
+    assert_eq!(status["reported"]["source"], "decision_log", "{status}");
+    assert_eq!(status["reported"]["revision"], json!(live));
+    assert!(
+        status["reported"]["object"]
+            .as_str()
+            .unwrap()
+            .contains("hour=01/"),
+        "{status}"
+    );
+    let (code, out, _) = text(&moto, &log);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("reported  {} by the producer", &live[..19])),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn replay_takes_revisions_from_the_bucket_as_well_as_files() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    let s3 = plugin_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lower = orderflow(&moto, &["publish", &example_manifest(dir.path(), 50_000)]);
+    let lower = lower["revision"].as_str().unwrap().to_string();
+    let live_file = example_manifest(dir.path(), 100_000);
+    orderflow(&moto, &["publish", &live_file]);
+    let orders = dir.path().join("orders.jsonl");
+    let lines: Vec<String> = [("r-1", 60_000), ("r-2", 150_000), ("r-3", 10)]
+        .iter()
+        .map(|(id, total)| orderflow_test_support::orders::priced(id, *total).to_string())
+        .collect();
+    std::fs::write(&orders, lines.join("\n")).unwrap();
+
+    let replay = |baseline: &str, candidate: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_orderflow"));
+        c.args(["replay", "--bucket", "plugins-bucket", "--json"])
+            .args(["--baseline", baseline, "--candidate", candidate])
+            .arg(&orders)
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE");
+        c.output().unwrap()
+    };
+    // The live revision against a kept one by prefix, and a file against a revision.
+    for (baseline, candidate) in [("live", &lower[..15]), (live_file.as_str(), lower.as_str())] {
+        let out = replay(baseline, candidate);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (&s["orders"], &s["to_high_value"], &s["to_not_high_value"]),
+            (&json!(3), &json!(1), &json!(0)),
+            "{s}"
+        );
+        assert_eq!(s["candidate"], json!(lower));
+    }
+
+    // A candidate whose plugin object was tampered with is refused by its hash.
+    let status = orderflow(&moto, &["show", &lower]);
+    let wasm = status["rules"][0]["wasm"].as_str().unwrap();
+    s3.put_object()
+        .bucket("plugins-bucket")
+        .key(format!("plugins/{wasm}"))
+        .body(b"not the plugin".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let out = replay("live", &lower);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sha256") || err.contains("hash"), "{err}");
+    let out = replay("deadbeef00", &lower);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("never published here"), "{err}");
+}
+
+#[tokio::test]
+async fn a_rollback_is_gated_only_when_asked() {
+    let moto = MotoServer::start().expect("moto_server runs");
+    plugin_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = orderflow(&moto, &["publish", &example_manifest(dir.path(), 100_000)]);
+    let second = orderflow(&moto, &["publish", &example_manifest(dir.path(), 50_000)]);
+    let orders = dir.path().join("orders.jsonl");
+    let lines: Vec<String> = [("g-1", 60_000), ("g-2", 150_000), ("g-3", 10)]
+        .iter()
+        .map(|(id, total)| orderflow_test_support::orders::priced(id, *total).to_string())
+        .collect();
+    std::fs::write(&orders, lines.join("\n")).unwrap();
+    let orders = orders.to_str().unwrap();
+
+    // Back to 1,000.00 flips g-1 (one order of three) to not high-value.
+    let (code, out, err) = text(
+        &moto,
+        &["rollback", "--replay", orders, "--max-flip-rate", "0.2"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("1 of 3 orders flipped") && out.contains("refused: nothing was rolled back"),
+        "{out}"
+    );
+    assert_eq!(
+        orderflow(&moto, &["status"])["revision"],
+        second["revision"]
+    );
+
+    let gated = command(
+        &moto,
+        &["rollback", "--replay", orders, "--max-flip-rate", "0.5"],
+    )
+    .arg("--json")
+    .output()
+    .unwrap();
+    assert!(
+        gated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gated.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&gated.stdout).unwrap();
+    assert_eq!(report["to"], first["revision"], "{report}");
+    assert_eq!(orderflow(&moto, &["status"])["revision"], first["revision"]);
 }

@@ -21,6 +21,7 @@ fn manifest(dir: &Path, minimums: Value, behaviour: &str) -> PathBuf {
             hostile,
         ],
         transforms: Vec::new(),
+        ..Default::default()
     };
     std::fs::create_dir_all(dir).unwrap();
     manifests::lay_out(dir, &source)

@@ -86,6 +86,18 @@ pub fn diff(before: &Manifest, after: &Manifest) -> Vec<PluginChange> {
     changes
 }
 
+/// How the shadow named by the manifest changes, as a `shadow.revision`
+/// field (not a plugin change: it does not change what decides).
+pub fn shadow_change(before: &Manifest, after: &Manifest) -> Option<FieldChange> {
+    let revision = |m: &Manifest| m.shadow.as_ref().map(|s| Value::from(s.revision.clone()));
+    let (b, a) = (revision(before), revision(after));
+    (b != a).then(|| FieldChange {
+        path: "shadow.revision".into(),
+        before: b,
+        after: a,
+    })
+}
+
 fn to_value(spec: &PluginSpec) -> Value {
     serde_json::to_value(spec).unwrap_or(Value::Null)
 }
@@ -160,6 +172,25 @@ mod tests {
             }]
         );
         assert!(diff(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn a_shadow_change_is_one_field() {
+        let a = manifest(json!([rule("a", json!({}))]));
+        let mut b = a.clone();
+        b.shadow = Some(crate::Shadow {
+            revision: "sha256:cd".into(),
+        });
+        assert!(diff(&a, &b).is_empty(), "no plugin changed");
+        assert_eq!(
+            shadow_change(&a, &b),
+            Some(FieldChange {
+                path: "shadow.revision".into(),
+                before: None,
+                after: Some(json!("sha256:cd")),
+            })
+        );
+        assert_eq!(shadow_change(&b, &b), None);
     }
 
     #[test]

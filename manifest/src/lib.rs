@@ -42,6 +42,35 @@ pub struct Manifest {
     /// Applied in order to every item before it is stored.
     #[serde(default)]
     pub transforms: Vec<PluginSpec>,
+    /// A candidate rule set the producer also evaluates, for comparison
+    /// only (see [`Shadow`]). Not part of the [revision](Manifest::revision):
+    /// the live decision does not depend on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Shadow>,
+}
+
+/// A candidate rule set evaluated beside the live one on live traffic:
+/// the producer decides every order with both, counts only the live
+/// decision, and logs each order on which they disagree. Named by revision,
+/// so the producer loads exactly the published set the operator chose
+/// (`manifests/<hex>.json` beside the live manifest, checked to be that
+/// revision, its plugins checked against their hashes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shadow {
+    /// `sha256:<hex>`, a [`Manifest::revision`].
+    pub revision: String,
+}
+
+impl Shadow {
+    /// The candidate manifest's path relative to the live one.
+    pub fn manifest_path(&self) -> String {
+        let hex = self
+            .revision
+            .strip_prefix("sha256:")
+            .unwrap_or(&self.revision);
+        format!("manifests/{hex}.json")
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -195,6 +224,15 @@ impl Manifest {
             source_name: source_name.into(),
             message,
         };
+        if let Some(shadow) = &self.shadow {
+            let hex = shadow.revision.strip_prefix("sha256:").unwrap_or_default();
+            if !is_sha256_hex(hex) {
+                return Err(bad(format!(
+                    "shadow.revision {:?} must be `sha256:` and 64 hex digits",
+                    shadow.revision
+                )));
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         for (kind, specs) in [("rules", &self.rules), ("transforms", &self.transforms)] {
             for (i, p) in specs.iter().enumerate() {
@@ -394,6 +432,36 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_shadow_is_named_by_revision_and_leaves_the_revision_alone() {
+        let live = Manifest::parse(GOOD.as_bytes(), "m.json").unwrap();
+        let candidate = format!("sha256:{}", "b".repeat(64));
+        let shadowed = GOOD.replacen(
+            '{',
+            &format!(r#"{{"shadow": {{"revision": "{candidate}"}},"#),
+            1,
+        );
+        let m = Manifest::parse(shadowed.as_bytes(), "m.json").unwrap();
+        assert_eq!(
+            m.revision, live.revision,
+            "the live decision does not depend on it"
+        );
+        let shadow = m.manifest.shadow.clone().unwrap();
+        assert_eq!(shadow.revision, candidate);
+        assert_eq!(
+            shadow.manifest_path(),
+            format!("manifests/{}.json", "b".repeat(64))
+        );
+        let again = Manifest::parse(m.manifest.to_json_pretty().as_bytes(), "m.json").unwrap();
+        assert_eq!(again.manifest, m.manifest, "it round-trips");
+        assert!(!live.manifest.to_json_pretty().contains("shadow"));
+        for bad in ["abc", "sha256:xyz", "bbbb"] {
+            let e = Manifest::parse(shadowed.replace(&candidate, bad).as_bytes(), "m.json")
+                .unwrap_err();
+            assert!(e.to_string().contains("shadow.revision"), "{e}");
+        }
     }
 
     #[test]

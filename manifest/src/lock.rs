@@ -46,6 +46,9 @@ impl Manifest {
     pub fn lock(&self, source_name: &str, wasm_dir: &Path) -> Result<Locked, LockError> {
         self.check(source_name, false)?;
         let mut manifest = self.clone();
+        // What is locked (and published, and kept by revision) is a rule
+        // set; a shadow is set on the live manifest only, by the operator.
+        manifest.shadow = None;
         let mut wasm = BTreeMap::new();
         for spec in manifest.plugins_mut() {
             let path = spec.wasm_path(wasm_dir);
@@ -186,6 +189,22 @@ mod tests {
             std::fs::read(wasm.path().join("threshold.wasm")).unwrap(),
             b"rule bytes"
         );
+    }
+
+    #[test]
+    fn what_is_locked_is_a_rule_set_without_a_shadow() {
+        let wasm = plugins();
+        let mut source = Manifest::parse_source(SOURCE.as_bytes(), "src.json").unwrap();
+        let plain = source.lock("src.json", wasm.path()).unwrap();
+        source.shadow = Some(crate::Shadow {
+            revision: format!("sha256:{}", "c".repeat(64)),
+        });
+        let locked = source.lock("src.json", wasm.path()).unwrap();
+        assert_eq!(
+            locked.manifest, plain.manifest,
+            "a shadow is set on the live manifest only"
+        );
+        assert!(!locked.json().contains("shadow"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ fn chains(transform: (&str, serde_json::Value)) -> (RuleSet, TransformChain) {
     load(&Manifest {
         rules: vec![spec("threshold", json!({"minimum_minor": {"EUR": 1000}}))],
         transforms: vec![spec(transform.0, transform.1)],
+        ..Default::default()
     })
 }
 
@@ -175,6 +176,7 @@ async fn a_transform_past_its_deadline_fails_the_order_for_a_retry_not_rejects_i
             },
             ..spec("hostile-transform", json!({"behaviour": "loop"}))
         }],
+        ..Default::default()
     });
     let reports = embedded_run_one(&rules, &transforms).await;
     assert_eq!(
@@ -200,6 +202,7 @@ fn looping_rule(limits: orderflow_host::limits::LimitOverrides) -> RuleSet {
             ..spec("hostile-rule", json!({"behaviour": "loop"}))
         }],
         transforms: vec![],
+        ..Default::default()
     })
     .0
 }

@@ -22,6 +22,7 @@ fn rules(minimums: Value, behaviour: &str) -> RuleSet {
             hostile,
         ],
         transforms: Vec::new(),
+        ..Default::default()
     };
     manifests::load(&manifest).0
 }

@@ -44,6 +44,7 @@ pub fn threshold_and_transforms(eur_minimum: u64) -> Manifest {
             json!({"minimum_minor": {"EUR": eur_minimum}}),
         )],
         transforms: vec![spec("normalize", json!({})), spec("redact-pii", json!({}))],
+        ..Default::default()
     }
 }
 
@@ -74,6 +75,34 @@ pub fn lay_out(dir: &Path, source: &Manifest) -> PathBuf {
         .expect("the test manifest locks")
         .write_to(dir)
         .expect("the test manifest is written")
+}
+
+/// Lays out `live` in `dir` naming `candidate` as its shadow, as the
+/// operator publishes them: the candidate kept as `manifests/<hex>.json`,
+/// both sets' plugins under content-addressed names beside the live
+/// manifest. Returns both revisions (live, candidate).
+pub fn lay_out_shadowed(dir: &Path, live: &Manifest, candidate: &Manifest) -> (String, String) {
+    let lock = |source: &Manifest| {
+        let names = packages(source);
+        let wasm_dir = built(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        source
+            .lock("test manifest", &wasm_dir)
+            .expect("the test manifest locks")
+            .content_addressed()
+    };
+    let kept = lock(candidate);
+    let candidate_revision = kept.manifest.revision.clone();
+    let shadow = orderflow_host::manifest::Shadow {
+        revision: candidate_revision.clone(),
+    };
+    let written = kept.write_to(dir).expect("the candidate is written");
+    let copy = dir.join(shadow.manifest_path());
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::rename(written, copy).unwrap();
+    let mut locked = lock(live);
+    locked.manifest.manifest.shadow = Some(shadow);
+    locked.write_to(dir).expect("the live manifest is written");
+    (locked.manifest.revision, candidate_revision)
 }
 
 /// Both chains of a source manifest, loaded in one runtime of their own:

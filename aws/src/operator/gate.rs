@@ -1,8 +1,9 @@
-//! The two rule sets a rollout gate replays: what is live, and what is
-//! about to be published, each loaded exactly as a function would load it.
+//! Rule sets as the functions would load them, for the rollout gate's
+//! replay (what is live, what is about to be published), for `replay
+//! --bucket` (a revision published here) and for checking a shadow.
 
 use super::{OperatorError, PluginStore};
-use orderflow_host::{Manifest, PluginSpec, RuleSet, Runtime};
+use orderflow_host::{LoadedManifest, Manifest, PluginSpec, RuleSet, Runtime};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -15,6 +16,30 @@ impl PluginStore {
             return Ok(None);
         };
         let manifest = Manifest::parse(&live.bytes, &uri)?;
+        Ok(Some(self.rules_of(&manifest, &uri, runtime).await?))
+    }
+
+    /// The rule set of `revision` (`live`, or one published here: a full
+    /// revision, its hex or a unique prefix of 8+ hex digits), its plugins
+    /// downloaded and hash-checked.
+    pub async fn rules_at(
+        &self,
+        revision: &str,
+        runtime: &Runtime,
+    ) -> Result<RuleSet, OperatorError> {
+        let manifest = self.manifest_at(revision).await?;
+        let name = format!("{} ({revision})", self.location.manifest_uri());
+        self.rules_of(&manifest, &name, runtime).await
+    }
+
+    /// The rules of `manifest` (named `name` in errors), loaded from the
+    /// bucket; the host checks each plugin against the hash it pins.
+    pub(super) async fn rules_of(
+        &self,
+        manifest: &LoadedManifest,
+        name: &str,
+        runtime: &Runtime,
+    ) -> Result<RuleSet, OperatorError> {
         let mut bytes = HashMap::new();
         for spec in &manifest.manifest.rules {
             let key = self.location.key(&spec.wasm);
@@ -22,13 +47,13 @@ impl PluginStore {
                 .get(&key)
                 .await?
                 .ok_or_else(|| OperatorError::Corrupt {
-                    key: uri.clone(),
+                    key: name.to_string(),
                     message: format!("plugin {} is missing: no {key}", spec.name),
                 })?;
             bytes.insert(spec.wasm.clone(), object.bytes);
         }
         let wasm = |spec: &PluginSpec| Ok(bytes.get(&spec.wasm).cloned().unwrap_or_default());
-        Ok(Some(RuleSet::load(runtime, &manifest, &wasm)?))
+        Ok(RuleSet::load(runtime, manifest, &wasm)?)
     }
 
     /// The rule set `source` would make live, locked as a publish locks it.

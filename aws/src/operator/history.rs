@@ -17,7 +17,9 @@
 //! Each entry names the entry a rollback from it returns to (`undo`): a
 //! publish returns to what was live before it; a rollback to what was live
 //! before the entry it went back to. So `rollback`, `rollback`, … walks
-//! back through the publishes, and ends with "nothing to roll back to".
+//! back through the publishes, and ends with "nothing to roll back to". A
+//! shadow entry (starting or ending one) leaves the live revision as it is,
+//! so it keeps the `undo` of the entry before it.
 
 use super::objects::{Condition, Object};
 use super::{META_ACTION, META_PUBLISHED_AT, META_REVISION, OperatorError, PluginStore};
@@ -25,13 +27,18 @@ use serde::{Deserialize, Serialize};
 
 pub const META_SEQUENCE: &str = "orderflow-sequence";
 pub const META_UNDO: &str = "orderflow-undo";
+pub const META_SHADOW: &str = "orderflow-shadow";
 
-/// How a revision went live.
+/// How a revision went live, or what changed about the live manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Publish,
     Rollback,
+    /// The live revision stays; a shadow candidate was named ([`Entry::shadow`]).
+    Shadow,
+    /// The live revision stays; the shadow was ended.
+    ShadowOff,
 }
 
 impl Action {
@@ -39,15 +46,20 @@ impl Action {
         match self {
             Action::Publish => "publish",
             Action::Rollback => "rollback",
+            Action::Shadow => "shadow",
+            Action::ShadowOff => "shadow_off",
         }
     }
 
     fn parse(s: &str) -> Option<Action> {
-        match s {
-            "publish" => Some(Action::Publish),
-            "rollback" => Some(Action::Rollback),
-            _ => None,
-        }
+        [
+            Action::Publish,
+            Action::Rollback,
+            Action::Shadow,
+            Action::ShadowOff,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 
@@ -63,6 +75,9 @@ pub struct Entry {
     /// The sequence of the entry a rollback from this one returns to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo: Option<u64>,
+    /// The shadow candidate the live manifest names from this entry on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<String>,
 }
 
 impl Entry {
@@ -77,6 +92,9 @@ impl Entry {
         if let Some(undo) = self.undo {
             meta.push((META_UNDO, undo.to_string()));
         }
+        if let Some(shadow) = &self.shadow {
+            meta.push((META_SHADOW, shadow.clone()));
+        }
         meta
     }
 
@@ -90,6 +108,7 @@ impl Entry {
             action: Action::parse(m.get(META_ACTION)?)?,
             at: m.get(META_PUBLISHED_AT).cloned().unwrap_or_default(),
             undo: m.get(META_UNDO).and_then(|u| u.parse().ok()),
+            shadow: m.get(META_SHADOW).cloned(),
         })
     }
 }
@@ -141,6 +160,7 @@ impl PluginStore {
             action,
             at,
             undo,
+            shadow: None,
         }
     }
 
@@ -219,5 +239,16 @@ mod tests {
         assert!(json.contains(r#""action":"rollback""#), "{json}");
         assert_eq!(serde_json::from_str::<Entry>(&json).unwrap(), next);
         assert!(format!("{:012}", 9) < format!("{:012}", 10));
+        for action in [Action::Shadow, Action::ShadowOff] {
+            assert_eq!(Action::parse(action.as_str()), Some(action));
+        }
+        let mut shadow = next.clone();
+        shadow.shadow = Some("sha256:ef".into());
+        assert!(
+            shadow
+                .metadata()
+                .contains(&(META_SHADOW, "sha256:ef".into()))
+        );
+        assert!(!next.metadata().iter().any(|(k, _)| *k == META_SHADOW));
     }
 }

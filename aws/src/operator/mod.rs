@@ -6,7 +6,7 @@
 //! | --- | --- |
 //! | `plugins/<stem>-<sha8>.wasm` | a plugin, content-addressed: never overwritten, so a manifest always gets the bytes it pins |
 //! | `plugins/manifests/<hex>.json` | every manifest ever published, named by its revision ([`Manifest::revision`]: the content's, not the file's, so a re-publish of the same set is recognised) |
-//! | `plugins/manifest.json` | the live manifest: a byte-identical copy of one of the above |
+//! | `plugins/manifest.json` | the live manifest: a byte-identical copy of one of the above, or one with a `shadow` named ([`PluginStore::shadow`]) |
 //! | `plugins/history/<sequence>.json` | what went live and when, one entry per publish or rollback ([`history`]) |
 //!
 //! The live manifest's S3 user metadata repeats its history entry
@@ -28,17 +28,22 @@
 //! ([`orderflow_host::manifest::Locked`]); this module only moves objects.
 //!
 //! [`publish`](PluginStore::publish), [`rollback`](PluginStore::rollback),
-//! [`status`](PluginStore::status) and [`history`] each have a file;
+//! [`shadow`](PluginStore::shadow), [`status`](PluginStore::status) and
+//! [`history`] each have a file;
 //! `objects` holds the S3 calls they share.
 
 mod gate;
 pub mod history;
 mod objects;
 mod publish;
+pub mod reported;
 mod rollback;
+mod shadow;
 mod status;
 
 pub use history::{Action, Entry};
+pub use reported::Reported;
+pub use shadow::ShadowReport;
 
 use crate::config::PluginLocation;
 use aws_sdk_s3::Client;
@@ -79,6 +84,8 @@ pub enum OperatorError {
     NoPrevious { revision: String },
     #[error("revision {revision} was never published here (no {key})")]
     UnknownRevision { revision: String, key: String },
+    #[error("{revision} is the live revision: shadow another one to compare with it")]
+    ShadowIsLive { revision: String },
     #[error("{key} is corrupt: {message}")]
     Corrupt { key: String, message: String },
     #[error(
@@ -197,6 +204,21 @@ pub struct Status {
     /// What went live, newest first (at most [`HISTORY_LIMIT`] entries).
     pub history: Vec<Entry>,
     /// Why a function could not activate the live set; empty when it can.
+    pub problems: Vec<String>,
+    /// The candidate the live manifest names for shadow evaluation.
+    pub shadow: Option<ShadowStatus>,
+    /// The revision the producer last reported deciding with, where that
+    /// can be known ([`reported`]).
+    pub reported: Reported,
+}
+
+/// The shadow candidate the live manifest names, and whether the producer
+/// can load it. A broken candidate is not a problem of the live set: the
+/// producer serves without it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowStatus {
+    pub revision: String,
+    /// Why the producer could not load it; empty when it can.
     pub problems: Vec<String>,
 }
 

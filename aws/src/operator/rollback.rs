@@ -1,10 +1,20 @@
 //! Rolling back: making an earlier published revision live again.
 
-use super::history::Action;
-use super::objects::Condition;
+use super::history::{Action, Entry};
+use super::objects::{Condition, Object};
 use super::{OperatorError, PluginStore, RollbackReport, hex, now};
 use aws_sdk_s3::primitives::DateTime;
 use orderflow_host::{LoadedManifest, Manifest};
+
+/// What a rollback would do: from the live manifest (its revision and
+/// history entry) to `target`, whose entry will carry `undo`.
+struct Plan {
+    live: Object,
+    from: String,
+    current: Option<Entry>,
+    target: String,
+    undo: Option<u64>,
+}
 
 impl PluginStore {
     /// Makes an earlier revision live again: `to`, or what was live before
@@ -12,6 +22,39 @@ impl PluginStore {
     /// rollbacks walk back through the publishes). `to` may be a full
     /// revision (`sha256:…`), its hex, or a unique hex prefix of 8+ digits.
     pub async fn rollback(&self, to: Option<&str>) -> Result<RollbackReport, OperatorError> {
+        let Plan {
+            live,
+            from,
+            current,
+            target,
+            undo,
+        } = self.plan_rollback(to).await?;
+        let report = RollbackReport {
+            from: from.clone(),
+            to: target.clone(),
+            manifest_key: self.location.manifest_key.clone(),
+        };
+        let copy = self.revision_copy(&target).await?;
+        if target == from {
+            return Ok(report);
+        }
+        let entry = Self::next_entry(current.as_ref(), &target, Action::Rollback, now(), undo);
+        let condition = match live.etag.as_deref() {
+            Some(etag) => Condition::Matches(etag),
+            None => Condition::Absent,
+        };
+        self.put_live(copy, &entry, condition).await?;
+        tracing::info!(from = %from, to = %target, sequence = entry.sequence, manifest = %self.location.manifest_uri(), "manifest rolled back");
+        Ok(report)
+    }
+
+    /// The revision [`rollback`](Self::rollback) with `to` would make live,
+    /// making nothing live: for a gate to replay it first.
+    pub async fn rollback_target(&self, to: Option<&str>) -> Result<String, OperatorError> {
+        Ok(self.plan_rollback(to).await?.target)
+    }
+
+    async fn plan_rollback(&self, to: Option<&str>) -> Result<Plan, OperatorError> {
         let uri = self.location.manifest_uri();
         let live = self
             .get(&self.location.manifest_key)
@@ -43,23 +86,13 @@ impl PluginStore {
                 (entry.revision, entry.undo)
             }
         };
-        let report = RollbackReport {
-            from: from.clone(),
-            to: target.clone(),
-            manifest_key: self.location.manifest_key.clone(),
-        };
-        let copy = self.revision_copy(&target).await?;
-        if target == from {
-            return Ok(report);
-        }
-        let entry = Self::next_entry(current.as_ref(), &target, Action::Rollback, now(), undo);
-        let condition = match live.etag.as_deref() {
-            Some(etag) => Condition::Matches(etag),
-            None => Condition::Absent,
-        };
-        self.put_live(copy, &entry, condition).await?;
-        tracing::info!(from = %from, to = %target, sequence = entry.sequence, manifest = %self.location.manifest_uri(), "manifest rolled back");
-        Ok(report)
+        Ok(Plan {
+            live,
+            from,
+            current,
+            target,
+            undo,
+        })
     }
 
     /// The kept copy of a published revision, checked to be that revision,
@@ -89,7 +122,7 @@ impl PluginStore {
 
     /// [`kept`](Self::kept), and every plugin it names still in the bucket:
     /// a lifecycle rule or a manual delete must not make a broken set live.
-    async fn revision_copy(&self, revision: &str) -> Result<Vec<u8>, OperatorError> {
+    pub(super) async fn revision_copy(&self, revision: &str) -> Result<Vec<u8>, OperatorError> {
         let (bytes, manifest) = self.kept(revision).await?;
         for (_, spec) in manifest.manifest.plugins() {
             let plugin_key = self.location.key(&spec.wasm);

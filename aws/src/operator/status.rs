@@ -1,7 +1,9 @@
 //! What is live, whether it would load, and what went live before.
 
 use super::history::Entry;
-use super::{HISTORY_LIMIT, META_SHA256, OperatorError, PluginStatus, PluginStore, Status};
+use super::{
+    HISTORY_LIMIT, META_SHA256, OperatorError, PluginStatus, PluginStore, ShadowStatus, Status,
+};
 use orderflow_host::manifest::sha256_hex;
 use orderflow_host::{LoadedManifest, Manifest, PluginSpec, RuleSet, Runtime, TransformChain};
 use std::collections::HashMap;
@@ -67,6 +69,10 @@ impl PluginStore {
                 problems.push(e.to_string());
             }
         }
+        let shadow = match &manifest.manifest.shadow {
+            Some(s) => Some(self.shadow_status(&s.revision, verify).await),
+            None => None,
+        };
         // Read-only: a health check must work with read-only credentials.
         let entry = Entry::of_live(&live);
         let history = self.recent(entry.as_ref(), HISTORY_LIMIT).await?;
@@ -88,7 +94,34 @@ impl PluginStore {
             plugins,
             history,
             problems,
+            shadow,
+            reported: super::Reported::unknown(
+                "no decision log named: with DecisionLog=Enabled, name it to see what the producer last decided with",
+            ),
         })
+    }
+
+    /// Whether the producer could load the candidate `revision`: kept here,
+    /// every plugin there, and (with `verify`) its rules loading.
+    async fn shadow_status(&self, revision: &str, verify: Option<&Runtime>) -> ShadowStatus {
+        let check = async {
+            self.revision_copy(revision).await?;
+            if let Some(runtime) = verify {
+                let (_, manifest) = self.kept(revision).await?;
+                self.rules_of(&manifest, &self.copy_key(revision), runtime)
+                    .await?;
+            }
+            Ok::<(), OperatorError>(())
+        };
+        ShadowStatus {
+            revision: revision.to_string(),
+            problems: check
+                .await
+                .err()
+                .map(|e| e.to_string())
+                .into_iter()
+                .collect(),
+        }
     }
 
     /// The manifest of a revision: `live`, or one published here (a full

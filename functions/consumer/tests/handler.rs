@@ -27,6 +27,7 @@ fn lay_out(dir: &Path) {
         &Manifest {
             rules: vec![],
             transforms,
+            ..Default::default()
         },
     );
 }

@@ -21,6 +21,11 @@
 //! answer; 503 with the results when any order `failed`, or without them
 //! when no rule set can be loaded; 400 for a body that is not one order or
 //! `{"orders": [...]}`; 404 and 405 for another route or method.
+//!
+//! When the live manifest names a shadow candidate, every decided order is
+//! also decided by it once the live decisions are acted on, and each
+//! disagreement is logged; nothing of the candidate's reaches the answer
+//! (see [`shadow`]).
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
@@ -36,7 +41,9 @@ use orderflow_pipeline::reload::{PluginCache, RefreshError};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+pub mod shadow;
 
 /// Orders one event may carry. A synchronous caller waits for all of them.
 pub const MAX_ORDERS: usize = 100;
@@ -243,6 +250,9 @@ pub struct Producer<P, D = NoDecisionLog> {
     pub plugins: Arc<PluginCache<RuleSet>>,
     pub publisher: P,
     pub decision_log: D,
+    /// The most time a shadow candidate may take per invocation (see
+    /// [`shadow`]); [`shadow::DEFAULT_BUDGET`] unless set.
+    pub shadow_budget: Duration,
 }
 
 impl<P: Publisher> Producer<P> {
@@ -251,6 +261,7 @@ impl<P: Publisher> Producer<P> {
             plugins,
             publisher,
             decision_log: NoDecisionLog,
+            shadow_budget: shadow::DEFAULT_BUDGET,
         }
     }
 }
@@ -262,6 +273,7 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
             plugins: self.plugins,
             publisher: self.publisher,
             decision_log: log,
+            shadow_budget: self.shadow_budget,
         }
     }
 
@@ -271,6 +283,10 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
         let rules = self.plugins.current().await?;
         let produced = produce(&rules.set, &self.publisher, orders).await;
         self.log_decisions(&produced).await;
+        // Only once every live decision is made and acted on.
+        let shadow = rules.shadow.candidate().map(|candidate| {
+            shadow::evaluate(candidate, &rules.revision, &produced, self.shadow_budget)
+        });
         let mut summary = Summary::default();
         let results: Vec<OrderResult> = produced
             .into_iter()
@@ -292,6 +308,8 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
         tracing::info!(
             revision = %rules.revision, orders = results.len(), published = summary.published,
             not_high_value = summary.not_high_value, rejected = summary.rejected, failed = summary.failed,
+            shadow = rules.shadow.revision(), shadow_disagreements = shadow.as_ref().map(|s| s.disagreements),
+            shadow_micros = shadow.as_ref().map(|s| s.micros),
             micros = started.elapsed().as_micros() as u64, "orders processed"
         );
         Ok(Response {

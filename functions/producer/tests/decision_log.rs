@@ -30,6 +30,7 @@ async fn producer(
         &Manifest {
             rules,
             transforms: vec![],
+            ..Default::default()
         },
     );
     let cache = dir_cache(dir, Duration::from_secs(60));

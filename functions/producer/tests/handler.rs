@@ -23,6 +23,7 @@ fn lay_out(dir: &Path) {
         &Manifest {
             rules,
             transforms: vec![],
+            ..Default::default()
         },
     );
 }

@@ -1,7 +1,9 @@
-//! The producer's summary log line, in the functions' JSON log format, is
-//! what template.yaml's `OrdersFailed` metric filter reads: the filter
-//! pattern and metric value are taken from the template, the line from the
-//! real handler. (A test process of its own: it installs a global logger.)
+//! The producer's log lines, in the functions' JSON log format, are what
+//! template.yaml's metric filters read: its summary line the `OrdersFailed`
+//! filter, its shadow disagreement events the `ShadowDisagreements` one.
+//! The filter pattern and metric value are taken from the template, the
+//! lines from the real handler. (A test process of its own: it installs a
+//! global logger.)
 
 use orderflow_host::Manifest;
 use orderflow_producer::Producer;
@@ -18,33 +20,33 @@ fn producer(dir: &Path, publisher: MemoryPublisher) -> Producer<MemoryPublisher>
     Producer::new(Arc::new(dir_cache(dir, Duration::from_secs(60))), publisher)
 }
 
-/// The `OrdersFailed` metric filter of template.yaml: its filter pattern's
-/// conditions and its metric value's field, read from the template.
+/// A metric filter of template.yaml: its filter pattern's conditions and
+/// its metric value's field, read from the template.
 struct MetricFilter {
     /// (`$.field`, operator, operand) for each `&&`-joined condition.
     conditions: Vec<(String, String, String)>,
     value: String,
 }
 
-fn orders_failed_filter() -> MetricFilter {
+fn metric_filter(name: &str) -> MetricFilter {
     let path = orderflow_plugin_build::workspace_root().join("template.yaml");
     let template = std::fs::read_to_string(&path).unwrap();
     // From the MetricFilter resource holding the metric, on.
     let lines: Vec<&str> = template.lines().collect();
     let metric = lines
         .iter()
-        .position(|l| l.trim() == "MetricName: OrdersFailed")
-        .expect("template.yaml has the OrdersFailed metric");
+        .position(|l| l.trim() == format!("MetricName: {name}"))
+        .unwrap_or_else(|| panic!("template.yaml has the {name} metric"));
     let start = (0..metric)
         .rev()
         .find(|&i| lines[i].trim() == "Type: AWS::Logs::MetricFilter")
-        .expect("OrdersFailed comes from an AWS::Logs::MetricFilter");
+        .unwrap_or_else(|| panic!("{name} comes from an AWS::Logs::MetricFilter"));
     let block = &lines[start..];
     let field = |key: &str| -> String {
         let line = block
             .iter()
             .find_map(|l| l.trim().strip_prefix(key))
-            .unwrap_or_else(|| panic!("the OrdersFailed filter has {key}"));
+            .unwrap_or_else(|| panic!("the {name} filter has {key}"));
         line.trim()
             .trim_matches(|c| c == '\'' || c == '"')
             .to_string()
@@ -106,9 +108,74 @@ fn matches(filter: &MetricFilter, line: &Value) -> bool {
     })
 }
 
+/// The functions' own log format, for the whole of this test process (a
+/// global subscriber: a thread-local one can miss events whose callsites
+/// other threads registered first).
+fn logs() -> Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        tracing::subscriber::set_global_default(orderflow_aws::telemetry::json_subscriber(
+            logs.clone(),
+        ))
+        .unwrap();
+        logs
+    })
+    .clone()
+}
+
+#[tokio::test]
+async fn the_shadow_disagreements_metric_filter_counts_each_disagreement_once() {
+    let filter = metric_filter("ShadowDisagreements");
+    assert_eq!(filter.value, "1", "one event is one disagreement");
+    let dir = tempfile::tempdir().unwrap();
+    let threshold = |eur: u64| Manifest {
+        rules: vec![spec("threshold", json!({"minimum_minor": {"EUR": eur}}))],
+        ..Default::default()
+    };
+    let (live, candidate) =
+        manifests::lay_out_shadowed(dir.path(), &threshold(100_000), &threshold(50_000));
+    let logs = logs();
+    let p = producer(dir.path(), MemoryPublisher::default());
+    let batch = json!({"orders": [
+        order("shadow-1", 150_000), order("shadow-2", 60_000), order("shadow-3", 70_000), order("shadow-4", 10),
+    ]});
+    let response = p.handle(batch).await.unwrap();
+    assert_eq!(
+        response["summary"]["published"], 1,
+        "only the live decision counts"
+    );
+
+    let lines = logs.json_lines();
+    let counted: Vec<&Value> = lines.iter().filter(|l| matches(&filter, l)).collect();
+    let ids: Vec<&str> = counted
+        .iter()
+        .map(|l| l["order_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["shadow-2", "shadow-3"], "{}", logs.text());
+    for event in &counted {
+        assert_eq!(event["live_revision"], live.as_str());
+        assert_eq!(event["candidate_revision"], candidate.as_str());
+        assert_eq!(
+            (&event["live"], &event["candidate"]),
+            (&json!("not_high_value"), &json!("high_value"))
+        );
+        assert_eq!(event["rules"], "threshold=not_high_value->high_value");
+        let text = event.to_string();
+        for pii in ["cust-42", "ana@example.com", "60000", "70000"] {
+            assert!(!text.contains(pii), "no order values in the event: {text}");
+        }
+    }
+    let summary = lines
+        .iter()
+        .find(|l| l["message"] == "orders processed" && l["shadow"] == candidate.as_str())
+        .expect("the summary names the shadow");
+    assert_eq!(summary["shadow_disagreements"], 2);
+}
+
 #[tokio::test]
 async fn the_orders_failed_metric_filter_reads_the_summary_log_line() {
-    let filter = orders_failed_filter();
+    let filter = metric_filter("OrdersFailed");
     assert!(
         filter
             .conditions
@@ -123,16 +190,10 @@ async fn the_orders_failed_metric_filter_reads_the_summary_log_line() {
         &Manifest {
             rules,
             transforms: vec![],
+            ..Default::default()
         },
     );
-    // The functions' own log format, for the whole of this test process
-    // (a global subscriber: a thread-local one can miss events whose
-    // callsites other threads registered first).
-    let logs = Captured::default();
-    tracing::subscriber::set_global_default(orderflow_aws::telemetry::json_subscriber(
-        logs.clone(),
-    ))
-    .unwrap();
+    let logs = logs();
 
     // Two high-value orders fail to publish, one is not high-value; then a
     // batch with no failure.
@@ -149,7 +210,7 @@ async fn the_orders_failed_metric_filter_reads_the_summary_log_line() {
     let summaries: Vec<Value> = logs
         .json_lines()
         .into_iter()
-        .filter(|l| l["message"] == "orders processed")
+        .filter(|l| l["message"] == "orders processed" && l["shadow"].is_null())
         .collect();
     assert_eq!(summaries.len(), 2, "{}", logs.text());
     let (with_failures, without) = (&summaries[0], &summaries[1]);

@@ -74,6 +74,7 @@ pub fn rule_set_of(
     let text = Manifest {
         rules,
         transforms: vec![],
+        ..Default::default()
     }
     .to_json_pretty();
     let manifest = Manifest::parse(text.as_bytes(), "bench").unwrap();

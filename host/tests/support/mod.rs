@@ -51,7 +51,12 @@ pub fn spec(name: &str, package: &str, config: serde_json::Value) -> PluginSpec 
 }
 
 pub fn manifest(rules: Vec<PluginSpec>, transforms: Vec<PluginSpec>) -> LoadedManifest {
-    let json = Manifest { rules, transforms }.to_json_pretty();
+    let json = Manifest {
+        rules,
+        transforms,
+        ..Default::default()
+    }
+    .to_json_pretty();
     Manifest::parse(json.as_bytes(), "test-manifest.json").expect("test manifests are valid")
 }
 

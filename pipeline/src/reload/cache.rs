@@ -11,10 +11,12 @@
 //! cache_dir`), so a process that loads a revision again skips the compile.
 
 use super::set::PluginSet;
+use super::shadow::{Candidate, Shadow};
 use super::source::{ManifestFetch, ManifestObject, PluginSource, SourceError};
 use super::status::{CacheStatus, RefreshError, RefreshErrorKind, Refreshed};
 use arc_swap::ArcSwapOption;
-use orderflow_host::{LoadError, Manifest, PluginSpec, Runtime};
+use orderflow_host::manifest::Shadow as NamedShadow;
+use orderflow_host::{LoadError, LoadedManifest, Manifest, PluginSpec, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +27,8 @@ pub struct Loaded<T> {
     pub set: T,
     /// The manifest's revision (`LoadedManifest::revision`).
     pub revision: String,
+    /// The candidate the manifest names, if any, for comparison only.
+    pub shadow: Shadow<T>,
 }
 
 /// What only the refresh in flight reads and writes.
@@ -186,7 +190,13 @@ impl<T: PluginSet> PluginCache<T> {
         match self.load(state, &object, current.as_deref()).await {
             Ok(r) => {
                 state.rejected = None;
-                state.etag = object.etag.clone();
+                // A candidate that may load next time: ask for the manifest again then.
+                let retry = self
+                    .current
+                    .load()
+                    .as_ref()
+                    .is_some_and(|c| c.shadow.retry());
+                state.etag = if retry { None } else { object.etag.clone() };
                 Ok(r)
             }
             Err(e) => {
@@ -211,15 +221,83 @@ impl<T: PluginSet> PluginCache<T> {
             kind: RefreshErrorKind::Manifest,
             message: e.to_string(),
         })?;
+        let wanted = T::SHADOWS
+            .then_some(manifest.manifest.shadow.as_ref())
+            .flatten();
         if let Some(c) = current
             && c.revision == manifest.revision
+            && c.shadow.settled(wanted)
         {
             return Ok(Refreshed::Unchanged);
         }
 
-        // Fetch what is not held yet; the host checks every object against
-        // the hash the manifest pins before it compiles anything.
-        let mut wasm: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
+        let started = Instant::now();
+        let mut wasm = HashMap::new();
+        let set = self.load_set(state, &mut wasm, &manifest, &name).await?;
+        let plugins: Vec<String> = set
+            .plugins()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}@{} ({}, {} us)",
+                    p.name, p.version, p.load, p.load_micros
+                )
+            })
+            .collect();
+        let previous = current.map(|c| c.revision.clone());
+        tracing::info!(
+            manifest = %name, kind = T::KIND, revision = %manifest.revision, previous = previous.as_deref(),
+            etag = object.etag.as_deref(), version_id = object.version_id.as_deref(), plugins = %plugins.join(", "),
+            shadow = wanted.map(|s| s.revision.as_str()),
+            micros = started.elapsed().as_micros() as u64, "plugin set loaded"
+        );
+        // After the live set, and never instead of it.
+        let shadow = match wanted {
+            None => Shadow::Off,
+            Some(named) => match self.load_candidate(state, &mut wasm, named).await {
+                Ok(candidate) => {
+                    tracing::info!(
+                        manifest = %name, revision = %manifest.revision, shadow = %candidate.revision,
+                        "shadow candidate loaded: every order is also decided by it, for comparison only"
+                    );
+                    Shadow::Ready(candidate)
+                }
+                Err(error) => {
+                    tracing::error!(
+                        manifest = %name, revision = %manifest.revision, shadow = %named.revision,
+                        error_kind = ?error.kind, "shadow candidate not loaded; the live set serves alone: {error}"
+                    );
+                    Shadow::Failed {
+                        revision: named.revision.clone(),
+                        error,
+                    }
+                }
+            },
+        };
+        let revision = manifest.revision.clone();
+        self.current.store(Some(Arc::new(Loaded {
+            set,
+            revision: manifest.revision,
+            shadow,
+        })));
+        state.wasm = wasm;
+        state.status.swaps += 1;
+        Ok(match previous {
+            Some(p) if p == revision => Refreshed::Unchanged,
+            previous => Refreshed::Swapped { previous, revision },
+        })
+    }
+
+    /// Fetches the plugins `manifest` names that are not held yet (into
+    /// `wasm`) and loads them; the host checks every object against the
+    /// hash the manifest pins before it compiles anything.
+    async fn load_set(
+        &self,
+        state: &mut State,
+        wasm: &mut HashMap<String, Arc<Vec<u8>>>,
+        manifest: &LoadedManifest,
+        name: &str,
+    ) -> Result<T, RefreshError> {
         for spec in T::specs(&manifest.manifest) {
             if let Some(bytes) = state
                 .wasm
@@ -240,12 +318,10 @@ impl<T: PluginSet> PluginCache<T> {
             state.status.wasm_fetches += 1;
             wasm.insert(spec.sha256.clone(), Arc::new(bytes));
         }
-
-        let started = Instant::now();
         let runtime = self.runtime.clone();
         let for_load = wasm.clone();
         let loaded_manifest = manifest.clone();
-        let set = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             T::load(&runtime, &loaded_manifest, &|spec: &PluginSpec| {
                 Ok(for_load
                     .get(&spec.sha256)
@@ -267,31 +343,44 @@ impl<T: PluginSet> PluginCache<T> {
                 RefreshErrorKind::Load
             },
             message: format!("{name}: {e}"),
-        })?;
+        })
+    }
 
-        let plugins: Vec<String> = set
-            .plugins()
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}@{} ({}, {} us)",
-                    p.name, p.version, p.load, p.load_micros
-                )
-            })
-            .collect();
-        let previous = current.map(|c| c.revision.clone());
-        tracing::info!(
-            manifest = %name, kind = T::KIND, revision = %manifest.revision, previous = previous.as_deref(),
-            etag = object.etag.as_deref(), version_id = object.version_id.as_deref(), plugins = %plugins.join(", "),
-            micros = started.elapsed().as_micros() as u64, "plugin set loaded"
-        );
-        let revision = manifest.revision.clone();
-        self.current.store(Some(Arc::new(Loaded {
+    /// The candidate `named`: its kept manifest, which must be that very
+    /// revision, and its plugins, checked as the live ones are.
+    async fn load_candidate(
+        &self,
+        state: &mut State,
+        wasm: &mut HashMap<String, Arc<Vec<u8>>>,
+        named: &NamedShadow,
+    ) -> Result<Candidate<T>, RefreshError> {
+        let path = named.manifest_path();
+        let name = self.source.object_name(&path);
+        let bytes = self
+            .source
+            .fetch_wasm(&path)
+            .await
+            .map_err(|e| RefreshError {
+                kind: RefreshErrorKind::Fetch,
+                message: format!("shadow candidate: cannot fetch {e}"),
+            })?;
+        let manifest = Manifest::parse(&bytes, &name).map_err(|e| RefreshError {
+            kind: RefreshErrorKind::Manifest,
+            message: e.to_string(),
+        })?;
+        if manifest.revision != named.revision {
+            return Err(RefreshError {
+                kind: RefreshErrorKind::HashMismatch,
+                message: format!(
+                    "{name} is revision {}, not {}",
+                    manifest.revision, named.revision
+                ),
+            });
+        }
+        let set = self.load_set(state, wasm, &manifest, &name).await?;
+        Ok(Candidate {
             set,
             revision: manifest.revision,
-        })));
-        state.wasm = wasm;
-        state.status.swaps += 1;
-        Ok(Refreshed::Swapped { previous, revision })
+        })
     }
 }

@@ -20,16 +20,20 @@
 //! - [`dir`]: [`DirSource`], a manifest file and the plugins beside it;
 //! - [`set`]: [`PluginSet`], what is loaded from a manifest (rules or transforms);
 //! - [`status`]: why a refresh failed, what it did, counters;
+//! - [`shadow`]: the candidate a live manifest names ([`Shadow`]), loaded
+//!   beside the live rules and never in their way;
 //! - [`cache`]: [`PluginCache`], the refresh and swap.
 
 pub mod cache;
 pub mod dir;
 pub mod set;
+pub mod shadow;
 pub mod source;
 pub mod status;
 
 pub use cache::{Loaded, PluginCache};
 pub use dir::DirSource;
 pub use set::PluginSet;
+pub use shadow::{Candidate, Shadow};
 pub use source::{BoxFuture, ManifestFetch, ManifestObject, PluginSource, SourceError};
 pub use status::{CacheStatus, RefreshError, RefreshErrorKind, Refreshed};

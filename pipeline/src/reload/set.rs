@@ -8,6 +8,9 @@ use orderflow_host::{
 pub trait PluginSet: Send + Sync + Sized + 'static {
     /// `rules` or `transforms`, for logs.
     const KIND: &'static str;
+    /// Whether a manifest's `shadow` applies: rules decide, so a candidate
+    /// can be compared with them; transforms decide nothing.
+    const SHADOWS: bool = false;
     fn specs(manifest: &Manifest) -> &[PluginSpec];
     fn load(
         runtime: &Runtime,
@@ -19,6 +22,7 @@ pub trait PluginSet: Send + Sync + Sized + 'static {
 
 impl PluginSet for RuleSet {
     const KIND: &'static str = "rules";
+    const SHADOWS: bool = true;
     fn specs(manifest: &Manifest) -> &[PluginSpec] {
         &manifest.rules
     }
