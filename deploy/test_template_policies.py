@@ -403,6 +403,129 @@ def test_queue_policy_allows_only_the_topic(sam: dict[str, Any]) -> None:
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "HighValueOrderTopic"}}}
 
 
+PRODUCER_ARN = {"Fn::GetAtt": ["ProducerRole", "Arn"]}
+TOPIC = {"Ref": "HighValueOrderTopic"}
+QUEUE_ARN = {"Fn::GetAtt": ["HighValueQueue", "Arn"]}
+
+
+def _statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return _as_list(doc.get("Statement"))
+
+
+def _denies(doc: dict[str, Any], action: str, condition: dict[str, Any]) -> bool:
+    """Whether some Deny to every principal covers `action` under exactly `condition`."""
+    return any(
+        st.get("Effect") == "Deny"
+        and st.get("Principal") == "*"
+        and action in _as_list(st.get("Action"))
+        and st.get("Condition") == condition
+        for st in _statements(doc)
+    )
+
+
+def topic_policy_problems(template: dict[str, Any]) -> list[str]:
+    """Why the high-value topic's policy lets someone other than the producer
+    publish, something other than the queue subscribe, or plain HTTP in."""
+    policies = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SNS::TopicPolicy" and TOPIC in r["Properties"].get("Topics", [])
+    ]
+    if len(policies) != 1:
+        return [f"{len(policies)} AWS::SNS::TopicPolicy on the topic, want 1"]
+    doc = policies[0]["PolicyDocument"]
+    problems = []
+    for st in _statements(doc):
+        if st.get("Effect") == "Allow" and (
+            st.get("Principal") != {"AWS": PRODUCER_ARN} or _as_list(st.get("Action")) != ["sns:Publish"]
+        ):
+            problems.append(f"Allow {st.get('Sid')} is not sns:Publish for the producer role only")
+        if st.get("Effect") == "Allow" and "Condition" in st:
+            problems.append(f"Allow {st.get('Sid')} has a Condition")
+    if not _denies(doc, "sns:Publish", {"ArnNotEquals": {"aws:PrincipalArn": PRODUCER_ARN}}):
+        problems.append("no Deny of sns:Publish to every principal but the producer role")
+    if not _denies(doc, "sns:Subscribe", {"StringNotEquals": {"sns:Endpoint": QUEUE_ARN}}):
+        problems.append("no Deny of sns:Subscribe to every endpoint but the high-value queue")
+    if not _denies(doc, "sns:Publish", {"Bool": {"aws:SecureTransport": "false"}}):
+        problems.append("no Deny of sns:Publish without TLS")
+    return problems
+
+
+def queue_policy_problems(template: dict[str, Any]) -> list[str]:
+    """Why someone other than the topic may send to the high-value queue."""
+    doc = template["Resources"]["HighValueQueuePolicy"]["Properties"]["PolicyDocument"]
+    problems = []
+    if not _denies(doc, "sqs:SendMessage", {"ArnNotEquals": {"aws:SourceArn": TOPIC}}):
+        problems.append("no Deny of sqs:SendMessage to every sender but the topic")
+    if not _denies(doc, "sqs:*", {"Bool": {"aws:SecureTransport": "false"}}):
+        problems.append("no Deny of sqs:* without TLS")
+    for st in _statements(doc):
+        if st.get("Effect") == "Allow" and st.get("Condition") != {"ArnEquals": {"aws:SourceArn": TOPIC}}:
+            problems.append(f"Allow {st.get('Sid')} is not bound to the topic")
+    return problems
+
+
+def test_topic_policy_lets_only_the_producer_publish_and_the_queue_subscribe(sam: dict[str, Any]) -> None:
+    assert topic_policy_problems(sam) == []
+
+
+def test_queue_policy_denies_every_sender_but_the_topic(sam: dict[str, Any]) -> None:
+    assert queue_policy_problems(sam) == []
+
+
+def _topic_doc(sam: dict[str, Any]) -> dict[str, Any]:
+    return sam["Resources"]["HighValueOrderTopicPolicy"]["Properties"]["PolicyDocument"]
+
+
+def _drop_sid(sid: str) -> Any:
+    def widen(sam: dict[str, Any]) -> None:
+        doc = _topic_doc(sam)
+        doc["Statement"] = [st for st in doc["Statement"] if st.get("Sid") != sid]
+
+    return widen
+
+
+def _allow_anyone_to_publish(sam: dict[str, Any]) -> None:
+    _topic_doc(sam)["Statement"].append(
+        {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": TOPIC}
+    )
+
+
+def _no_topic_policy(sam: dict[str, Any]) -> None:
+    del sam["Resources"]["HighValueOrderTopicPolicy"]
+
+
+@pytest.mark.parametrize(
+    ("widen", "must_mention"),
+    [
+        (_drop_sid("DenyPublishButByTheProducer"), "but the producer role"),
+        (_drop_sid("DenySubscribeButTheQueue"), "high-value queue"),
+        (_drop_sid("DenyInsecureTransport"), "without TLS"),
+        (_allow_anyone_to_publish, "Allow Everyone"),
+        (_no_topic_policy, "0 AWS::SNS::TopicPolicy"),
+    ],
+)
+def test_topic_policy_checker_reports_a_widened_policy(sam: dict[str, Any], widen: Any, must_mention: str) -> None:
+    widened = copy.deepcopy(sam)
+    widen(widened)
+    problems = topic_policy_problems(widened)
+    assert any(must_mention in p for p in problems), problems
+
+
+def test_queue_policy_checker_reports_a_missing_sender_deny(sam: dict[str, Any]) -> None:
+    widened = copy.deepcopy(sam)
+    doc = widened["Resources"]["HighValueQueuePolicy"]["Properties"]["PolicyDocument"]
+    doc["Statement"] = [st for st in doc["Statement"] if st.get("Sid") != "DenyAnySenderButTheTopic"]
+    assert any("every sender but the topic" in p for p in queue_policy_problems(widened))
+
+
+def test_log_level_is_a_closed_list(sam: dict[str, Any]) -> None:
+    """A free-form RUST_LOG could switch on output no redaction was written for."""
+    level = sam["Parameters"]["LogLevel"]
+    assert level["AllowedValues"] == ["error", "warn", "info", "debug"]
+    assert level["Default"] in level["AllowedValues"]
+
+
 # --------------------------------------------------------------------------- storage
 
 

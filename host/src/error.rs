@@ -7,20 +7,11 @@ use std::path::PathBuf;
 pub(crate) const PLUGIN_MESSAGE_MAX: usize = 512;
 
 /// Text that came out of a plugin, made fit for reports and logs: it is
-/// untrusted and may carry personal data, so words that look like an e-mail
-/// address are blanked and the whole is cut to `max` bytes.
+/// untrusted and may carry personal data, so e-mail addresses, phone and
+/// card numbers are blanked ([`redact`](crate::order::redact::redact)) and
+/// the whole is cut to `max` bytes.
 pub(crate) fn plugin_text(message: &str, max: usize) -> String {
-    let redacted = message
-        .split(' ')
-        .map(|word| {
-            if word.contains('@') {
-                "[redacted]"
-            } else {
-                word
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+    let redacted = crate::order::redact::redact(message);
     if redacted.len() <= max {
         return redacted;
     }
@@ -175,6 +166,10 @@ mod tests {
         assert_eq!(
             plugin_text("customer ana@example.com is blocked", 512),
             "customer [redacted] is blocked"
+        );
+        assert_eq!(
+            plugin_text("call +49 151 1234567, card 4111 1111 1111 1111", 512),
+            "call [redacted], card [redacted]"
         );
         let Failure::Refused { message } = Failure::refused("bad <bo@b.io>") else {
             unreachable!()

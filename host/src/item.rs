@@ -165,12 +165,8 @@ impl HighValueMessage {
     /// Parses and re-validates a message body: the queue is an input like any other.
     pub fn from_json(body: &str) -> Result<HighValueMessage, crate::order::OrderError> {
         let de = &mut serde_json::Deserializer::from_str(body);
-        let m: HighValueMessage = serde_path_to_error::deserialize(de).map_err(|e| {
-            crate::order::OrderError::Invalid {
-                field: e.path().to_string(),
-                message: e.into_inner().to_string(),
-            }
-        })?;
+        let m: HighValueMessage = serde_path_to_error::deserialize(de)
+            .map_err(crate::order::OrderError::from_path_error)?;
         Ok(HighValueMessage {
             order: m.order.validate()?,
             decision: m.decision,

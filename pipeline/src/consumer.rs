@@ -6,6 +6,7 @@
 //! item instead of adding one.
 
 use crate::ports::ItemStore;
+use orderflow_host::order::redact::{is_plain_name, redact};
 use orderflow_host::transforms::TransformTrace;
 use orderflow_host::{HighValueMessage, Item, TransformChain};
 use serde::Serialize;
@@ -60,7 +61,11 @@ pub fn message_body(body: &str) -> Result<String, String> {
     }
     match serde_json::from_str::<Envelope>(body) {
         Ok(e) if e.kind == "Notification" => Ok(e.message),
-        Ok(e) => Err(format!("an SNS {} envelope, not a Notification", e.kind)),
+        // The type is the sender's text: repeated only when it is a plain name.
+        Ok(e) if is_plain_name(&e.kind) => {
+            Err(format!("an SNS {} envelope, not a Notification", e.kind))
+        }
+        Ok(_) => Err("an SNS envelope of another type, not a Notification".into()),
         Err(_) => Ok(body.to_string()),
     }
 }
@@ -190,8 +195,9 @@ async fn store_prepared<S: ItemStore>(
                         order_id: item.order_id.clone(),
                         timestamp: item.timestamp.clone(),
                     },
+                    // The store's own message may quote what it was sent.
                     Some(Err(e)) => ConsumerOutcome::Failed {
-                        reason: format!("store: {e}"),
+                        reason: format!("store: {}", redact(&e.to_string())),
                         permanent: !e.retryable,
                     },
                     None => ConsumerOutcome::Failed {

@@ -9,6 +9,7 @@
 //! travels in the message body; message attributes are a filtering aid.
 
 use crate::ports::{OutgoingMessage, PublishOutcome, Publisher};
+use orderflow_host::order::redact::redact;
 use orderflow_host::order::{Parsed, is_valid_id};
 use orderflow_host::{Decision, HighValueMessage, Order, PublishedDecision, RuleSet};
 use serde::Serialize;
@@ -227,9 +228,11 @@ fn log_decision(order: &Order, d: &Decision) {
         .map(|t| format!("{}@{}", t.plugin, t.version))
         .collect();
     let micros: u64 = d.trace.iter().map(|t| t.micros).sum();
+    // By key only: a rule may copy anything from the order into a value.
+    let attributes: Vec<String> = d.attributes.keys().map(|k| redact(k)).collect();
     tracing::info!(
         order_id = %order.order_id, stage = "rules", revision = %d.revision, plugins = ?plugins,
-        high_value = d.high_value, rejected = d.rejected.is_some(), attributes = ?d.attributes,
+        high_value = d.high_value, rejected = d.rejected.is_some(), attributes = ?attributes,
         micros, "order decided"
     );
 }
@@ -278,6 +281,8 @@ async fn publish_all<P: Publisher>(
                         retryable: true, ..
                     }) if attempt < PUBLISH_ATTEMPTS => todo.push(m),
                     Some(PublishOutcome::Failed { reason, .. }) => {
+                        // SNS's own message may quote what it was sent.
+                        let reason = redact(reason);
                         tracing::error!(entry = %m.id, attempt, "publish failed: {reason}");
                         done.push((
                             index_of[&m.id],

@@ -60,6 +60,11 @@ pub const CRATES: &[Vendored] = &[
         files: &[
             ("src/lib.rs", include_str!("../../../order/src/lib.rs")),
             ("src/parse.rs", include_str!("../../../order/src/parse.rs")),
+            ("src/error.rs", include_str!("../../../order/src/error.rs")),
+            (
+                "src/redact.rs",
+                include_str!("../../../order/src/redact.rs"),
+            ),
         ],
     },
 ];

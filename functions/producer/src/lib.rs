@@ -27,6 +27,7 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method, header};
 use base64::Engine;
 use orderflow_host::RuleSet;
+use orderflow_host::order::redact::{redact, serde_message};
 use orderflow_host::order::{OrderError, Parsed};
 use orderflow_pipeline::Publisher;
 use orderflow_pipeline::decision_log::DecisionRecord;
@@ -145,9 +146,10 @@ fn parse_http(request: ApiGatewayV2httpRequest) -> Result<Vec<Parsed>, HttpError
     let routed = request.request_context.route_key.as_deref() == Some("POST /orders")
         || path.trim_end_matches('/').ends_with("/orders");
     if !routed {
+        // The path is the caller's text, and is logged: blanked like any.
         return Err(http_error(
             404,
-            format!("no route for {method} {path}: use POST /orders"),
+            format!("no route for {method} {}: use POST /orders", redact(path)),
         ));
     }
     if method != Method::POST {
@@ -195,12 +197,18 @@ pub fn parse_event(event: &Value) -> Result<Request, EventError> {
     if let Some(v) = event.get("version").and_then(Value::as_str)
         && v != "2.0"
     {
+        // The caller's text: repeated only when it looks like a version.
+        let v = if v.len() <= 8 && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            v
+        } else {
+            "(not shown)"
+        };
         return Err(EventError::Http(format!(
             "payload format version {v:?}, expected \"2.0\""
         )));
     }
-    let request: ApiGatewayV2httpRequest =
-        serde_json::from_value(event.clone()).map_err(|e| EventError::Http(e.to_string()))?;
+    let request: ApiGatewayV2httpRequest = serde_json::from_value(event.clone())
+        .map_err(|e| EventError::Http(serde_message(&e.to_string())))?;
     Ok(Request::Http(parse_http(request)))
 }
 
