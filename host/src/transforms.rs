@@ -5,7 +5,6 @@
 use crate::bindings::{self, transform::exports::orderflow::plugin::transform as wit};
 use crate::error::{Failure, PluginError};
 use crate::item::{Field, Item, KEY_FIELDS, Value};
-use crate::limits::ELEMENT_BYTES;
 use crate::manifest::{Manifest, OnError, PluginSpec};
 use crate::plugin::{Chain, Plugin};
 use crate::runtime::Runtime;
@@ -71,26 +70,12 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
                 crate::error::plugin_text(&f.name, 64)
             )));
         }
-        size += ELEMENT_BYTES + f.name.len() as u64;
         let value = match f.value {
-            wit::Value::Text(s) => {
-                size += s.len() as u64;
-                Value::Text(s)
-            }
+            wit::Value::Text(s) => Value::Text(s),
             wit::Value::Integer(i) => Value::Integer(i),
             wit::Value::Boolean(b) => Value::Boolean(b),
-            wit::Value::TextList(l) => {
-                size += l
-                    .iter()
-                    .map(|s| ELEMENT_BYTES + s.len() as u64)
-                    .sum::<u64>();
-                Value::TextList(l)
-            }
+            wit::Value::TextList(l) => Value::TextList(l),
             wit::Value::TextMap(m) => {
-                size += m
-                    .iter()
-                    .map(|(k, v)| ELEMENT_BYTES + (k.len() + v.len()) as u64)
-                    .sum::<u64>();
                 let n = m.len();
                 let map: std::collections::BTreeMap<_, _> = m.into_iter().collect();
                 if map.len() != n {
@@ -102,10 +87,12 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
                 Value::TextMap(map)
             }
         };
-        out.push(Field {
+        let field = Field {
             name: f.name,
             value,
-        });
+        };
+        size += field.output_bytes();
+        out.push(field);
     }
     if size > limit {
         return Err(Failure::OutputTooLarge { size, limit });
