@@ -169,7 +169,7 @@ async fn a_transform_past_its_deadline_fails_the_order_for_a_retry_not_rejects_i
         transforms: vec![PluginSpec {
             // Only the deadline can stop this loop: fuel is plentiful.
             limits: orderflow_host::limits::LimitOverrides {
-                fuel: Some(u64::MAX / 2),
+                fuel: Some(orderflow_host::limits::MAX_FUEL),
                 timeout_ms: Some(5),
                 ..Default::default()
             },
@@ -210,7 +210,7 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
     let queue = MemoryQueue::default();
     // Only the deadline can stop this loop: fuel is plentiful.
     let deadline = looping_rule(LimitOverrides {
-        fuel: Some(u64::MAX / 2),
+        fuel: Some(orderflow_host::limits::MAX_FUEL),
         timeout_ms: Some(5),
         ..Default::default()
     });
