@@ -49,6 +49,7 @@ ALLOWED["ConsumerRole"] = {
     ("sqs:ReceiveMessage", _canon({"Fn::GetAtt": ["HighValueQueue", "Arn"]})),
     ("sqs:DeleteMessage", _canon({"Fn::GetAtt": ["HighValueQueue", "Arn"]})),
     ("sqs:GetQueueAttributes", _canon({"Fn::GetAtt": ["HighValueQueue", "Arn"]})),
+    ("sqs:SendMessage", _canon({"Fn::GetAtt": ["HighValueDLQ", "Arn"]})),
     ("dynamodb:BatchWriteItem", _canon({"Fn::GetAtt": ["OrdersTable", "Arn"]})),
     ("s3:GetObject", _canon(PLUGINS)),
     ("logs:CreateLogStream", _canon({"Fn::GetAtt": ["ConsumerLogGroup", "Arn"]})),
@@ -69,6 +70,7 @@ ENV_VARS = {
     },
     "ConsumerFunction": {
         "ORDERFLOW_TABLE_NAME",
+        "ORDERFLOW_DLQ_URL",
         "ORDERFLOW_PLUGIN_BUCKET",
         "ORDERFLOW_MANIFEST_KEY",
         "ORDERFLOW_REFRESH_SECONDS",
@@ -517,6 +519,14 @@ def test_queue_policy_checker_reports_a_missing_sender_deny(sam: dict[str, Any])
     doc = widened["Resources"]["HighValueQueuePolicy"]["Properties"]["PolicyDocument"]
     doc["Statement"] = [st for st in doc["Statement"] if st.get("Sid") != "DenyAnySenderButTheTopic"]
     assert any("every sender but the topic" in p for p in queue_policy_problems(widened))
+
+
+def test_consumer_dead_letters_to_the_dlq(sam: dict[str, Any]) -> None:
+    """A permanent failure goes to the DLQ at once: its URL, and a grant to send there only."""
+    env = _props(sam, "ConsumerFunction")["Environment"]["Variables"]
+    assert env["ORDERFLOW_DLQ_URL"] == {"Ref": "HighValueDLQ"}
+    sends = {res for action, res in ALLOWED["ConsumerRole"] if action == "sqs:SendMessage"}
+    assert sends == {_canon({"Fn::GetAtt": ["HighValueDLQ", "Arn"]})}
 
 
 def test_log_level_is_a_closed_list(sam: dict[str, Any]) -> None:

@@ -19,4 +19,7 @@ pub mod ports;
 pub mod producer;
 pub mod reload;
 
-pub use ports::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
+pub use ports::{
+    DeadLetter, DeadLetters, ItemStore, NoDeadLetters, OutgoingMessage, PublishOutcome, Publisher,
+    StoreError,
+};
