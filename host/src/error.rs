@@ -93,6 +93,10 @@ pub enum Failure {
     Fuel { limit: u64 },
     #[error("exceeded its deadline of {limit_ms} ms")]
     Timeout { limit_ms: u64 },
+    /// The invocation had less time left than the plugin's deadline, and
+    /// that ran out: not the plugin's doing, so worth another try.
+    #[error("stopped when the invocation's remaining {left_ms} ms ran out")]
+    InvocationDeadline { left_ms: u64 },
     #[error("exceeded its memory cap of {limit} bytes")]
     Memory { limit: u64 },
     #[error("returned {size} bytes, over its cap of {limit} (max_output_bytes)")]
@@ -121,7 +125,10 @@ impl Failure {
     /// how loaded the machine is, and pool slots free up. Fuel, memory, a
     /// trap or a plugin's own refusal give the same answer every time.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Failure::Timeout { .. } | Failure::Capacity { .. })
+        matches!(
+            self,
+            Failure::Timeout { .. } | Failure::InvocationDeadline { .. } | Failure::Capacity { .. }
+        )
     }
 
     /// A short stable tag for logs and metrics.
@@ -129,6 +136,7 @@ impl Failure {
         match self {
             Failure::Fuel { .. } => "fuel",
             Failure::Timeout { .. } => "timeout",
+            Failure::InvocationDeadline { .. } => "invocation_deadline",
             Failure::Memory { .. } => "memory",
             Failure::OutputTooLarge { .. } => "output_size",
             Failure::Trap { .. } => "trap",

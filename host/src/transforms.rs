@@ -103,7 +103,7 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
 impl TransformPlugin {
     /// Runs the transform on one item and checks the fields it returns.
     pub fn apply(&self, item: &Item) -> Result<(Vec<Field>, Cost), PluginError> {
-        self.call(item)
+        self.call(item, None)
     }
 }
 
@@ -154,10 +154,20 @@ impl TransformChain {
     /// Runs every transform in order. The first failure with
     /// `on_error: reject` stops the order: its error is returned with the
     /// trace so far.
-    pub fn apply(&self, mut item: Item) -> (Result<Item, PluginError>, Vec<TransformTrace>) {
+    pub fn apply(&self, item: Item) -> (Result<Item, PluginError>, Vec<TransformTrace>) {
+        self.apply_until(item, None)
+    }
+
+    /// As [`apply`](Self::apply), with every call's deadline cut to what
+    /// is left before `until`.
+    pub fn apply_until(
+        &self,
+        mut item: Item,
+        until: Option<std::time::Instant>,
+    ) -> (Result<Item, PluginError>, Vec<TransformTrace>) {
         let mut trace = Vec::with_capacity(self.plugins.len());
         for t in &self.plugins {
-            match t.apply(&item) {
+            match t.call(&item, until) {
                 Ok((fields, cost)) => {
                     item.fields = fields;
                     trace.push(TransformTrace {

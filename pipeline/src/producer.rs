@@ -139,6 +139,18 @@ pub async fn produce<P: Publisher>(
     publisher: &P,
     orders: Vec<Parsed>,
 ) -> Vec<ProducerResult> {
+    produce_until(rules, publisher, orders, None).await
+}
+
+/// As [`produce`], with every rule call's deadline cut to what is left
+/// before `until`: a Lambda's end, less the time it needs to publish and
+/// answer. An order whose rule is cut off is `failed`, to send again.
+pub async fn produce_until<P: Publisher>(
+    rules: &RuleSet,
+    publisher: &P,
+    orders: Vec<Parsed>,
+    until: Option<std::time::Instant>,
+) -> Vec<ProducerResult> {
     let mut results = Vec::with_capacity(orders.len());
     let mut pending: Vec<(usize, OutgoingMessage)> = Vec::new();
     for parsed in orders {
@@ -162,7 +174,7 @@ pub async fn produce<P: Publisher>(
                 continue;
             }
         };
-        let decision = rules.evaluate(&order);
+        let decision = rules.evaluate_until(&order, until);
         log_decision(&order, &decision);
         let mut message = None;
         let outcome = if let Some(r) = &decision.rejected {

@@ -254,3 +254,71 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
         other => panic!("{other:?}"),
     }
 }
+
+/// A call's deadline is cut to the invocation's remaining time: a rule or
+/// transform whose own deadline is 10 s stops when the invocation's time
+/// is up, and the order is a retryable failure, not a verdict.
+#[tokio::test]
+async fn a_plugin_call_is_cut_off_at_the_invocations_end_for_a_retry() {
+    use orderflow_host::limits::{LimitOverrides, MAX_FUEL};
+    use orderflow_pipeline::consumer::consume_all_until;
+    use orderflow_pipeline::producer::produce_until;
+    use std::time::{Duration, Instant};
+    let slow = LimitOverrides {
+        fuel: Some(MAX_FUEL),
+        timeout_ms: Some(10_000),
+        ..Default::default()
+    };
+    let rules = looping_rule(slow);
+    let queue = MemoryQueue::default();
+    let started = Instant::now();
+    let until = Some(started + Duration::from_millis(50));
+    let results = produce_until(&rules, &queue, parse_orders(&order_lines(1)), until).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    match &results[0].outcome {
+        ProducerOutcome::Failed { reason } => assert!(
+            reason.contains("invocation's remaining") && reason.contains("send the order again"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    let (_, transforms) = load(&Manifest {
+        rules: vec![],
+        transforms: vec![PluginSpec {
+            limits: slow,
+            ..spec("hostile-transform", json!({"behaviour": "loop"}))
+        }],
+    });
+    let (rules, _) = chains(("normalize", json!({})));
+    let published = produce(&rules, &queue, parse_orders(&order_lines(1))).await;
+    assert!(matches!(
+        published[0].outcome,
+        ProducerOutcome::Published { .. }
+    ));
+    let body = published[0].message.as_ref().unwrap().to_json();
+    let message = IncomingMessage {
+        message_id: "m1".into(),
+        body,
+    };
+    let started = Instant::now();
+    let until = Some(started + Duration::from_millis(50));
+    let store = MemoryStore::default();
+    let r = consume_all_until(&transforms, &store, &[message], until).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    match &r[0].outcome {
+        ConsumerOutcome::Failed { reason, permanent } => {
+            assert!(reason.contains("invocation's remaining"), "{reason}");
+            assert!(!permanent, "retried, not dead-lettered");
+        }
+        other => panic!("{other:?}"),
+    }
+}

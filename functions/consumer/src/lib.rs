@@ -19,7 +19,9 @@
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use orderflow_host::TransformChain;
-use orderflow_pipeline::consumer::{ConsumerOutcome, ConsumerResult, IncomingMessage, consume_all};
+use orderflow_pipeline::consumer::{
+    ConsumerOutcome, ConsumerResult, IncomingMessage, consume_all_until,
+};
 use orderflow_pipeline::reload::{PluginCache, RefreshError};
 use orderflow_pipeline::{DeadLetter, DeadLetters, ItemStore, NoDeadLetters};
 use std::sync::Arc;
@@ -60,10 +62,11 @@ pub async fn consume_batch<S: ItemStore, D: DeadLetters>(
     store: &S,
     dead_letters: &D,
     event: &SqsEvent,
+    until: Option<Instant>,
 ) -> Result<(SqsBatchResponse, Vec<ConsumerResult>), HandlerError> {
     let started = Instant::now();
     let messages = messages(event)?;
-    let results = consume_all(transforms, store, &messages).await;
+    let results = consume_all_until(transforms, store, &messages, until).await;
     let letters: Vec<DeadLetter> = results
         .iter()
         .zip(&messages)
@@ -154,10 +157,28 @@ impl<S: ItemStore, D: DeadLetters> Consumer<S, D> {
         Ok(self.handle_with_results(event).await?.0)
     }
 
+    /// As [`handle`](Self::handle), every transform call cut off at `until`
+    /// (the invocation's end less what writing and answering take).
+    pub async fn handle_until(
+        &self,
+        event: SqsEvent,
+        until: Instant,
+    ) -> Result<SqsBatchResponse, HandlerError> {
+        Ok(self.handle_with_results_until(event, Some(until)).await?.0)
+    }
+
     /// As [`handle`](Self::handle), with each record's result (for reports and tests).
     pub async fn handle_with_results(
         &self,
         event: SqsEvent,
+    ) -> Result<(SqsBatchResponse, Vec<ConsumerResult>), HandlerError> {
+        self.handle_with_results_until(event, None).await
+    }
+
+    async fn handle_with_results_until(
+        &self,
+        event: SqsEvent,
+        until: Option<Instant>,
     ) -> Result<(SqsBatchResponse, Vec<ConsumerResult>), HandlerError> {
         let transforms = self.plugins.current().await.inspect_err(|e| {
             tracing::error!(
@@ -165,8 +186,14 @@ impl<S: ItemStore, D: DeadLetters> Consumer<S, D> {
                 "failing the whole batch: no transform chain: {e}"
             )
         })?;
-        consume_batch(&transforms.set, &self.store, &self.dead_letters, &event)
-            .await
-            .inspect_err(|e| tracing::error!("{e}"))
+        consume_batch(
+            &transforms.set,
+            &self.store,
+            &self.dead_letters,
+            &event,
+            until,
+        )
+        .await
+        .inspect_err(|e| tracing::error!("{e}"))
     }
 }

@@ -16,7 +16,8 @@ async fn main() -> Result<(), Error> {
         (f.config.dlq_url.clone()).map(|url| SqsDeadLetters::new(clients::sqs(&f.sdk), url));
     let consumer = &Consumer::new(f.plugins, table).with_dead_letters(dead_letters);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        consumer.handle(event.payload).await.map_err(Error::from)
+        let until = function::plugins_until(event.context.deadline);
+        (consumer.handle_until(event.payload, until).await).map_err(Error::from)
     }))
     .await
 }

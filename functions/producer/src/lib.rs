@@ -32,7 +32,7 @@ use orderflow_host::order::{OrderError, Parsed};
 use orderflow_pipeline::Publisher;
 use orderflow_pipeline::decision_log::DecisionRecord;
 use orderflow_pipeline::ports::{DecisionLog, NoDecisionLog};
-use orderflow_pipeline::producer::{ProducerOutcome, ProducerResult, produce};
+use orderflow_pipeline::producer::{ProducerOutcome, ProducerResult, produce_until};
 use orderflow_pipeline::reload::{PluginCache, RefreshError};
 use serde::Serialize;
 use serde_json::Value;
@@ -275,9 +275,18 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
 
     /// Runs the current rule set over `orders` and publishes the high-value ones.
     pub async fn process(&self, orders: Vec<Parsed>) -> Result<Response, RefreshError> {
+        self.process_until(orders, None).await
+    }
+
+    /// As [`process`](Self::process), every rule call cut off at `until`.
+    pub async fn process_until(
+        &self,
+        orders: Vec<Parsed>,
+        until: Option<Instant>,
+    ) -> Result<Response, RefreshError> {
         let started = Instant::now();
         let rules = self.plugins.current().await?;
-        let produced = produce(&rules.set, &self.publisher, orders).await;
+        let produced = produce_until(&rules.set, &self.publisher, orders, until).await;
         self.log_decisions(&produced).await;
         let mut summary = Summary::default();
         let results: Vec<OrderResult> = produced
@@ -330,13 +339,23 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
 
     /// One Lambda event → its answer.
     pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
+        self.handle_until(event, None).await
+    }
+
+    /// As [`handle`](Self::handle), every rule call cut off at `until` (the
+    /// invocation's end less what answering takes).
+    pub async fn handle_until(
+        &self,
+        event: Value,
+        until: Option<Instant>,
+    ) -> Result<Value, HandlerError> {
         match parse_event(&event) {
             Err(e) => {
                 tracing::error!(error = %e, "unreadable event");
                 Err(e.into())
             }
             Ok(Request::Direct(orders)) => {
-                let response = self.process(orders).await?;
+                let response = self.process_until(orders, until).await?;
                 Ok(serde_json::to_value(response).expect("responses serialise"))
             }
             Ok(Request::Http(Err(e))) => {
@@ -346,7 +365,7 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
                     &serde_json::json!({ "error": e.message }),
                 ))
             }
-            Ok(Request::Http(Ok(orders))) => Ok(match self.process(orders).await {
+            Ok(Request::Http(Ok(orders))) => Ok(match self.process_until(orders, until).await {
                 Ok(r) => http_response(if r.summary.failed > 0 { 503 } else { 200 }, &r),
                 Err(e) => http_response(
                     503,
