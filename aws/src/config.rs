@@ -396,10 +396,10 @@ mod tests {
                 .unwrap()
                 .ends_with("/orderflow-dev-high-value-dlq")
         );
-        let without = env(&[(TABLE_NAME, "t"), (PLUGIN_BUCKET, "b-1")]);
+        let without = env(&[(TABLE_NAME, "orders"), (PLUGIN_BUCKET, "b-1")]);
         assert_eq!(ConsumerConfig::from_lookup(without).unwrap().dlq_url, None);
         let e = ConsumerConfig::from_lookup(env(&[
-            (TABLE_NAME, "t"),
+            (TABLE_NAME, "orders"),
             (PLUGIN_BUCKET, "b-1"),
             (DLQ_URL, "dlq"),
         ]))
