@@ -91,8 +91,19 @@ pub struct PluginError {
 pub enum Failure {
     #[error("ran out of fuel (limit {limit})")]
     Fuel { limit: u64 },
+    /// The deadline came although the fuel would have stopped the call
+    /// first at normal speed: the machine was slow, so worth another try.
     #[error("exceeded its deadline of {limit_ms} ms")]
     Timeout { limit_ms: u64 },
+    /// The deadline came, and the fuel outlasts it at normal speed
+    /// ([`FUEL_PER_MS`](crate::limits::FUEL_PER_MS)): the same call would
+    /// miss it on every try, so it is final.
+    #[error(
+        "exceeded its deadline of {limit_ms} ms, which its fuel of {fuel} outlasts at normal speed, \
+         so every try would: lower fuel to {} or raise timeout_ms",
+        limit_ms.saturating_mul(crate::limits::FUEL_PER_MS)
+    )]
+    DeadlineAtNormalSpeed { limit_ms: u64, fuel: u64 },
     /// The invocation had less time left than the plugin's deadline, and
     /// that ran out: not the plugin's doing, so worth another try.
     #[error("stopped when the invocation's remaining {left_ms} ms ran out")]
@@ -121,9 +132,11 @@ impl Failure {
         }
     }
 
-    /// Whether trying again may succeed: a wall-clock deadline depends on
-    /// how loaded the machine is, and pool slots free up. Fuel, memory, a
-    /// trap or a plugin's own refusal give the same answer every time.
+    /// Whether trying again may succeed: a deadline the fuel would have
+    /// beaten at normal speed depends on how loaded the machine is (one it
+    /// would not, does not), the invocation's end and pool slots free up.
+    /// Fuel, memory, a trap or a plugin's own refusal give the same answer
+    /// every time.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -135,7 +148,7 @@ impl Failure {
     pub fn kind(&self) -> &'static str {
         match self {
             Failure::Fuel { .. } => "fuel",
-            Failure::Timeout { .. } => "timeout",
+            Failure::Timeout { .. } | Failure::DeadlineAtNormalSpeed { .. } => "timeout",
             Failure::InvocationDeadline { .. } => "invocation_deadline",
             Failure::Memory { .. } => "memory",
             Failure::OutputTooLarge { .. } => "output_size",

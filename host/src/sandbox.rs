@@ -419,6 +419,14 @@ impl<W: World> Sandbox<W> {
             },
             Some(Trap::Interrupt) => match clamped {
                 Some(left_ms) => Failure::InvocationDeadline { left_ms },
+                None if self.limits.fuel
+                    > crate::limits::FUEL_PER_MS.saturating_mul(self.limits.timeout_ms) =>
+                {
+                    Failure::DeadlineAtNormalSpeed {
+                        limit_ms: self.limits.timeout_ms,
+                        fuel: self.limits.fuel,
+                    }
+                }
                 None => Failure::Timeout {
                     limit_ms: self.limits.timeout_ms,
                 },
