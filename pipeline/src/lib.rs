@@ -15,6 +15,7 @@
 pub mod consumer;
 pub mod decision_log;
 pub mod embedded;
+pub mod failed_answers;
 pub mod ports;
 pub mod producer;
 pub mod reload;

@@ -13,7 +13,9 @@
 //! reason) or `failed` (high-value but could not be published after
 //! retries, or a rule hit its deadline or a full instance pool: the caller
 //! should send it again; the consumer's writes are idempotent, so a repeat
-//! is harmless).
+//! is harmless). An order answered `failed` 3 times for the same cause is
+//! `rejected` the 4th time, saying so (`orderflow_pipeline::failed_answers`),
+//! so every order gets a final answer.
 //!
 //! A direct invocation answers the results as JSON, and fails the
 //! invocation only for an event it cannot read or when no rule set can be
@@ -31,6 +33,7 @@ use orderflow_host::order::redact::{redact, serde_message};
 use orderflow_host::order::{OrderError, Parsed};
 use orderflow_pipeline::Publisher;
 use orderflow_pipeline::decision_log::DecisionRecord;
+use orderflow_pipeline::failed_answers::FailedAnswers;
 use orderflow_pipeline::ports::{DecisionLog, NoDecisionLog};
 use orderflow_pipeline::producer::{ProducerOutcome, ProducerResult, produce_until};
 use orderflow_pipeline::reload::{PluginCache, RefreshError};
@@ -251,6 +254,9 @@ pub struct Producer<P, D = NoDecisionLog> {
     pub plugins: Arc<PluginCache<RuleSet>>,
     pub publisher: P,
     pub decision_log: D,
+    /// How often each order was answered `failed` for one cause: past the
+    /// cap the answer is final.
+    pub failed_answers: FailedAnswers,
 }
 
 impl<P: Publisher> Producer<P> {
@@ -259,6 +265,7 @@ impl<P: Publisher> Producer<P> {
             plugins,
             publisher,
             decision_log: NoDecisionLog,
+            failed_answers: FailedAnswers::default(),
         }
     }
 }
@@ -270,6 +277,7 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
             plugins: self.plugins,
             publisher: self.publisher,
             decision_log: log,
+            failed_answers: self.failed_answers,
         }
     }
 
@@ -293,7 +301,11 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
             .into_iter()
             .enumerate()
             .map(|(index, r)| {
-                match &r.outcome {
+                let outcome = match &r.order_id {
+                    Some(id) => self.failed_answers.settle(id, r.outcome),
+                    None => r.outcome,
+                };
+                match &outcome {
                     ProducerOutcome::Published { .. } => summary.published += 1,
                     ProducerOutcome::NotHighValue => summary.not_high_value += 1,
                     ProducerOutcome::Rejected { .. } => summary.rejected += 1,
@@ -302,7 +314,7 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
                 OrderResult {
                     index,
                     order_id: r.order_id,
-                    outcome: r.outcome,
+                    outcome,
                 }
             })
             .collect();
