@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -527,6 +528,72 @@ def test_consumer_dead_letters_to_the_dlq(sam: dict[str, Any]) -> None:
     assert env["ORDERFLOW_DLQ_URL"] == {"Ref": "HighValueDLQ"}
     sends = {res for action, res in ALLOWED["ConsumerRole"] if action == "sqs:SendMessage"}
     assert sends == {_canon({"Fn::GetAtt": ["HighValueDLQ", "Arn"]})}
+
+
+PLUGIN_WRITES = {
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:RestoreObject",
+    "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectTagging",
+    "s3:DeleteObjectVersionTagging",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+}
+
+
+def plugin_writer_problems(template: dict[str, Any]) -> list[str]:
+    """Why someone other than the publisher principal may change what is under plugins/."""
+    param = template.get("Parameters", {}).get("PluginPublisherArn")
+    if not param:
+        return ["no PluginPublisherArn parameter"]
+    problems = []
+    if "Default" in param:
+        problems.append("PluginPublisherArn has a Default: a stack must name its publisher")
+    doc = template["Resources"]["PluginBucketPolicy"]["Properties"]["PolicyDocument"]
+    want = {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "PluginPublisherArn"}}}
+    plugins = {"Fn::Sub": "${PluginBucket.Arn}/plugins/*"}
+    denies = [
+        st
+        for st in _statements(doc)
+        if st.get("Effect") == "Deny" and st.get("Principal") == "*" and st.get("Condition") == want
+    ]
+    covered = {a for st in denies if plugins in _as_list(st.get("Resource")) for a in _as_list(st.get("Action"))}
+    missing = PLUGIN_WRITES - covered
+    if missing:
+        problems.append(f"writes under plugins/ not denied to all but the publisher: {sorted(missing)}")
+    for st in _statements(doc):
+        if st.get("Effect") == "Allow":
+            problems.append(f"Allow {st.get('Sid')} in the plugin bucket policy")
+    return problems
+
+
+def test_only_the_publisher_may_change_the_rules(sam: dict[str, Any]) -> None:
+    assert plugin_writer_problems(sam) == []
+    pattern = sam["Parameters"]["PluginPublisherArn"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "arn:aws:iam::123456789012:role/orderflow-publisher")
+    assert re.fullmatch(pattern, "arn:aws:iam::123456789012:user/ops/ana")
+    assert not re.fullmatch(pattern, "*")
+    assert not re.fullmatch(pattern, "arn:aws:iam::123456789012:root")
+
+
+@pytest.mark.parametrize("dropped", ["s3:PutObject", "s3:DeleteObjectVersion", "s3:RestoreObject"])
+def test_plugin_writer_checker_reports_a_write_left_open(sam: dict[str, Any], dropped: str) -> None:
+    widened = copy.deepcopy(sam)
+    for st in widened["Resources"]["PluginBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+        if st.get("Sid") == "OnlyThePublisherChangesPlugins":
+            st["Action"] = [a for a in st["Action"] if a != dropped]
+    assert any(dropped in p for p in plugin_writer_problems(widened))
+
+
+def test_plugin_writer_checker_reports_a_default_publisher(sam: dict[str, Any]) -> None:
+    widened = copy.deepcopy(sam)
+    widened["Parameters"]["PluginPublisherArn"]["Default"] = "arn:aws:iam::123456789012:role/anyone"
+    assert any("Default" in p for p in plugin_writer_problems(widened))
 
 
 def test_log_level_is_a_closed_list(sam: dict[str, Any]) -> None:
