@@ -240,7 +240,7 @@ mod tests {
 
     /// The error for `json`, which an already parsed value must get too
     /// (the producer parses Lambda events before it sees their orders).
-    fn err(json: &str) -> String {
+    pub(crate) fn err(json: &str) -> String {
         let e = Order::from_json(json).unwrap_err().to_string();
         if let Ok(value) = serde_json::from_str::<serde_json::Value>(json) {
             assert_eq!(
@@ -384,58 +384,6 @@ mod tests {
         assert!(
             err(&with("attributes.email", PHONE))
                 .starts_with("attributes.email: invalid type: integer")
-        );
-    }
-
-    #[test]
-    fn the_caps_are_inclusive_and_one_past_is_refused_by_name() {
-        use crate::caps::*;
-        let line = serde_json::json!({"sku": "S".repeat(MAX_SKU_BYTES), "quantity": 1, "unit_price_minor": 1});
-        let attributes: serde_json::Map<String, serde_json::Value> = (0..MAX_ATTRIBUTES)
-            .map(|i| {
-                let name = format!("{i:0>width$}", width = MAX_ATTRIBUTE_NAME_BYTES);
-                (name, "v".repeat(MAX_ATTRIBUTE_VALUE_BYTES).into())
-            })
-            .collect();
-        let order = |lines: usize, attributes: &serde_json::Map<String, serde_json::Value>| {
-            let mut v: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
-            v["lines"] = serde_json::Value::Array(vec![line.clone(); lines]);
-            v["total_minor"] = lines.into();
-            v["attributes"] = attributes.clone().into();
-            v.to_string()
-        };
-        let largest = Order::from_json(&order(MAX_LINES, &attributes)).unwrap();
-        assert_eq!(
-            (largest.lines.len(), largest.attributes.len()),
-            (MAX_LINES, MAX_ATTRIBUTES)
-        );
-        assert_eq!(
-            err(&order(MAX_LINES + 1, &attributes)),
-            "lines: 251 lines, more than the 250 an order may have (the most the stored item \
-             has room for): split the order"
-        );
-        let mut more = attributes.clone();
-        more.insert("extra".into(), "v".into());
-        assert!(err(&order(1, &more)).starts_with("attributes: 33 attributes, more than the 32"));
-        let mut long_value = serde_json::Map::new();
-        long_value.insert(
-            "note".into(),
-            "v".repeat(MAX_ATTRIBUTE_VALUE_BYTES + 1).into(),
-        );
-        assert_eq!(
-            err(&order(1, &long_value)),
-            "attributes.note: 257 bytes, more than the 256 an attribute's value may have"
-        );
-        let mut long_name = serde_json::Map::new();
-        long_name.insert("n".repeat(MAX_ATTRIBUTE_NAME_BYTES + 1), "v".into());
-        assert!(err(&order(1, &long_name)).contains("has 65 bytes: it must have 1 to 64"));
-        let long_sku = with(
-            "lines.0.sku",
-            &format!("\"{}\"", "S".repeat(MAX_SKU_BYTES + 1)),
-        );
-        assert_eq!(
-            err(&long_sku),
-            "lines[0].sku: 65 bytes, more than the 64 a SKU may have"
         );
     }
 

@@ -65,6 +65,7 @@ pub const CRATES: &[Vendored] = &[
                 "src/redact.rs",
                 include_str!("../../../order/src/redact.rs"),
             ),
+            ("src/caps.rs", include_str!("../../../order/src/caps.rs")),
         ],
     },
 ];
