@@ -228,7 +228,7 @@ async fn a_permanent_failure_goes_to_the_dead_letter_queue_at_once_with_its_reas
         "nothing is retried: {:?}",
         failures(&r)
     );
-    let letters = c.dead_letters.letters.lock().unwrap();
+    let letters = c.dead_letters.letters.lock().unwrap().clone();
     let by_id: Vec<(&str, Option<&str>, &str)> = letters
         .iter()
         .map(|l| {
