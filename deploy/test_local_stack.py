@@ -185,6 +185,18 @@ def test_queue_policy_allows_only_the_topic(stack: LocalStack) -> None:
     assert dlq_policy == _props(stack, "HighValueDLQPolicy")["PolicyDocument"]
 
 
+def test_topic_policy_is_the_templates(stack: LocalStack) -> None:
+    """Applied as written (moto stores topic policies without enforcing them,
+    so the smoke tests' publishes still go through)."""
+    attrs = stack.clients.sns.get_topic_attributes(TopicArn=stack.summary["topic_arn"])["Attributes"]
+    policy = json.loads(attrs["Policy"])
+    assert policy == _props(stack, "HighValueOrderTopicPolicy")["PolicyDocument"]
+    producer_role = stack.resolver.resolve({"Fn::GetAtt": ["ProducerRole", "Arn"]})
+    assert producer_role.startswith("arn:aws:iam::") and ":role/" in producer_role
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert [(s["Principal"], s["Action"]) for s in allows] == [({"AWS": producer_role}, "sns:Publish")]
+
+
 def test_event_source_mapping_from_template_but_disabled(stack: LocalStack) -> None:
     want = _props(stack, "ConsumerFunctionHighValueOrders")
     mappings = stack.clients.lambda_.list_event_source_mappings(FunctionName=stack.summary["consumer_function"])[

@@ -49,6 +49,7 @@ ALLOWED["ConsumerRole"] = {
     ("sqs:ReceiveMessage", _canon({"Fn::GetAtt": ["HighValueQueue", "Arn"]})),
     ("sqs:DeleteMessage", _canon({"Fn::GetAtt": ["HighValueQueue", "Arn"]})),
     ("sqs:GetQueueAttributes", _canon({"Fn::GetAtt": ["HighValueQueue", "Arn"]})),
+    ("sqs:SendMessage", _canon({"Fn::GetAtt": ["HighValueDLQ", "Arn"]})),
     ("dynamodb:BatchWriteItem", _canon({"Fn::GetAtt": ["OrdersTable", "Arn"]})),
     ("s3:GetObject", _canon(PLUGINS)),
     ("logs:CreateLogStream", _canon({"Fn::GetAtt": ["ConsumerLogGroup", "Arn"]})),
@@ -69,6 +70,7 @@ ENV_VARS = {
     },
     "ConsumerFunction": {
         "ORDERFLOW_TABLE_NAME",
+        "ORDERFLOW_DLQ_URL",
         "ORDERFLOW_PLUGIN_BUCKET",
         "ORDERFLOW_MANIFEST_KEY",
         "ORDERFLOW_REFRESH_SECONDS",

@@ -15,6 +15,7 @@ pub const REFRESH_SECONDS: &str = "ORDERFLOW_REFRESH_SECONDS";
 pub const CACHE_DIR: &str = "ORDERFLOW_CACHE_DIR";
 pub const DECISION_LOG_BUCKET: &str = "ORDERFLOW_DECISION_LOG_BUCKET";
 pub const DECISION_LOG_PREFIX: &str = "ORDERFLOW_DECISION_LOG_PREFIX";
+pub const DLQ_URL: &str = "ORDERFLOW_DLQ_URL";
 pub const DEFAULT_DECISION_LOG_PREFIX: &str = "decisions/";
 
 pub const DEFAULT_MANIFEST_KEY: &str = "plugins/manifest.json";
@@ -96,6 +97,9 @@ pub struct ProducerConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerConfig {
     pub table_name: String,
+    /// Where a permanent failure goes at once, with its reason; unset, it
+    /// goes back to the queue and reaches the DLQ through redrive.
+    pub dlq_url: Option<String>,
     pub plugins: PluginLocation,
     pub refresh: Duration,
     pub cache_dir: PathBuf,
@@ -155,8 +159,19 @@ impl ConsumerConfig {
     ) -> Result<ConsumerConfig, ConfigError> {
         let table_name = required(&var, TABLE_NAME, "the name of the DynamoDB orders table")?;
         check_table_name(&table_name)?;
+        let dlq_url = optional(&var, DLQ_URL);
+        if let Some(url) = &dlq_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(malformed(
+                DLQ_URL,
+                url,
+                "must be the SQS queue URL of the dead-letter queue",
+            ));
+        }
         Ok(ConsumerConfig {
             table_name,
+            dlq_url,
             plugins: plugin_location(&var)?,
             refresh: refresh(&var)?,
             cache_dir: cache_dir(&var)?,
@@ -369,9 +384,31 @@ mod tests {
             (MANIFEST_KEY, "plugins/prod/manifest.json"),
             (REFRESH_SECONDS, "0"),
             (CACHE_DIR, "/var/cache/x"),
+            (
+                DLQ_URL,
+                "https://sqs.us-east-1.amazonaws.com/123456789012/orderflow-dev-high-value-dlq",
+            ),
         ]))
         .unwrap();
         assert_eq!(c.table_name, "orderflow-dev-orders");
+        assert!(
+            c.dlq_url
+                .unwrap()
+                .ends_with("/orderflow-dev-high-value-dlq")
+        );
+        let without = env(&[(TABLE_NAME, "orders"), (PLUGIN_BUCKET, "b-1")]);
+        assert_eq!(ConsumerConfig::from_lookup(without).unwrap().dlq_url, None);
+        let e = ConsumerConfig::from_lookup(env(&[
+            (TABLE_NAME, "orders"),
+            (PLUGIN_BUCKET, "b-1"),
+            (DLQ_URL, "dlq"),
+        ]))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("ORDERFLOW_DLQ_URL=\"dlq\" is malformed"),
+            "{e}"
+        );
         assert_eq!(c.plugins.prefix(), "plugins/prod/");
         assert_eq!(c.refresh, Duration::ZERO);
         assert_eq!(c.cache_dir, PathBuf::from("/var/cache/x"));

@@ -102,3 +102,42 @@ pub async fn plugin_cache<T: PluginSet>(
     let _ = plugins.current().await;
     Ok(plugins)
 }
+
+/// What a function keeps of its invocation for itself after its plugins:
+/// publishing or writing what they decided, with the SDK's retries, and
+/// answering.
+pub const ANSWER_RESERVE: Duration = Duration::from_secs(3);
+
+/// When plugin calls must be over for an invocation that ends at
+/// `deadline_ms` (milliseconds since the Unix epoch, Lambda's context
+/// deadline): [`ANSWER_RESERVE`] before it, and never before now.
+pub fn plugins_until(deadline_ms: u64) -> std::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    std::time::Instant::now() + left.saturating_sub(ANSWER_RESERVE)
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn plugins_end_the_reserve_before_the_invocation() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let until = plugins_until(now_ms + 10_000);
+        let left = until.saturating_duration_since(Instant::now());
+        assert!(
+            left <= Duration::from_secs(7) && left > Duration::from_secs(6),
+            "{left:?}"
+        );
+        // An invocation already nearly over leaves no time at all.
+        assert!(plugins_until(now_ms + 1_000) <= Instant::now());
+        assert!(plugins_until(0) <= Instant::now());
+    }
+}

@@ -25,6 +25,7 @@ pub mod operator;
 pub mod s3_source;
 pub mod sdk_error;
 pub mod sns;
+pub mod sqs;
 pub mod telemetry;
 
 pub use config::{ConfigError, ConsumerConfig, PluginLocation, ProducerConfig};
@@ -32,3 +33,4 @@ pub use dynamo::DynamoStore;
 pub use operator::{OperatorError, PluginStore};
 pub use s3_source::S3Source;
 pub use sns::SnsPublisher;
+pub use sqs::SqsDeadLetters;

@@ -326,3 +326,27 @@ fn an_unsafe_cache_directory_is_warned_about_without_rust_log() {
         "{stdout}"
     );
 }
+
+/// Every order validation accepts can be stored: the largest one (every cap
+/// of `orderflow_host::order::caps` reached) goes through the example
+/// plugins into the store; one line more is refused up front, by name,
+/// instead of being published and failing in the consumer.
+#[test]
+fn the_largest_accepted_order_is_stored_and_one_past_the_cap_is_refused() {
+    use orderflow_test_support::orders::largest;
+    let dir = tempfile::tempdir().unwrap();
+    let input = format!("{}\n{}\n", largest(false), largest(true));
+    let out = orderflow(&["run", "-", "--json"], dir.path(), Some(&input));
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 2, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(reports[0]["status"], "stored", "{}", reports[0]);
+    assert_eq!(reports[0]["high_value"], true);
+    assert_eq!(stored_items(dir.path()), 1);
+    assert_eq!(reports[1]["status"], "rejected");
+    assert_eq!(
+        reports[1]["error"],
+        "lines: 251 lines, more than the 250 an order may have (the most the stored item has \
+         room for): split the order"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

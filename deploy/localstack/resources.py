@@ -69,6 +69,19 @@ def _apply_queue_policy(ctx: Ctx, logical_id: str, props: dict[str, Any]) -> Opt
     return None
 
 
+def _apply_topic_policy(ctx: Ctx, logical_id: str, props: dict[str, Any]) -> Optional[str]:
+    sns = ctx.clients.sns
+    document = props["PolicyDocument"]
+    for topic_arn in props["Topics"]:
+        live = sns.get_topic_attributes(TopicArn=topic_arn).get("Attributes", {})
+        if _norm_attr(live.get("Policy")) == document:
+            ctx.already(f"{logical_id} (AWS::SNS::TopicPolicy) on {topic_arn}")
+            continue
+        sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(document))
+        ctx.applied(f"{logical_id} (AWS::SNS::TopicPolicy): sns.set_topic_attributes Policy on {topic_arn}")
+    return None
+
+
 def _apply_bucket_policy(ctx: Ctx, logical_id: str, props: dict[str, Any]) -> Optional[str]:
     s3 = ctx.clients.s3
     bucket, document = props["Bucket"], props["PolicyDocument"]
@@ -138,6 +151,7 @@ def _apply_metric_filter(ctx: Ctx, logical_id: str, props: dict[str, Any]) -> Op
 RESOURCE_APPLIERS: dict[str, Callable[[Ctx, str, dict[str, Any]], Optional[str]]] = {
     "AWS::SNS::Subscription": _apply_subscription,
     "AWS::SQS::QueuePolicy": _apply_queue_policy,
+    "AWS::SNS::TopicPolicy": _apply_topic_policy,
     "AWS::S3::BucketPolicy": _apply_bucket_policy,
     "AWS::CloudWatch::Alarm": _apply_alarm,
     "AWS::Logs::MetricFilter": _apply_metric_filter,

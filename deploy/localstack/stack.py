@@ -23,7 +23,10 @@ from .template import CODE_KEY, TEMPLATE, code_bucket_name, placeholder_zip, res
 
 DEFAULT_STACK_NAME = "orderflow-local"
 DEFAULT_REGION = "us-east-1"
-DEFAULT_PARAMETERS = {"StageName": "local"}
+# PluginPublisherArn has no default in the template; moto does not apply
+# the bucket policy that names it (see test_plugin_bucket_policy_is_not_applied).
+LOCAL_PUBLISHER_ARN = "arn:aws:iam::123456789012:role/orderflow-local-publisher"
+DEFAULT_PARAMETERS = {"StageName": "local", "PluginPublisherArn": LOCAL_PUBLISHER_ARN}
 
 # JSON key -> stack Output holding it.
 OUTPUT_KEYS = {

@@ -7,20 +7,11 @@ use std::path::PathBuf;
 pub(crate) const PLUGIN_MESSAGE_MAX: usize = 512;
 
 /// Text that came out of a plugin, made fit for reports and logs: it is
-/// untrusted and may carry personal data, so words that look like an e-mail
-/// address are blanked and the whole is cut to `max` bytes.
+/// untrusted and may carry personal data, so e-mail addresses, phone and
+/// card numbers are blanked ([`redact`](crate::order::redact::redact)) and
+/// the whole is cut to `max` bytes.
 pub(crate) fn plugin_text(message: &str, max: usize) -> String {
-    let redacted = message
-        .split(' ')
-        .map(|word| {
-            if word.contains('@') {
-                "[redacted]"
-            } else {
-                word
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+    let redacted = crate::order::redact::redact(message);
     if redacted.len() <= max {
         return redacted;
     }
@@ -100,8 +91,23 @@ pub struct PluginError {
 pub enum Failure {
     #[error("ran out of fuel (limit {limit})")]
     Fuel { limit: u64 },
+    /// The deadline came although the fuel would have stopped the call
+    /// first at normal speed: the machine was slow, so worth another try.
     #[error("exceeded its deadline of {limit_ms} ms")]
     Timeout { limit_ms: u64 },
+    /// The deadline came, and the fuel outlasts it at normal speed
+    /// ([`FUEL_PER_MS`](crate::limits::FUEL_PER_MS)): the same call would
+    /// miss it on every try, so it is final.
+    #[error(
+        "exceeded its deadline of {limit_ms} ms, which its fuel of {fuel} outlasts at normal speed, \
+         so every try would: lower fuel to {} or raise timeout_ms",
+        limit_ms.saturating_mul(crate::limits::FUEL_PER_MS)
+    )]
+    DeadlineAtNormalSpeed { limit_ms: u64, fuel: u64 },
+    /// The invocation had less time left than the plugin's deadline, and
+    /// that ran out: not the plugin's doing, so worth another try.
+    #[error("stopped when the invocation's remaining {left_ms} ms ran out")]
+    InvocationDeadline { left_ms: u64 },
     #[error("exceeded its memory cap of {limit} bytes")]
     Memory { limit: u64 },
     #[error("returned {size} bytes, over its cap of {limit} (max_output_bytes)")]
@@ -126,18 +132,24 @@ impl Failure {
         }
     }
 
-    /// Whether trying again may succeed: a wall-clock deadline depends on
-    /// how loaded the machine is, and pool slots free up. Fuel, memory, a
-    /// trap or a plugin's own refusal give the same answer every time.
+    /// Whether trying again may succeed: a deadline the fuel would have
+    /// beaten at normal speed depends on how loaded the machine is (one it
+    /// would not, does not), the invocation's end and pool slots free up.
+    /// Fuel, memory, a trap or a plugin's own refusal give the same answer
+    /// every time.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Failure::Timeout { .. } | Failure::Capacity { .. })
+        matches!(
+            self,
+            Failure::Timeout { .. } | Failure::InvocationDeadline { .. } | Failure::Capacity { .. }
+        )
     }
 
     /// A short stable tag for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
             Failure::Fuel { .. } => "fuel",
-            Failure::Timeout { .. } => "timeout",
+            Failure::Timeout { .. } | Failure::DeadlineAtNormalSpeed { .. } => "timeout",
+            Failure::InvocationDeadline { .. } => "invocation_deadline",
             Failure::Memory { .. } => "memory",
             Failure::OutputTooLarge { .. } => "output_size",
             Failure::Trap { .. } => "trap",
@@ -175,6 +187,10 @@ mod tests {
         assert_eq!(
             plugin_text("customer ana@example.com is blocked", 512),
             "customer [redacted] is blocked"
+        );
+        assert_eq!(
+            plugin_text("call +49 151 1234567, card 4111 1111 1111 1111", 512),
+            "call [redacted], card [redacted]"
         );
         let Failure::Refused { message } = Failure::refused("bad <bo@b.io>") else {
             unreachable!()

@@ -25,6 +25,25 @@ pub struct Field {
     pub value: Value,
 }
 
+impl Field {
+    /// What the field counts towards `max_output_bytes`: the bytes of its
+    /// strings plus [`ELEMENT_BYTES`](crate::limits::ELEMENT_BYTES) for
+    /// the field and for each list item and map entry.
+    pub fn output_bytes(&self) -> u64 {
+        use crate::limits::ELEMENT_BYTES;
+        let value = match &self.value {
+            Value::Text(s) => s.len() as u64,
+            Value::Integer(_) | Value::Boolean(_) => 0,
+            Value::TextList(l) => l.iter().map(|s| ELEMENT_BYTES + s.len() as u64).sum(),
+            Value::TextMap(m) => m
+                .iter()
+                .map(|(k, v)| ELEMENT_BYTES + (k.len() + v.len()) as u64)
+                .sum(),
+        };
+        ELEMENT_BYTES + self.name.len() as u64 + value
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
     pub order_id: String,
@@ -110,6 +129,13 @@ impl Item {
         serde_json::Value::Object(map)
     }
 
+    /// What the item's fields count towards a transform's
+    /// `max_output_bytes`: a transform that passes them through returns at
+    /// least this much.
+    pub fn output_bytes(&self) -> u64 {
+        self.fields.iter().map(Field::output_bytes).sum()
+    }
+
     /// Approximate stored size (names plus values), for DynamoDB's 400 KB cap.
     pub fn size_bytes(&self) -> usize {
         let value = |v: &Value| match v {
@@ -165,12 +191,8 @@ impl HighValueMessage {
     /// Parses and re-validates a message body: the queue is an input like any other.
     pub fn from_json(body: &str) -> Result<HighValueMessage, crate::order::OrderError> {
         let de = &mut serde_json::Deserializer::from_str(body);
-        let m: HighValueMessage = serde_path_to_error::deserialize(de).map_err(|e| {
-            crate::order::OrderError::Invalid {
-                field: e.path().to_string(),
-                message: e.into_inner().to_string(),
-            }
-        })?;
+        let m: HighValueMessage = serde_path_to_error::deserialize(de)
+            .map_err(crate::order::OrderError::from_path_error)?;
         Ok(HighValueMessage {
             order: m.order.validate()?,
             decision: m.decision,

@@ -38,7 +38,11 @@ impl<W: World> Plugin<W> {
 
     /// Runs one call and checks the answer. A failure carries what the
     /// call cost, as a success does.
-    pub(crate) fn call(&self, input: &W::Input) -> Result<(W::Output, Cost), PluginError> {
+    pub(crate) fn call(
+        &self,
+        input: &W::Input,
+        until: Option<std::time::Instant>,
+    ) -> Result<(W::Output, Cost), PluginError> {
         let fail = |failure, cost| PluginError {
             plugin: self.sandbox.plugin.to_string(),
             failure,
@@ -46,7 +50,7 @@ impl<W: World> Plugin<W> {
         };
         let (answer, cost) = self
             .sandbox
-            .call(W::order(input), |bindings, store| {
+            .call(W::order(input), until, |bindings, store| {
                 bindings.call(store, input)
             })
             .map_err(|(failure, cost)| fail(failure, cost))?;

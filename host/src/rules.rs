@@ -117,7 +117,7 @@ pub struct Verdict {
 impl RulePlugin {
     /// Evaluates one order in the sandbox and checks what came back.
     pub fn evaluate(&self, order: &Arc<Order>) -> Result<(Verdict, Cost), PluginError> {
-        self.call(order)
+        self.call(order, None)
     }
 }
 
@@ -191,6 +191,17 @@ pub type RuleSet = Chain<bindings::rule::RulePlugin>;
 
 impl RuleSet {
     pub fn evaluate(&self, order: &Arc<Order>) -> Decision {
+        self.evaluate_until(order, None)
+    }
+
+    /// As [`evaluate`](Self::evaluate), with every call's deadline cut to
+    /// what is left before `until` (the invocation's end, less the time
+    /// its caller needs to answer).
+    pub fn evaluate_until(
+        &self,
+        order: &Arc<Order>,
+        until: Option<std::time::Instant>,
+    ) -> Decision {
         let mut d = Decision {
             order_id: order.order_id.clone(),
             revision: self.revision.clone(),
@@ -203,7 +214,7 @@ impl RuleSet {
         };
         let mut owner: BTreeMap<String, String> = BTreeMap::new();
         for rule in &self.plugins {
-            match rule.evaluate(order) {
+            match rule.call(order, until) {
                 Ok((v, cost)) => {
                     d.high_value |= v.high_value;
                     d.reasons.push(format!("{}: {}", rule.name, v.reason));

@@ -238,7 +238,7 @@ impl<W: World> Sandbox<W> {
         component: &Component,
     ) -> Result<(Store<State>, Instance), String> {
         let mut store = self.new_store();
-        self.arm(&mut store);
+        self.arm(&mut store, None);
         let instance = W::linker(runtime)
             .instantiate(&mut store, component)
             .map_err(|e| format!("instantiate: {e:#}"))?;
@@ -246,9 +246,9 @@ impl<W: World> Sandbox<W> {
         match bindings.configure(&mut store, &self.config) {
             Ok(Ok(())) => {}
             Ok(Err(message)) => return Err(format!("configure: {message}")),
-            Err(e) => return Err(format!("configure: {}", self.classify(e, &store))),
+            Err(e) => return Err(format!("configure: {}", self.classify(e, &store, None))),
         }
-        self.arm(&mut store);
+        self.arm(&mut store, None);
         Ok((store, instance))
     }
 
@@ -272,7 +272,7 @@ impl<W: World> Sandbox<W> {
     /// with the fuel it burnt.
     fn start(&self) -> Result<Warm<W>, (StartError, u64)> {
         let mut store = self.new_store();
-        self.arm(&mut store);
+        self.arm(&mut store, None);
         let bindings = W::instantiate(&self.pre, &mut store).map_err(|e| {
             // Instantiation can run a core module's start function (a trap,
             // fuel, the memory cap) or find the pool full; any other error
@@ -285,7 +285,7 @@ impl<W: World> Sandbox<W> {
             } else if e.downcast_ref::<Trap>().is_none() && !store.data().memory_denied {
                 StartError::Link(format!("{e:#}"))
             } else {
-                StartError::Failed(self.classify(e, &store))
+                StartError::Failed(self.classify(e, &store, None))
             }
         });
         let bindings = bindings.map_err(|e| (e, self.fuel_spent(&store)))?;
@@ -309,7 +309,7 @@ impl<W: World> Sandbox<W> {
                 self.fuel_spent(&store),
             )),
             Err(e) => Err((
-                StartError::Failed(self.classify(e, &store)),
+                StartError::Failed(self.classify(e, &store, None)),
                 self.fuel_spent(&store),
             )),
         }
@@ -322,13 +322,18 @@ impl<W: World> Sandbox<W> {
             .saturating_sub(store.get_fuel().unwrap_or(0))
     }
 
-    fn arm(&self, store: &mut Store<State>) {
+    /// Fuel and deadline for one call. The deadline is the plugin's own,
+    /// or what is left before `until` (the invocation's end) when that is
+    /// sooner: answered then, then too late for the caller. Returns the
+    /// time left when it, not the plugin's deadline, is the limit.
+    fn arm(&self, store: &mut Store<State>, until: Option<Instant>) -> Option<u64> {
         store
             .set_fuel(self.limits.fuel)
             .expect("fuel is enabled on the engine");
-        let ticks = self
-            .limits
-            .timeout_ms
+        let left = until.map(|u| u.saturating_duration_since(Instant::now()).as_millis() as u64);
+        let clamped = left.filter(|&ms| ms < self.limits.timeout_ms);
+        let ticks = clamped
+            .unwrap_or(self.limits.timeout_ms)
             .div_ceil(TICK.as_millis() as u64)
             .max(1);
         // One extra tick: the tick in progress may be almost over.
@@ -337,6 +342,7 @@ impl<W: World> Sandbox<W> {
         let state = store.data_mut();
         state.log_left = LOG_BUDGET;
         state.memory_denied = false;
+        clamped
     }
 
     fn put_back(&self, warm: Warm<W>) {
@@ -352,6 +358,7 @@ impl<W: World> Sandbox<W> {
     pub(crate) fn call<R>(
         &self,
         order: CurrentOrder,
+        until: Option<Instant>,
         f: impl FnOnce(&W, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<(R, Cost), (Failure, Cost)> {
         let started = Instant::now();
@@ -370,7 +377,7 @@ impl<W: World> Sandbox<W> {
                 (failure, Cost { fuel, micros })
             })?,
         };
-        self.arm(&mut warm.store);
+        let clamped = self.arm(&mut warm.store, until);
         warm.store.data_mut().order = order;
         let result = f(&warm.bindings, &mut warm.store);
         warm.store.data_mut().order = None;
@@ -395,12 +402,12 @@ impl<W: World> Sandbox<W> {
                 self.put_back(warm);
                 Ok((r, cost))
             }
-            Err(e) => Err((self.classify(e, &warm.store), cost)),
+            Err(e) => Err((self.classify(e, &warm.store, clamped), cost)),
         }
     }
 
     /// Names the limit a trap came from.
-    fn classify(&self, e: wasmtime::Error, store: &Store<State>) -> Failure {
+    fn classify(&self, e: wasmtime::Error, store: &Store<State>, clamped: Option<u64>) -> Failure {
         if store.data().memory_denied {
             return Failure::Memory {
                 limit: self.limits.memory_bytes,
@@ -410,8 +417,19 @@ impl<W: World> Sandbox<W> {
             Some(Trap::OutOfFuel) => Failure::Fuel {
                 limit: self.limits.fuel,
             },
-            Some(Trap::Interrupt) => Failure::Timeout {
-                limit_ms: self.limits.timeout_ms,
+            Some(Trap::Interrupt) => match clamped {
+                Some(left_ms) => Failure::InvocationDeadline { left_ms },
+                None if self.limits.fuel
+                    > crate::limits::FUEL_PER_MS.saturating_mul(self.limits.timeout_ms) =>
+                {
+                    Failure::DeadlineAtNormalSpeed {
+                        limit_ms: self.limits.timeout_ms,
+                        fuel: self.limits.fuel,
+                    }
+                }
+                None => Failure::Timeout {
+                    limit_ms: self.limits.timeout_ms,
+                },
             },
             Some(Trap::UnreachableCodeReached) => Failure::Trap {
                 message: "unreachable executed (a panic or abort in the plugin)".into(),

@@ -5,7 +5,6 @@
 use crate::bindings::{self, transform::exports::orderflow::plugin::transform as wit};
 use crate::error::{Failure, PluginError};
 use crate::item::{Field, Item, KEY_FIELDS, Value};
-use crate::limits::ELEMENT_BYTES;
 use crate::manifest::{Manifest, OnError, PluginSpec};
 use crate::plugin::{Chain, Plugin};
 use crate::runtime::Runtime;
@@ -71,26 +70,12 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
                 crate::error::plugin_text(&f.name, 64)
             )));
         }
-        size += ELEMENT_BYTES + f.name.len() as u64;
         let value = match f.value {
-            wit::Value::Text(s) => {
-                size += s.len() as u64;
-                Value::Text(s)
-            }
+            wit::Value::Text(s) => Value::Text(s),
             wit::Value::Integer(i) => Value::Integer(i),
             wit::Value::Boolean(b) => Value::Boolean(b),
-            wit::Value::TextList(l) => {
-                size += l
-                    .iter()
-                    .map(|s| ELEMENT_BYTES + s.len() as u64)
-                    .sum::<u64>();
-                Value::TextList(l)
-            }
+            wit::Value::TextList(l) => Value::TextList(l),
             wit::Value::TextMap(m) => {
-                size += m
-                    .iter()
-                    .map(|(k, v)| ELEMENT_BYTES + (k.len() + v.len()) as u64)
-                    .sum::<u64>();
                 let n = m.len();
                 let map: std::collections::BTreeMap<_, _> = m.into_iter().collect();
                 if map.len() != n {
@@ -102,10 +87,12 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
                 Value::TextMap(map)
             }
         };
-        out.push(Field {
+        let field = Field {
             name: f.name,
             value,
-        });
+        };
+        size += field.output_bytes();
+        out.push(field);
     }
     if size > limit {
         return Err(Failure::OutputTooLarge { size, limit });
@@ -116,7 +103,7 @@ fn from_wit(fields: Vec<wit::Field>, limit: u64) -> Result<Vec<Field>, Failure> 
 impl TransformPlugin {
     /// Runs the transform on one item and checks the fields it returns.
     pub fn apply(&self, item: &Item) -> Result<(Vec<Field>, Cost), PluginError> {
-        self.call(item)
+        self.call(item, None)
     }
 }
 
@@ -167,10 +154,20 @@ impl TransformChain {
     /// Runs every transform in order. The first failure with
     /// `on_error: reject` stops the order: its error is returned with the
     /// trace so far.
-    pub fn apply(&self, mut item: Item) -> (Result<Item, PluginError>, Vec<TransformTrace>) {
+    pub fn apply(&self, item: Item) -> (Result<Item, PluginError>, Vec<TransformTrace>) {
+        self.apply_until(item, None)
+    }
+
+    /// As [`apply`](Self::apply), with every call's deadline cut to what
+    /// is left before `until`.
+    pub fn apply_until(
+        &self,
+        mut item: Item,
+        until: Option<std::time::Instant>,
+    ) -> (Result<Item, PluginError>, Vec<TransformTrace>) {
         let mut trace = Vec::with_capacity(self.plugins.len());
         for t in &self.plugins {
-            match t.apply(&item) {
+            match t.call(&item, until) {
                 Ok((fields, cost)) => {
                     item.fields = fields;
                     trace.push(TransformTrace {

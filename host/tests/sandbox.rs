@@ -116,7 +116,46 @@ fn the_wall_clock_deadline_stops_a_loop_fuel_would_allow() {
             ..Default::default()
         },
     );
-    assert_eq!(failure(&rule), Failure::Timeout { limit_ms: 20 });
+    // Its fuel outlasts the deadline at normal speed: every try would miss
+    // it, so the failure is final, and says what to change.
+    let f = failure(&rule);
+    assert_eq!(
+        f,
+        Failure::DeadlineAtNormalSpeed {
+            limit_ms: 20,
+            fuel: u64::MAX / 2
+        }
+    );
+    assert!(!f.is_transient());
+    assert!(
+        f.to_string()
+            .ends_with("so every try would: lower fuel to 200000000 or raise timeout_ms"),
+        "{f}"
+    );
+}
+
+#[test]
+fn a_deadline_is_transient_only_when_the_fuel_would_have_run_out_first_at_normal_speed() {
+    use orderflow_host::limits::FUEL_PER_MS;
+    // log-flood makes 100,000 host calls: about 80,000 fuel a ms here, far
+    // below normal speed, so it meets a 5 ms deadline long before its fuel.
+    let within = |fuel| LimitOverrides {
+        fuel: Some(fuel),
+        timeout_ms: Some(5),
+        ..Default::default()
+    };
+    let slow = hostile("log-flood", within(5 * FUEL_PER_MS));
+    let f = failure(&slow);
+    assert_eq!(f, Failure::Timeout { limit_ms: 5 });
+    assert!(f.is_transient(), "at normal speed the fuel ends it first");
+    still_serves(&slow);
+    let outlasting = hostile("log-flood", within(5 * FUEL_PER_MS + 1));
+    let f = failure(&outlasting);
+    assert!(
+        matches!(f, Failure::DeadlineAtNormalSpeed { limit_ms: 5, .. }),
+        "{f:?}"
+    );
+    assert!(!f.is_transient());
 }
 
 #[test]
@@ -138,7 +177,13 @@ fn timeout_obeyed_and_violated() {
         cost.micros
     );
     let tight = hostile(burn, limits(5));
-    assert_eq!(failure(&tight), Failure::Timeout { limit_ms: 5 });
+    assert_eq!(
+        failure(&tight),
+        Failure::DeadlineAtNormalSpeed {
+            limit_ms: 5,
+            fuel: u64::MAX / 2
+        }
+    );
 }
 
 #[test]

@@ -75,6 +75,22 @@ pub const MAX_MEMORY_BYTES: u64 = 64 << 20;
 /// The longest deadline a manifest may ask for: a Lambda evaluating a batch
 /// cannot wait longer for one plugin call anyway.
 pub const MAX_TIMEOUT_MS: u64 = 60_000;
+/// Fuel one millisecond of a plugin's code burns at normal speed: about
+/// 12 million was measured for a tight loop on the 2-core build machine
+/// under load (`hostile-rule` `burn:N`, fuel over wall time), so 10 million
+/// is what any machine the functions run on does at least when not
+/// overloaded.
+pub const FUEL_PER_MS: u64 = 10_000_000;
+/// The most fuel a manifest may give one call: what [`MAX_TIMEOUT_MS`]
+/// burns at normal speed. More could never be spent before the longest
+/// deadline, and only hides a plugin that loops.
+pub const MAX_FUEL: u64 = FUEL_PER_MS * MAX_TIMEOUT_MS;
+/// The most calls one instance may serve. Reuse carries an instance's
+/// memory from one order to the next, so one customer's data may reach
+/// the next order's rule; the cap bounds how far, and how long a plugin
+/// that leaks keeps its memory.
+pub const MAX_CALLS_PER_INSTANCE: u32 = 1_000;
+
 /// The largest result a manifest may allow. A rule's answer travels in an
 /// SNS message (256 KiB with the order), a transform's in a DynamoDB item
 /// (400 KB); an answer past those is refused by the producer or the
@@ -125,6 +141,12 @@ impl LimitOverrides {
             }
         }
         let capped = [
+            ("fuel", self.fuel, MAX_FUEL),
+            (
+                "max_calls_per_instance",
+                self.max_calls_per_instance.map(u64::from),
+                u64::from(MAX_CALLS_PER_INSTANCE),
+            ),
             ("memory_bytes", self.memory_bytes, MAX_MEMORY_BYTES),
             ("timeout_ms", self.timeout_ms, MAX_TIMEOUT_MS),
             ("max_output_bytes", self.max_output_bytes, MAX_OUTPUT_BYTES),
@@ -213,6 +235,38 @@ mod tests {
                 ..Default::default()
             })
             .starts_with("max_code_bytes 33554433 is above")
+        );
+    }
+
+    #[test]
+    fn fuel_and_instance_reuse_are_capped() {
+        let ok = LimitOverrides {
+            fuel: Some(MAX_FUEL),
+            max_calls_per_instance: Some(MAX_CALLS_PER_INSTANCE),
+            ..Default::default()
+        };
+        assert_eq!(ok.check(), Ok(()));
+        assert_eq!(MAX_FUEL, 600_000_000_000);
+        assert_eq!(
+            LimitOverrides {
+                fuel: Some(u64::MAX / 2),
+                ..Default::default()
+            }
+            .check()
+            .unwrap_err(),
+            format!(
+                "fuel {} is above the host's maximum 600000000000",
+                u64::MAX / 2
+            )
+        );
+        assert_eq!(
+            LimitOverrides {
+                max_calls_per_instance: Some(u32::MAX),
+                ..Default::default()
+            }
+            .check()
+            .unwrap_err(),
+            "max_calls_per_instance 4294967295 is above the host's maximum 1000"
         );
     }
 

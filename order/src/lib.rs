@@ -5,8 +5,13 @@
 //! rule would otherwise have to distrust: known currency, positive
 //! quantities, a total that matches its lines.
 
+pub mod caps;
+mod error;
 mod parse;
+pub mod redact;
 
+pub use error::OrderError;
+use error::invalid;
 pub use parse::{Parsed, parse_orders};
 
 use serde::{Deserialize, Serialize};
@@ -38,22 +43,6 @@ pub struct Order {
     /// `created_at` as seconds since the epoch, filled in by validation.
     #[serde(skip)]
     created_at_secs: i64,
-}
-
-/// Why an order was refused, naming the field at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OrderError {
-    #[error("invalid order JSON: {0}")]
-    Json(String),
-    #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
-}
-
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> OrderError {
-    OrderError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    }
 }
 
 /// Identifiers become storage keys and file names: keep them to a safe
@@ -121,17 +110,8 @@ impl Order {
     fn deserialize_checked<'de>(
         de: impl serde::Deserializer<'de, Error = serde_json::Error>,
     ) -> Result<Order, OrderError> {
-        let order: Order = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                OrderError::Json(inner.to_string())
-            } else if path == "." {
-                invalid("order", strip_position(&inner.to_string()))
-            } else {
-                invalid(path, strip_position(&inner.to_string()))
-            }
-        })?;
+        let order: Order =
+            serde_path_to_error::deserialize(de).map_err(OrderError::from_path_error)?;
         order.validate()
     }
 
@@ -146,25 +126,37 @@ impl Order {
         .map_err(|e| {
             invalid(
                 "created_at",
-                format!("not an RFC 3339 timestamp ({e}): {:?}", self.created_at),
+                format!("not an RFC 3339 timestamp ({e}), e.g. 2026-11-24T10:15:00Z"),
             )
         })?;
         if !at.offset().is_utc() {
             return Err(invalid(
                 "created_at",
-                format!("must be UTC (Z or +00:00), got {:?}", self.created_at),
+                format!("must be UTC (Z or +00:00), not the offset {}", at.offset()),
             ));
         }
         self.created_at_secs = at.unix_timestamp();
         if iso_currency::Currency::from_code(&self.currency.to_ascii_uppercase()).is_none() {
+            // Three letters cannot be personal data, and name the typo.
+            let given = if self.currency.len() == 3
+                && self.currency.bytes().all(|b| b.is_ascii_alphabetic())
+            {
+                format!(" {:?}", self.currency)
+            } else {
+                format!(
+                    " (a 3-letter code such as \"EUR\", not {} characters)",
+                    self.currency.chars().count()
+                )
+            };
             return Err(invalid(
                 "currency",
-                format!("unknown ISO-4217 currency code {:?}", self.currency),
+                format!("unknown ISO-4217 currency code{given}"),
             ));
         }
         if self.lines.is_empty() {
             return Err(invalid("lines", "an order needs at least one line"));
         }
+        caps::check(&self)?;
         let mut sum: u64 = 0;
         for (i, line) in self.lines.iter().enumerate() {
             if line.sku.is_empty() {
@@ -187,15 +179,24 @@ impl Order {
         if sum > i64::MAX as u64 {
             return Err(invalid(
                 "total_minor",
-                format!("{sum} is more than the largest total stored ({})", i64::MAX),
+                format!(
+                    "the lines add up to more than the largest total stored ({})",
+                    i64::MAX
+                ),
             ));
         }
+        // Neither amount is repeated: a number typed into an amount may be
+        // a phone or card number.
         if sum != self.total_minor {
             return Err(invalid(
                 "total_minor",
                 format!(
-                    "{} does not match the lines, which add up to {sum}",
-                    self.total_minor
+                    "does not match the lines: it must be the sum of quantity × unit_price_minor ({} than that sum)",
+                    if self.total_minor > sum {
+                        "more"
+                    } else {
+                        "less"
+                    }
                 ),
             ));
         }
@@ -213,15 +214,6 @@ impl Order {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("an order always serialises")
-    }
-}
-
-/// serde_json appends "at line 1 column 42"; for a field error the path is
-/// the better locator.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
     }
 }
 
@@ -248,7 +240,7 @@ mod tests {
 
     /// The error for `json`, which an already parsed value must get too
     /// (the producer parses Lambda events before it sees their orders).
-    fn err(json: &str) -> String {
+    pub(crate) fn err(json: &str) -> String {
         let e = Order::from_json(json).unwrap_err().to_string();
         if let Ok(value) = serde_json::from_str::<serde_json::Value>(json) {
             assert_eq!(
@@ -287,7 +279,7 @@ mod tests {
     fn errors_name_the_field() {
         assert_eq!(
             err(&with("lines.0.quantity", "-2")),
-            "lines[0].quantity: invalid value: integer `-2`, expected u32"
+            "lines[0].quantity: invalid value: integer, expected u32"
         );
         assert_eq!(
             err(&with("lines.0.quantity", "0")),
@@ -299,7 +291,8 @@ mod tests {
         );
         assert_eq!(
             err(&with("total_minor", "125001")),
-            "total_minor: 125001 does not match the lines, which add up to 125000"
+            "total_minor: does not match the lines: it must be the sum of quantity × \
+             unit_price_minor (more than that sum)"
         );
         assert!(
             err(&with("created_at", "\"2026-11-24T10:15:00+01:00\""))
@@ -331,13 +324,66 @@ mod tests {
             "lines": [{"sku": "S", "quantity": 1, "unit_price_minor": 9_223_372_036_854_775_808u64}]
         });
         assert!(
-            err(&huge.to_string()).starts_with("total_minor: 9223372036854775808 is more than"),
+            err(&huge.to_string())
+                .starts_with("total_minor: the lines add up to more than the largest total"),
             "{}",
             err(&huge.to_string())
         );
         assert!(
             err(&with("total_minor", "12.5"))
                 .starts_with("total_minor: invalid type: floating point")
+        );
+    }
+
+    #[test]
+    fn no_error_repeats_the_value_given() {
+        const EMAIL: &str = "\"ana.pii@example.com\"";
+        const PHONE: &str = "4915112345678";
+        let mut cases: Vec<(String, &str)> = [
+            "order_id",
+            "customer_id",
+            "created_at",
+            "currency",
+            "total_minor",
+            "lines",
+            "lines.0.quantity",
+            "lines.0.unit_price_minor",
+            "attributes",
+        ]
+        .iter()
+        .map(|f| (with(f, EMAIL), *f))
+        .collect();
+        for f in [
+            "total_minor",
+            "lines.0.unit_price_minor",
+            "currency",
+            "attributes.phone",
+        ] {
+            cases.push((with(f, PHONE), f));
+        }
+        let keyed = SAMPLE.replacen("\"channel\": \"web\"", "\"ana.pii@example.com\": 1", 1);
+        cases.push((keyed, "an attribute keyed by an address"));
+        let unknown = SAMPLE.replacen("{", "{\"+4915112345678\": 1, ", 1);
+        cases.push((unknown, "an unknown field named by a number"));
+        for (json, what) in cases {
+            let e = err(&json);
+            assert!(
+                !e.contains("pii") && !e.contains("example") && !e.contains(PHONE),
+                "{what}: {e}"
+            );
+        }
+        assert_eq!(
+            err(&with("currency", EMAIL)),
+            "currency: unknown ISO-4217 currency code (a 3-letter code such as \"EUR\", \
+             not 19 characters)"
+        );
+        assert_eq!(
+            err(&with("lines.0.quantity", EMAIL)),
+            "lines[0].quantity: invalid type: string, expected u32"
+        );
+        assert!(
+            err(&with("attributes.email", PHONE))
+                .starts_with("attributes.email: invalid type: integer")
         );
     }
 

@@ -6,6 +6,7 @@
 //! item instead of adding one.
 
 use crate::ports::ItemStore;
+use orderflow_host::order::redact::{is_plain_name, redact};
 use orderflow_host::transforms::TransformTrace;
 use orderflow_host::{HighValueMessage, Item, TransformChain};
 use serde::Serialize;
@@ -60,7 +61,11 @@ pub fn message_body(body: &str) -> Result<String, String> {
     }
     match serde_json::from_str::<Envelope>(body) {
         Ok(e) if e.kind == "Notification" => Ok(e.message),
-        Ok(e) => Err(format!("an SNS {} envelope, not a Notification", e.kind)),
+        // The type is the sender's text: repeated only when it is a plain name.
+        Ok(e) if is_plain_name(&e.kind) => {
+            Err(format!("an SNS {} envelope, not a Notification", e.kind))
+        }
+        Ok(_) => Err("an SNS envelope of another type, not a Notification".into()),
         Err(_) => Ok(body.to_string()),
     }
 }
@@ -87,6 +92,18 @@ pub async fn consume_all<S: ItemStore>(
     store: &S,
     messages: &[IncomingMessage],
 ) -> Vec<ConsumerResult> {
+    consume_all_until(transforms, store, messages, None).await
+}
+
+/// As [`consume_all`], with every transform call's deadline cut to what is
+/// left before `until` (a Lambda's end, less the time it needs to write
+/// and answer); a message cut off is a retryable failure.
+pub async fn consume_all_until<S: ItemStore>(
+    transforms: &TransformChain,
+    store: &S,
+    messages: &[IncomingMessage],
+    until: Option<Instant>,
+) -> Vec<ConsumerResult> {
     let started = Instant::now();
     let prepared: Vec<Prepared<'_>> = messages
         .iter()
@@ -94,7 +111,7 @@ pub async fn consume_all<S: ItemStore>(
             let parsed = message_body(&m.body)
                 .and_then(|b| HighValueMessage::from_json(&b).map_err(|e| e.to_string()));
             match parsed {
-                Ok(msg) => prepare(transforms, &m.message_id, Cow::Owned(msg)),
+                Ok(msg) => prepare(transforms, &m.message_id, Cow::Owned(msg), until),
                 Err(reason) => {
                     tracing::error!(message_id = %m.message_id, stage = "consume", "malformed message: {reason}");
                     Prepared {
@@ -117,7 +134,7 @@ pub async fn consume_message<S: ItemStore>(
     message_id: &str,
     msg: &HighValueMessage,
 ) -> ConsumerResult {
-    let prepared = prepare(transforms, message_id, Cow::Borrowed(msg));
+    let prepared = prepare(transforms, message_id, Cow::Borrowed(msg), None);
     store_prepared(store, vec![prepared], Instant::now())
         .await
         .pop()
@@ -149,9 +166,10 @@ fn prepare<'a>(
     transforms: &TransformChain,
     message_id: &str,
     msg: Cow<'a, HighValueMessage>,
+    until: Option<Instant>,
 ) -> Prepared<'a> {
     let order_id = Some(msg.order.order_id.clone());
-    let (item, trace) = transforms.apply(Item::new(&msg.order, &msg.decision));
+    let (item, trace) = transforms.apply_until(Item::new(&msg.order, &msg.decision), until);
     // Until the store answers, a ready item's result is a retryable failure.
     let (reason, permanent, item) = match item {
         Ok(item) if item.size_bytes() > MAX_ITEM_BYTES => (
@@ -190,8 +208,9 @@ async fn store_prepared<S: ItemStore>(
                         order_id: item.order_id.clone(),
                         timestamp: item.timestamp.clone(),
                     },
+                    // The store's own message may quote what it was sent.
                     Some(Err(e)) => ConsumerOutcome::Failed {
-                        reason: format!("store: {e}"),
+                        reason: format!("store: {}", redact(&e.to_string())),
                         permanent: !e.retryable,
                     },
                     None => ConsumerOutcome::Failed {

@@ -26,7 +26,7 @@ struct Queued {
 pub struct MemoryQueue {
     queue: Mutex<VecDeque<Queued>>,
     next_id: Mutex<u64>,
-    /// Messages that failed `MAX_RECEIVES` times, with their last reason.
+    /// Messages that failed for good or `MAX_RECEIVES` times, with their last reason.
     pub dead_letters: Mutex<Vec<(IncomingMessage, String)>>,
 }
 
@@ -68,9 +68,11 @@ impl MemoryQueue {
             .collect()
     }
 
-    /// A failed message returns to the queue, or past the limit to the DLQ.
-    fn fail(&self, m: Queued, reason: String) {
-        if m.receives >= MAX_RECEIVES {
+    /// A failed message returns to the queue, or to the DLQ at once when it
+    /// would fail the same way again (as the consumer function does), or
+    /// past the receive limit.
+    fn fail(&self, m: Queued, reason: String, permanent: bool) {
+        if permanent || m.receives >= MAX_RECEIVES {
             tracing::error!(message_id = %m.message.message_id, receives = m.receives, "moved to the dead-letter queue: {reason}");
             self.dead_letters
                 .lock()
@@ -215,7 +217,9 @@ pub async fn run(
             };
             match &r.outcome {
                 ConsumerOutcome::Stored { .. } => {}
-                ConsumerOutcome::Failed { reason, .. } => queue.fail(m, reason.clone()),
+                ConsumerOutcome::Failed { reason, permanent } => {
+                    queue.fail(m, reason.clone(), *permanent)
+                }
             }
             consumed.insert(r.message_id.clone(), r);
         }

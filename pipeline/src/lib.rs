@@ -15,8 +15,12 @@
 pub mod consumer;
 pub mod decision_log;
 pub mod embedded;
+pub mod failed_answers;
 pub mod ports;
 pub mod producer;
 pub mod reload;
 
-pub use ports::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
+pub use ports::{
+    DeadLetter, DeadLetters, ItemStore, NoDeadLetters, OutgoingMessage, PublishOutcome, Publisher,
+    StoreError,
+};

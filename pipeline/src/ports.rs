@@ -107,3 +107,53 @@ impl<L: DecisionLog> DecisionLog for Option<L> {
         }
     }
 }
+
+/// A message the consumer gives up on for good: it would fail the same way
+/// on every delivery (malformed, refused by a transform, too large).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub message_id: String,
+    /// The order's id when the message had a valid order.
+    pub order_id: Option<String>,
+    pub body: String,
+    /// Why, for whoever looks at the dead-letter queue (the CloudWatch
+    /// alarm fires on it).
+    pub reason: String,
+}
+
+/// Where the consumer puts a permanent failure at once, with its reason.
+/// The queue's own redrive would deliver it `maxReceiveCount` times first,
+/// each a failed invocation of the batch's record, and keep no reason.
+pub trait DeadLetters: Send + Sync {
+    /// Sends each letter; answers for each, in order. A letter that could
+    /// not be sent goes back to the queue and reaches the dead-letter queue
+    /// through redrive.
+    fn send_all(
+        &self,
+        letters: &[DeadLetter],
+    ) -> impl Future<Output = Vec<Result<(), String>>> + Send;
+}
+
+/// No dead-letter queue of the consumer's own: every failure goes back to
+/// the queue (the default, and the template's redrive still applies).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoDeadLetters;
+
+impl DeadLetters for NoDeadLetters {
+    async fn send_all(&self, letters: &[DeadLetter]) -> Vec<Result<(), String>> {
+        letters
+            .iter()
+            .map(|_| Err("no dead-letter queue configured".into()))
+            .collect()
+    }
+}
+
+/// A dead-letter queue that may not be configured.
+impl<D: DeadLetters> DeadLetters for Option<D> {
+    async fn send_all(&self, letters: &[DeadLetter]) -> Vec<Result<(), String>> {
+        match self {
+            Some(d) => d.send_all(letters).await,
+            None => NoDeadLetters.send_all(letters).await,
+        }
+    }
+}

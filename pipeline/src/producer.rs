@@ -9,6 +9,7 @@
 //! travels in the message body; message attributes are a filtering aid.
 
 use crate::ports::{OutgoingMessage, PublishOutcome, Publisher};
+use orderflow_host::order::redact::redact;
 use orderflow_host::order::{Parsed, is_valid_id};
 use orderflow_host::{Decision, HighValueMessage, Order, PublishedDecision, RuleSet};
 use serde::Serialize;
@@ -138,6 +139,18 @@ pub async fn produce<P: Publisher>(
     publisher: &P,
     orders: Vec<Parsed>,
 ) -> Vec<ProducerResult> {
+    produce_until(rules, publisher, orders, None).await
+}
+
+/// As [`produce`], with every rule call's deadline cut to what is left
+/// before `until`: a Lambda's end, less the time it needs to publish and
+/// answer. An order whose rule is cut off is `failed`, to send again.
+pub async fn produce_until<P: Publisher>(
+    rules: &RuleSet,
+    publisher: &P,
+    orders: Vec<Parsed>,
+    until: Option<std::time::Instant>,
+) -> Vec<ProducerResult> {
     let mut results = Vec::with_capacity(orders.len());
     let mut pending: Vec<(usize, OutgoingMessage)> = Vec::new();
     for parsed in orders {
@@ -161,7 +174,7 @@ pub async fn produce<P: Publisher>(
                 continue;
             }
         };
-        let decision = rules.evaluate(&order);
+        let decision = rules.evaluate_until(&order, until);
         log_decision(&order, &decision);
         let mut message = None;
         let outcome = if let Some(r) = &decision.rejected {
@@ -227,9 +240,11 @@ fn log_decision(order: &Order, d: &Decision) {
         .map(|t| format!("{}@{}", t.plugin, t.version))
         .collect();
     let micros: u64 = d.trace.iter().map(|t| t.micros).sum();
+    // By key only: a rule may copy anything from the order into a value.
+    let attributes: Vec<String> = d.attributes.keys().map(|k| redact(k)).collect();
     tracing::info!(
         order_id = %order.order_id, stage = "rules", revision = %d.revision, plugins = ?plugins,
-        high_value = d.high_value, rejected = d.rejected.is_some(), attributes = ?d.attributes,
+        high_value = d.high_value, rejected = d.rejected.is_some(), attributes = ?attributes,
         micros, "order decided"
     );
 }
@@ -278,6 +293,8 @@ async fn publish_all<P: Publisher>(
                         retryable: true, ..
                     }) if attempt < PUBLISH_ATTEMPTS => todo.push(m),
                     Some(PublishOutcome::Failed { reason, .. }) => {
+                        // SNS's own message may quote what it was sent.
+                        let reason = redact(reason);
                         tracing::error!(entry = %m.id, attempt, "publish failed: {reason}");
                         done.push((
                             index_of[&m.id],

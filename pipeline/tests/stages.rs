@@ -164,13 +164,14 @@ async fn a_refusing_transform_sends_the_order_to_the_dead_letter_queue_with_its_
 }
 
 #[tokio::test]
-async fn a_transform_past_its_deadline_fails_the_order_for_a_retry_not_rejects_it() {
+async fn a_transform_past_a_deadline_its_fuel_outlasts_rejects_the_order_with_the_fix() {
     let (rules, transforms) = load(&Manifest {
         rules: vec![spec("threshold", json!({"minimum_minor": {"EUR": 1000}}))],
         transforms: vec![PluginSpec {
-            // Only the deadline can stop this loop: fuel is plentiful.
+            // Only the deadline can stop this loop: its fuel outlasts 5 ms
+            // at normal speed, so every try would miss it.
             limits: orderflow_host::limits::LimitOverrides {
-                fuel: Some(u64::MAX / 2),
+                fuel: Some(orderflow_host::limits::MAX_FUEL),
                 timeout_ms: Some(5),
                 ..Default::default()
             },
@@ -181,25 +182,24 @@ async fn a_transform_past_its_deadline_fails_the_order_for_a_retry_not_rejects_i
     let reports = embedded_run_one(&rules, &transforms).await;
     assert_eq!(
         reports[0].status,
-        OrderStatus::Failed,
+        OrderStatus::Rejected,
         "{:?}",
         reports[0].error
     );
     let error = reports[0].error.as_deref().unwrap();
-    assert!(error.contains("exceeded its deadline of 5 ms"), "{error}");
-    assert_eq!(
-        serde_json::to_value(&reports[0]).unwrap()["status"],
-        "failed",
-        "the CLI's --json spelling"
+    assert!(
+        error.contains("exceeded its deadline of 5 ms")
+            && error.contains("lower fuel to 50000000 or raise timeout_ms"),
+        "{error}"
     );
 }
 
-/// A rule set of one hostile rule that loops, under the given limits.
-fn looping_rule(limits: orderflow_host::limits::LimitOverrides) -> RuleSet {
+/// A rule set of one hostile rule with `behaviour`, under the given limits.
+fn hostile_rule(behaviour: &str, limits: orderflow_host::limits::LimitOverrides) -> RuleSet {
     load(&Manifest {
         rules: vec![PluginSpec {
             limits,
-            ..spec("hostile-rule", json!({"behaviour": "loop"}))
+            ..spec("hostile-rule", json!({ "behaviour": behaviour }))
         }],
         transforms: vec![],
         ..Default::default()
@@ -207,16 +207,27 @@ fn looping_rule(limits: orderflow_host::limits::LimitOverrides) -> RuleSet {
     .0
 }
 
+/// A rule set of one hostile rule that loops, under the given limits.
+fn looping_rule(limits: orderflow_host::limits::LimitOverrides) -> RuleSet {
+    hostile_rule("loop", limits)
+}
+
 #[tokio::test]
-async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_rejects_it() {
+async fn a_rule_past_a_deadline_its_fuel_beats_fails_the_order_for_a_retry_but_out_of_fuel_rejects_it()
+ {
     use orderflow_host::limits::LimitOverrides;
     let queue = MemoryQueue::default();
-    // Only the deadline can stop this loop: fuel is plentiful.
-    let deadline = looping_rule(LimitOverrides {
-        fuel: Some(u64::MAX / 2),
-        timeout_ms: Some(5),
-        ..Default::default()
-    });
+    // 100,000 log calls are slow for their fuel: at normal speed the fuel
+    // would run out before 5 ms, so meeting the deadline means a slow
+    // machine, worth another try.
+    let deadline = hostile_rule(
+        "log-flood",
+        LimitOverrides {
+            fuel: Some(5 * orderflow_host::limits::FUEL_PER_MS),
+            timeout_ms: Some(5),
+            ..Default::default()
+        },
+    );
     let results = produce(&deadline, &queue, parse_orders(&order_lines(1))).await;
     match &results[0].outcome {
         ProducerOutcome::Failed { reason } => assert!(
@@ -244,6 +255,21 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
         reports[0].error
     );
 
+    // A loop whose fuel outlasts the deadline at normal speed would miss
+    // it every time: final.
+    let outlasting = looping_rule(LimitOverrides {
+        fuel: Some(orderflow_host::limits::MAX_FUEL),
+        timeout_ms: Some(5),
+        ..Default::default()
+    });
+    let results = produce(&outlasting, &queue, parse_orders(&order_lines(1))).await;
+    match &results[0].outcome {
+        ProducerOutcome::Rejected { reason } => {
+            assert!(reason.contains("outlasts at normal speed"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+
     // Fuel is deterministic: the same order would fail the same way again.
     let fuel = looping_rule(LimitOverrides {
         fuel: Some(100_000),
@@ -253,6 +279,74 @@ async fn a_rule_past_its_deadline_fails_the_order_for_a_retry_but_out_of_fuel_re
     match &results[0].outcome {
         ProducerOutcome::Rejected { reason } => {
             assert!(reason.contains("ran out of fuel"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A call's deadline is cut to the invocation's remaining time: a rule or
+/// transform whose own deadline is 10 s stops when the invocation's time
+/// is up, and the order is a retryable failure, not a verdict.
+#[tokio::test]
+async fn a_plugin_call_is_cut_off_at_the_invocations_end_for_a_retry() {
+    use orderflow_host::limits::{LimitOverrides, MAX_FUEL};
+    use orderflow_pipeline::consumer::consume_all_until;
+    use orderflow_pipeline::producer::produce_until;
+    use std::time::{Duration, Instant};
+    let slow = LimitOverrides {
+        fuel: Some(MAX_FUEL),
+        timeout_ms: Some(10_000),
+        ..Default::default()
+    };
+    let rules = looping_rule(slow);
+    let queue = MemoryQueue::default();
+    let started = Instant::now();
+    let until = Some(started + Duration::from_millis(50));
+    let results = produce_until(&rules, &queue, parse_orders(&order_lines(1)), until).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    match &results[0].outcome {
+        ProducerOutcome::Failed { reason } => assert!(
+            reason.contains("invocation's remaining") && reason.contains("send the order again"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    let (_, transforms) = load(&Manifest {
+        rules: vec![],
+        transforms: vec![PluginSpec {
+            limits: slow,
+            ..spec("hostile-transform", json!({"behaviour": "loop"}))
+        }],
+    });
+    let (rules, _) = chains(("normalize", json!({})));
+    let published = produce(&rules, &queue, parse_orders(&order_lines(1))).await;
+    assert!(matches!(
+        published[0].outcome,
+        ProducerOutcome::Published { .. }
+    ));
+    let body = published[0].message.as_ref().unwrap().to_json();
+    let message = IncomingMessage {
+        message_id: "m1".into(),
+        body,
+    };
+    let started = Instant::now();
+    let until = Some(started + Duration::from_millis(50));
+    let store = MemoryStore::default();
+    let r = consume_all_until(&transforms, &store, &[message], until).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    match &r[0].outcome {
+        ConsumerOutcome::Failed { reason, permanent } => {
+            assert!(reason.contains("invocation's remaining"), "{reason}");
+            assert!(!permanent, "retried, not dead-lettered");
         }
         other => panic!("{other:?}"),
     }

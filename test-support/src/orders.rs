@@ -43,3 +43,27 @@ pub fn order_lines(n: usize) -> String {
         .map(|i| order_with(json!({"order_id": format!("ord-{i}")})).to_string() + "\n")
         .collect()
 }
+
+/// The largest order validation accepts: every cap of
+/// `orderflow_host::order::caps` reached, with the longest ids and
+/// numbers; high-value in EUR. `past` adds one line more than the cap.
+pub fn largest(past: bool) -> Value {
+    use orderflow_host::order::caps::*;
+    let lines = MAX_LINES + usize::from(past);
+    // u32::MAX of each at 8,000,000 minor units: the sum stays within i64.
+    let (quantity, unit_price) = (u32::MAX, 8_000_000u64);
+    let line = |i: usize| json!({"sku": format!("{i:0>width$}", width = MAX_SKU_BYTES), "quantity": quantity, "unit_price_minor": unit_price});
+    let attributes: serde_json::Map<String, Value> = (0..MAX_ATTRIBUTES)
+        .map(|i| {
+            let name = format!("attr{i:0>width$}", width = MAX_ATTRIBUTE_NAME_BYTES - 4);
+            (name, Value::from("v".repeat(MAX_ATTRIBUTE_VALUE_BYTES)))
+        })
+        .collect();
+    order_with(json!({
+        "order_id": format!("ord-{}", "9".repeat(124)),
+        "customer_id": format!("cust-{}", "4".repeat(123)),
+        "total_minor": u64::from(quantity) * unit_price * lines as u64,
+        "lines": (0..lines).map(line).collect::<Vec<_>>(),
+        "attributes": attributes,
+    }))
+}

@@ -4,7 +4,9 @@
 //! would.
 
 use orderflow_host::Item;
-use orderflow_pipeline::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
+use orderflow_pipeline::{
+    DeadLetter, DeadLetters, ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -215,5 +217,34 @@ impl<S: ItemStore> ItemStore for ThrottledStore<S> {
             });
         }
         self.inner.put(item).await
+    }
+}
+
+/// A dead-letter queue in memory; [`refusing`](Self::refusing) fails every send.
+#[derive(Default)]
+pub struct MemoryDeadLetters {
+    pub letters: Mutex<Vec<DeadLetter>>,
+    refuse: bool,
+}
+
+impl MemoryDeadLetters {
+    pub fn refusing() -> MemoryDeadLetters {
+        MemoryDeadLetters {
+            refuse: true,
+            ..Default::default()
+        }
+    }
+}
+
+impl DeadLetters for MemoryDeadLetters {
+    async fn send_all(&self, letters: &[DeadLetter]) -> Vec<Result<(), String>> {
+        if self.refuse {
+            return letters
+                .iter()
+                .map(|_| Err("AccessDenied (injected)".into()))
+                .collect();
+        }
+        self.letters.lock().unwrap().extend(letters.iter().cloned());
+        letters.iter().map(|_| Ok(())).collect()
     }
 }

@@ -5,8 +5,8 @@ use anyhow::{Context, Result, bail};
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use orderflow_consumer::Consumer;
-use orderflow_pipeline::ItemStore;
 use orderflow_pipeline::consumer::ConsumerResult;
+use orderflow_pipeline::{DeadLetters, ItemStore};
 use std::time::{Duration, Instant};
 
 /// What one poll of the event source mapping did.
@@ -141,9 +141,9 @@ impl EventSourceMapping {
     }
 
     /// One receive → invoke → delete cycle.
-    pub async fn poll<S: ItemStore>(
+    pub async fn poll<S: ItemStore, D: DeadLetters>(
         &self,
-        consumer: &Consumer<S>,
+        consumer: &Consumer<S, D>,
         wait_seconds: i32,
     ) -> Result<Poll> {
         let Some(event) = self.receive(wait_seconds).await? else {
@@ -194,9 +194,9 @@ impl EventSourceMapping {
 
     /// Polls until the queue is empty (nothing visible or in flight), or
     /// fails after `timeout`.
-    pub async fn drain<S: ItemStore>(
+    pub async fn drain<S: ItemStore, D: DeadLetters>(
         &self,
-        consumer: &Consumer<S>,
+        consumer: &Consumer<S, D>,
         timeout: Duration,
     ) -> Result<Drain> {
         let started = Instant::now();

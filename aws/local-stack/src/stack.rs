@@ -11,7 +11,9 @@ use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use orderflow_aws::config::{DEFAULT_DECISION_LOG_PREFIX, DecisionLogLocation};
 use orderflow_aws::decision_log::S3DecisionLog;
-use orderflow_aws::{DynamoStore, PluginLocation, PluginStore, S3Source, SnsPublisher, clients};
+use orderflow_aws::{
+    DynamoStore, PluginLocation, PluginStore, S3Source, SnsPublisher, SqsDeadLetters, clients,
+};
 use orderflow_consumer::Consumer;
 use orderflow_host::Runtime;
 use orderflow_pipeline::reload::{PluginCache, PluginSet};
@@ -180,9 +182,11 @@ impl Stack {
         DynamoStore::new(self.dynamodb.clone(), &self.table)
     }
 
-    /// The consumer function as Lambda would build it.
-    pub fn consumer(&self, runtime: Arc<Runtime>) -> Consumer<DynamoStore> {
+    /// The consumer function as Lambda would build it (the template gives
+    /// it the DLQ's URL).
+    pub fn consumer(&self, runtime: Arc<Runtime>) -> Consumer<DynamoStore, SqsDeadLetters> {
         Consumer::new(self.plugin_cache(runtime), self.store())
+            .with_dead_letters(SqsDeadLetters::new(self.sqs.clone(), &self.dlq_url))
     }
 
     /// The event source mapping between the queue and a consumer.
@@ -222,6 +226,18 @@ impl Stack {
     /// Bodies of the messages in the dead-letter queue (received and left
     /// there, invisible for a while).
     pub async fn dead_letters(&self) -> Result<Vec<String>> {
+        Ok(self
+            .dead_letters_with_reasons()
+            .await?
+            .into_iter()
+            .map(|(body, _)| body)
+            .collect())
+    }
+
+    /// As [`dead_letters`](Self::dead_letters), each with the reason the
+    /// consumer gave it (its `reason` message attribute; none for a
+    /// message the queue's redrive moved).
+    pub async fn dead_letters_with_reasons(&self) -> Result<Vec<(String, Option<String>)>> {
         let mut bodies = Vec::new();
         loop {
             let out = self
@@ -229,6 +245,7 @@ impl Stack {
                 .receive_message()
                 .queue_url(&self.dlq_url)
                 .max_number_of_messages(10)
+                .message_attribute_names("All")
                 .visibility_timeout(30)
                 .send()
                 .await
@@ -237,11 +254,14 @@ impl Stack {
             if messages.is_empty() {
                 return Ok(bodies);
             }
-            bodies.extend(
-                messages
-                    .iter()
-                    .map(|m| m.body().unwrap_or_default().to_string()),
-            );
+            bodies.extend(messages.iter().map(|m| {
+                let reason = m
+                    .message_attributes()
+                    .and_then(|a| a.get(orderflow_aws::sqs::REASON_ATTRIBUTE))
+                    .and_then(|v| v.string_value())
+                    .map(String::from);
+                (m.body().unwrap_or_default().to_string(), reason)
+            }));
         }
     }
 

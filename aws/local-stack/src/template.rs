@@ -22,14 +22,22 @@ pub struct StackSettings {
     pub visibility_timeout: i32,
 }
 
+/// The publisher principal a local stack names (as deploy/localstack does).
+pub const LOCAL_PUBLISHER_ARN: &str = "arn:aws:iam::123456789012:role/orderflow-local-publisher";
+
 impl StackSettings {
     /// Stack `orderflow-<stage>` with `StageName=<stage>` (lowercase letters,
-    /// digits and `-`, at most 20 characters: see [`unique_stage`]).
+    /// digits and `-`, at most 20 characters: see [`unique_stage`]), and a
+    /// publisher principal (the template requires one; moto does not apply
+    /// the bucket policy that names it).
     pub fn new(stage: impl Into<String>) -> StackSettings {
         let stage = stage.into();
         StackSettings {
             stack_name: format!("orderflow-{stage}"),
-            parameters: vec![("StageName".into(), stage)],
+            parameters: vec![
+                ("StageName".into(), stage),
+                ("PluginPublisherArn".into(), LOCAL_PUBLISHER_ARN.into()),
+            ],
             visibility_timeout: 1,
         }
     }
@@ -241,6 +249,7 @@ mod tests {
             s.parameters,
             [
                 ("StageName".into(), a),
+                ("PluginPublisherArn".into(), LOCAL_PUBLISHER_ARN.into()),
                 ("RefreshSeconds".into(), "5".into())
             ]
         );

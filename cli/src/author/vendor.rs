@@ -60,6 +60,12 @@ pub const CRATES: &[Vendored] = &[
         files: &[
             ("src/lib.rs", include_str!("../../../order/src/lib.rs")),
             ("src/parse.rs", include_str!("../../../order/src/parse.rs")),
+            ("src/error.rs", include_str!("../../../order/src/error.rs")),
+            (
+                "src/redact.rs",
+                include_str!("../../../order/src/redact.rs"),
+            ),
+            ("src/caps.rs", include_str!("../../../order/src/caps.rs")),
         ],
     },
 ];

@@ -4,7 +4,7 @@
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use orderflow_aws::{ConsumerConfig, DynamoStore, clients, function};
+use orderflow_aws::{ConsumerConfig, DynamoStore, SqsDeadLetters, clients, function};
 use orderflow_consumer::Consumer;
 use orderflow_host::TransformChain;
 
@@ -12,9 +12,12 @@ use orderflow_host::TransformChain;
 async fn main() -> Result<(), Error> {
     let f = function::start::<ConsumerConfig, TransformChain>().await?;
     let table = DynamoStore::new(clients::dynamodb(&f.sdk), f.config.table_name.clone());
-    let consumer = &Consumer::new(f.plugins, table);
+    let dead_letters =
+        (f.config.dlq_url.clone()).map(|url| SqsDeadLetters::new(clients::sqs(&f.sdk), url));
+    let consumer = &Consumer::new(f.plugins, table).with_dead_letters(dead_letters);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        consumer.handle(event.payload).await.map_err(Error::from)
+        let until = function::plugins_until(event.context.deadline);
+        (consumer.handle_until(event.payload, until).await).map_err(Error::from)
     }))
     .await
 }

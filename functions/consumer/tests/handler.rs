@@ -206,3 +206,55 @@ async fn an_empty_batch_is_answered_with_no_failures() {
     let r = c.handle(event(&[])).await.unwrap();
     assert!(r.batch_item_failures.is_empty());
 }
+
+#[tokio::test]
+async fn a_permanent_failure_goes_to_the_dead_letter_queue_at_once_with_its_reason() {
+    use orderflow_test_support::ports::MemoryDeadLetters;
+    let (_dir, c) = consumer(None);
+    let c = c.with_dead_letters(MemoryDeadLetters::default());
+    let good = message("ord-1");
+    let bad_order = message("ord-2")
+        .replace("\"EUR\"", "\"XXX\"")
+        .replace("\"eur\"", "\"xx\"");
+    let r = c
+        .handle(event(&[
+            ("m1", Some(&good)),
+            ("m2", Some("{not json")),
+            ("m3", Some(&bad_order)),
+        ]))
+        .await
+        .unwrap();
+    assert!(
+        failures(&r).is_empty(),
+        "nothing is retried: {:?}",
+        failures(&r)
+    );
+    let letters = c.dead_letters.letters.lock().unwrap().clone();
+    let by_id: Vec<(&str, Option<&str>, &str)> = letters
+        .iter()
+        .map(|l| {
+            (
+                l.message_id.as_str(),
+                l.order_id.as_deref(),
+                l.reason.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(by_id.len(), 2, "{by_id:?}");
+    assert_eq!(by_id[0].0, "m2");
+    assert!(by_id[0].2.starts_with("malformed message"), "{by_id:?}");
+    assert_eq!(letters[0].body, "{not json", "the body as it arrived");
+    assert_eq!(by_id[1].0, "m3");
+    assert!(by_id[1].2.contains("currency"), "{by_id:?}");
+    assert_eq!(c.store.inner.items.lock().unwrap().len(), 1);
+
+    // A retryable failure is not dead-lettered; a dead-letter queue that
+    // refuses sends the permanent one back to the queue instead.
+    let (_dir, c) = consumer(Some("ord-1"));
+    let c = c.with_dead_letters(MemoryDeadLetters::refusing());
+    let r = c
+        .handle(event(&[("m1", Some(&good)), ("m2", Some("{not json"))]))
+        .await
+        .unwrap();
+    assert_eq!(failures(&r), ["m1", "m2"]);
+}

@@ -13,7 +13,9 @@
 //! reason) or `failed` (high-value but could not be published after
 //! retries, or a rule hit its deadline or a full instance pool: the caller
 //! should send it again; the consumer's writes are idempotent, so a repeat
-//! is harmless).
+//! is harmless). An order answered `failed` 3 times for the same cause is
+//! `rejected` the 4th time, saying so (`orderflow_pipeline::failed_answers`),
+//! so every order gets a final answer.
 //!
 //! A direct invocation answers the results as JSON, and fails the
 //! invocation only for an event it cannot read or when no rule set can be
@@ -32,11 +34,13 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method, header};
 use base64::Engine;
 use orderflow_host::RuleSet;
+use orderflow_host::order::redact::{redact, serde_message};
 use orderflow_host::order::{OrderError, Parsed};
 use orderflow_pipeline::Publisher;
 use orderflow_pipeline::decision_log::DecisionRecord;
+use orderflow_pipeline::failed_answers::FailedAnswers;
 use orderflow_pipeline::ports::{DecisionLog, NoDecisionLog};
-use orderflow_pipeline::producer::{ProducerOutcome, ProducerResult, produce};
+use orderflow_pipeline::producer::{ProducerOutcome, ProducerResult, produce_until};
 use orderflow_pipeline::reload::{PluginCache, RefreshError};
 use serde::Serialize;
 use serde_json::Value;
@@ -152,9 +156,10 @@ fn parse_http(request: ApiGatewayV2httpRequest) -> Result<Vec<Parsed>, HttpError
     let routed = request.request_context.route_key.as_deref() == Some("POST /orders")
         || path.trim_end_matches('/').ends_with("/orders");
     if !routed {
+        // The path is the caller's text, and is logged: blanked like any.
         return Err(http_error(
             404,
-            format!("no route for {method} {path}: use POST /orders"),
+            format!("no route for {method} {}: use POST /orders", redact(path)),
         ));
     }
     if method != Method::POST {
@@ -202,12 +207,18 @@ pub fn parse_event(event: &Value) -> Result<Request, EventError> {
     if let Some(v) = event.get("version").and_then(Value::as_str)
         && v != "2.0"
     {
+        // The caller's text: repeated only when it looks like a version.
+        let v = if v.len() <= 8 && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            v
+        } else {
+            "(not shown)"
+        };
         return Err(EventError::Http(format!(
             "payload format version {v:?}, expected \"2.0\""
         )));
     }
-    let request: ApiGatewayV2httpRequest =
-        serde_json::from_value(event.clone()).map_err(|e| EventError::Http(e.to_string()))?;
+    let request: ApiGatewayV2httpRequest = serde_json::from_value(event.clone())
+        .map_err(|e| EventError::Http(serde_message(&e.to_string())))?;
     Ok(Request::Http(parse_http(request)))
 }
 
@@ -253,6 +264,9 @@ pub struct Producer<P, D = NoDecisionLog> {
     /// The most time a shadow candidate may take per invocation (see
     /// [`shadow`]); [`shadow::DEFAULT_BUDGET`] unless set.
     pub shadow_budget: Duration,
+    /// How often each order was answered `failed` for one cause: past the
+    /// cap the answer is final.
+    pub failed_answers: FailedAnswers,
 }
 
 impl<P: Publisher> Producer<P> {
@@ -262,6 +276,7 @@ impl<P: Publisher> Producer<P> {
             publisher,
             decision_log: NoDecisionLog,
             shadow_budget: shadow::DEFAULT_BUDGET,
+            failed_answers: FailedAnswers::default(),
         }
     }
 }
@@ -274,14 +289,24 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
             publisher: self.publisher,
             decision_log: log,
             shadow_budget: self.shadow_budget,
+            failed_answers: self.failed_answers,
         }
     }
 
     /// Runs the current rule set over `orders` and publishes the high-value ones.
     pub async fn process(&self, orders: Vec<Parsed>) -> Result<Response, RefreshError> {
+        self.process_until(orders, None).await
+    }
+
+    /// As [`process`](Self::process), every rule call cut off at `until`.
+    pub async fn process_until(
+        &self,
+        orders: Vec<Parsed>,
+        until: Option<Instant>,
+    ) -> Result<Response, RefreshError> {
         let started = Instant::now();
         let rules = self.plugins.current().await?;
-        let produced = produce(&rules.set, &self.publisher, orders).await;
+        let produced = produce_until(&rules.set, &self.publisher, orders, until).await;
         self.log_decisions(&produced).await;
         // Only once every live decision is made and acted on.
         let shadow = rules.shadow.candidate().map(|candidate| {
@@ -292,7 +317,11 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
             .into_iter()
             .enumerate()
             .map(|(index, r)| {
-                match &r.outcome {
+                let outcome = match &r.order_id {
+                    Some(id) => self.failed_answers.settle(id, r.outcome),
+                    None => r.outcome,
+                };
+                match &outcome {
                     ProducerOutcome::Published { .. } => summary.published += 1,
                     ProducerOutcome::NotHighValue => summary.not_high_value += 1,
                     ProducerOutcome::Rejected { .. } => summary.rejected += 1,
@@ -301,7 +330,7 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
                 OrderResult {
                     index,
                     order_id: r.order_id,
-                    outcome: r.outcome,
+                    outcome,
                 }
             })
             .collect();
@@ -340,13 +369,23 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
 
     /// One Lambda event → its answer.
     pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
+        self.handle_until(event, None).await
+    }
+
+    /// As [`handle`](Self::handle), every rule call cut off at `until` (the
+    /// invocation's end less what answering takes).
+    pub async fn handle_until(
+        &self,
+        event: Value,
+        until: Option<Instant>,
+    ) -> Result<Value, HandlerError> {
         match parse_event(&event) {
             Err(e) => {
                 tracing::error!(error = %e, "unreadable event");
                 Err(e.into())
             }
             Ok(Request::Direct(orders)) => {
-                let response = self.process(orders).await?;
+                let response = self.process_until(orders, until).await?;
                 Ok(serde_json::to_value(response).expect("responses serialise"))
             }
             Ok(Request::Http(Err(e))) => {
@@ -356,7 +395,7 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
                     &serde_json::json!({ "error": e.message }),
                 ))
             }
-            Ok(Request::Http(Ok(orders))) => Ok(match self.process(orders).await {
+            Ok(Request::Http(Ok(orders))) => Ok(match self.process_until(orders, until).await {
                 Ok(r) => http_response(if r.summary.failed > 0 { 503 } else { 200 }, &r),
                 Err(e) => http_response(
                     503,

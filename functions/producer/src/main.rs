@@ -16,7 +16,8 @@ async fn main() -> Result<(), Error> {
     let log = (f.config.decision_log.clone()).map(|l| S3DecisionLog::new(clients::s3(&f.sdk), l));
     let producer = &Producer::new(f.plugins, topic).with_decision_log(log);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        producer.handle(event.payload).await.map_err(Error::from)
+        let until = function::plugins_until(event.context.deadline);
+        (producer.handle_until(event.payload, Some(until)).await).map_err(Error::from)
     }))
     .await
 }

@@ -201,3 +201,43 @@ async fn without_a_rule_set_the_invocation_fails_and_http_gets_503() {
         1
     );
 }
+
+/// A rule that meets a deadline its fuel would have beaten at normal speed
+/// is answered `failed`, to send again; the same order failing the same
+/// way a fourth time gets a final answer instead.
+#[tokio::test]
+async fn an_order_failed_three_times_for_one_cause_is_rejected_the_fourth() {
+    use orderflow_host::limits::{FUEL_PER_MS, LimitOverrides};
+    let dir = tempfile::tempdir().unwrap();
+    let mut slow = spec("hostile-rule", json!({"behaviour": "log-flood"}));
+    slow.limits = LimitOverrides {
+        fuel: Some(5 * FUEL_PER_MS),
+        timeout_ms: Some(5),
+        ..Default::default()
+    };
+    manifests::lay_out(
+        dir.path(),
+        &Manifest {
+            rules: vec![slow],
+            transforms: vec![],
+        },
+    );
+    let cache = dir_cache(dir.path(), Duration::from_secs(60));
+    let p = Producer::new(Arc::new(cache), MemoryPublisher::default());
+    let status = |r: &serde_json::Value| r["results"][0]["status"].as_str().unwrap().to_string();
+    for attempt in 1..=3 {
+        let r = p.handle(order("ord-slow", 150_000)).await.unwrap();
+        assert_eq!(status(&r), "failed", "attempt {attempt}: {r}");
+    }
+    let r = p.handle(order("ord-slow", 150_000)).await.unwrap();
+    assert_eq!(status(&r), "rejected", "{r}");
+    let reason = r["results"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("exceeded its deadline of 5 ms")
+            && reason.ends_with("so this answer is final"),
+        "{reason}"
+    );
+    // Another order still gets its retries.
+    let r = p.handle(order("ord-other", 150_000)).await.unwrap();
+    assert_eq!(status(&r), "failed", "{r}");
+}

@@ -1,7 +1,7 @@
 //! One moto server and stack per test, the example plugins, and helpers.
 
 use orderflow_aws::decision_log::S3DecisionLog;
-use orderflow_aws::{DynamoStore, SnsPublisher};
+use orderflow_aws::{DynamoStore, SnsPublisher, SqsDeadLetters};
 use orderflow_consumer::Consumer;
 use orderflow_host::order::parse_orders;
 use orderflow_host::{Manifest, Runtime};
@@ -95,12 +95,15 @@ impl Env {
         self.stack.producer(self.runtime.clone())
     }
 
-    pub fn consumer(&self) -> Consumer<DynamoStore> {
+    pub fn consumer(&self) -> Consumer<DynamoStore, SqsDeadLetters> {
         self.stack.consumer(self.runtime.clone())
     }
 
     /// Runs the event source mapping until the queue is empty.
-    pub async fn drain(&self, consumer: &Consumer<impl ItemStore>) -> Drain {
+    pub async fn drain(
+        &self,
+        consumer: &Consumer<impl ItemStore, impl orderflow_pipeline::DeadLetters>,
+    ) -> Drain {
         self.stack
             .event_source()
             .drain(consumer, DRAIN)
