@@ -4,99 +4,19 @@
 //! loses nothing however often it runs, and a redrive sends every message
 //! back to the queue.
 
-use aws_sdk_sqs::Client;
 use orderflow_aws::dlq::{DeadLetterQueue, Reason, RedriveMethod, RedriveReport};
 use orderflow_aws::sqs::REASON_ATTRIBUTE;
 use orderflow_aws::{SqsDeadLetters, clients};
-use orderflow_pipeline::{DeadLetter, DeadLetters};
+use orderflow_test_support::dead_letters::{DeadLettered, dead_lettered, order_ids};
 use orderflow_test_support::moto::MotoServer;
 use std::time::Duration;
-
-/// A high-value message's body as the producer publishes it, for `order_id`.
-fn body(order_id: &str) -> String {
-    let mut order = orderflow_test_support::orders::order_value();
-    order["order_id"] = order_id.into();
-    serde_json::json!({"order": order, "decision": {"high_value": true}}).to_string()
-}
-
-async fn queue(sqs: &Client, name: &str, dlq_arn: Option<&str>) -> (String, String) {
-    let mut create = sqs.create_queue().queue_name(name);
-    if let Some(arn) = dlq_arn {
-        let policy = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": "2"});
-        create = create.attributes(
-            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-            policy.to_string(),
-        );
-    }
-    let url = create
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()
-        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .unwrap()
-        .clone();
-    (url, arn)
-}
-
-/// A queue and its DLQ holding 12 letters from the consumer (`ord-0` …
-/// `ord-11`, the odd ones without an order id attribute) and 3 orders SQS
-/// moved after two failed deliveries (`poison-0` … `poison-2`).
-async fn dead_lettered(sqs: &Client) -> (String, String) {
-    let (dlq, dlq_arn) = queue(sqs, "dlq", None).await;
-    let (source, _) = queue(sqs, "high-value", Some(&dlq_arn)).await;
-    let letters: Vec<DeadLetter> = (0..12)
-        .map(|i| DeadLetter {
-            message_id: format!("m-{i}"),
-            order_id: (i % 2 == 0).then(|| format!("ord-{i}")),
-            body: body(&format!("ord-{i}")),
-            reason: format!("transform normalize refused: case {i}"),
-        })
-        .collect();
-    let sent = SqsDeadLetters::new(sqs.clone(), &dlq)
-        .send_all(&letters)
-        .await;
-    assert!(sent.iter().all(Result::is_ok), "{sent:?}");
-    for i in 0..3 {
-        sqs.send_message()
-            .queue_url(&source)
-            .message_body(body(&format!("poison-{i}")))
-            .send()
-            .await
-            .unwrap();
-    }
-    // Two deliveries that fail (visible again at once); the third receive
-    // finds them past maxReceiveCount and SQS moves them to the DLQ.
-    for _ in 0..3 {
-        for _ in 0..3 {
-            sqs.receive_message()
-                .queue_url(&source)
-                .max_number_of_messages(10)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    (source, dlq)
-}
 
 #[tokio::test]
 async fn a_listing_shows_every_dead_letter_with_its_order_and_reason_and_loses_none() {
     let moto = MotoServer::start().unwrap();
     let sqs = clients::sqs(&moto.sdk_config().await);
-    let (_, dlq_url) = dead_lettered(&sqs).await;
+    let DeadLettered { dlq_url, .. } =
+        dead_lettered(&sqs, |url| SqsDeadLetters::new(sqs.clone(), url)).await;
     let dlq = DeadLetterQueue::new(sqs.clone(), &dlq_url);
 
     let first = dlq.list(1000).await.unwrap();
@@ -164,7 +84,10 @@ async fn a_listing_shows_every_dead_letter_with_its_order_and_reason_and_loses_n
 async fn a_redrive_sends_every_message_back_and_empties_the_dlq() {
     let moto = MotoServer::start().unwrap();
     let sqs = clients::sqs(&moto.sdk_config().await);
-    let (source, dlq_url) = dead_lettered(&sqs).await;
+    let DeadLettered {
+        queue_url: source,
+        dlq_url,
+    } = dead_lettered(&sqs, |url| SqsDeadLetters::new(sqs.clone(), url)).await;
     let dlq = DeadLetterQueue::new(sqs.clone(), &dlq_url);
 
     // moto 5 has no message-move task: the copy runs, and says why.
@@ -218,12 +141,7 @@ async fn a_redrive_sends_every_message_back_and_empties_the_dlq() {
         }
     }
     back.sort();
-    let mut expected: Vec<String> = (0..12)
-        .map(|i| format!("ord-{i}"))
-        .chain((0..3).map(|i| format!("poison-{i}")))
-        .collect();
-    expected.sort();
-    assert_eq!(back, expected);
+    assert_eq!(back, order_ids());
 
     // Asked for the task alone, a server without one is an error naming the way out.
     let e = dlq
