@@ -135,6 +135,9 @@ impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Reason::Recorded { text } => f.write_str(text),
+            Reason::NotRecorded { receives: 1 } => {
+                f.write_str("received 1 time without success (no reason recorded)")
+            }
             Reason::NotRecorded { receives } => write!(
                 f,
                 "received {receives} times without success (no reason recorded)"
@@ -156,7 +159,8 @@ pub struct DeadLetterMessage {
     /// deliveries on the source queue (SQS carries them over), this
     /// listing's receive and every earlier listing's.
     pub receive_count: u64,
-    /// When it was sent to the DLQ (`SentTimestamp`, RFC 3339). For a
+    /// When it was sent to the DLQ (`SentTimestamp`, RFC 3339 to the
+    /// second). For a
     /// message SQS moved there, SQS keeps the original enqueue time.
     pub sent_at: Option<String>,
     pub reason: Reason,
@@ -298,7 +302,11 @@ fn describe(m: &Message) -> DeadLetterMessage {
         .unwrap_or(0);
     let sent_at = system(MessageSystemAttributeName::SentTimestamp)
         .and_then(|t| t.parse::<i64>().ok())
-        .and_then(|ms| DateTime::from_millis(ms).fmt(DateTimeFormat::DateTime).ok());
+        .and_then(|ms| {
+            DateTime::from_secs(ms.div_euclid(1000))
+                .fmt(DateTimeFormat::DateTime)
+                .ok()
+        });
     let reason = match attribute(m, REASON_ATTRIBUTE) {
         Some(text) => Reason::Recorded { text },
         None => Reason::NotRecorded {
@@ -347,5 +355,9 @@ mod tests {
         );
         let json = serde_json::to_value(Reason::Recorded { text: "x".into() }).unwrap();
         assert_eq!(json, serde_json::json!({"kind": "recorded", "text": "x"}));
+        assert_eq!(
+            Reason::NotRecorded { receives: 1 }.to_string(),
+            "received 1 time without success (no reason recorded)"
+        );
     }
 }
