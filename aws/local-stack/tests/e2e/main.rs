@@ -12,7 +12,8 @@
 //! - `hot_reload`: a running producer follows rule changes, survives bad ones;
 //! - `calls`: AWS calls per order, counted by moto's recorder;
 //! - `decision_log`: what the producer records with `DecisionLog=Enabled`;
-//! - `faults`: publish and store failures injected at the client boundary.
+//! - `faults`: publish and store failures injected at the client boundary;
+//! - `redrive`: a poison order listed in the DLQ, fixed, redriven, stored.
 
 mod calls;
 mod decision_log;
@@ -20,3 +21,4 @@ mod delivery;
 mod env;
 mod faults;
 mod hot_reload;
+mod redrive;
