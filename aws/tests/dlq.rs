@@ -75,8 +75,8 @@ async fn a_listing_shows_every_dead_letter_with_its_order_and_reason_and_loses_n
     }
 
     // A limit stops the listing and says so; the rest stays where it was.
-    let some = dlq.list(10).await.unwrap();
-    assert!(some.truncated && some.messages.len() == 10);
+    let some = dlq.list(7).await.unwrap();
+    assert!(some.truncated && some.messages.len() == 7, "{some:?}");
     assert_eq!(dlq.list(1000).await.unwrap().messages.len(), 15);
 }
 
@@ -89,6 +89,17 @@ async fn a_redrive_sends_every_message_back_and_empties_the_dlq() {
         dlq_url,
     } = dead_lettered(&sqs, |url| SqsDeadLetters::new(sqs.clone(), url)).await;
     let dlq = DeadLetterQueue::new(sqs.clone(), &dlq_url);
+
+    // A bounded copy, asked for by name: five go back, the rest stay.
+    let first = dlq
+        .redrive(&source, RedriveMethod::Copy, Duration::from_secs(30), 5)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&first, RedriveReport::Copied { moved: 5, why, .. } if why == "--method copy"),
+        "{first:?}"
+    );
+    assert_eq!(dlq.list(1000).await.unwrap().messages.len(), 10);
 
     // moto 5 has no message-move task: the copy runs, and says why.
     let report = dlq
@@ -109,7 +120,7 @@ async fn a_redrive_sends_every_message_back_and_empties_the_dlq() {
     else {
         panic!("moto has no move task: {report:?}");
     };
-    assert_eq!(*moved, 15);
+    assert_eq!(*moved, 10);
     assert!(failed.is_empty() && not_deleted.is_empty(), "{report:?}");
     assert!(why.contains("no message-move task"), "{why}");
     assert!(report.complete());

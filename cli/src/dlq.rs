@@ -181,7 +181,7 @@ fn listing_text(l: &Listing) -> String {
     }
     out += "(each receive count includes this listing's own receive; nothing was consumed)\n";
     if l.truncated {
-        out += "stopped at --max: more messages remain\n";
+        out += "stopped at --max: more messages may remain\n";
     }
     if l.still_hidden > 0 {
         out += &format!(

@@ -174,7 +174,7 @@ pub struct Listing {
     pub queue_url: String,
     /// Oldest first.
     pub messages: Vec<DeadLetterMessage>,
-    /// True when the listing stopped at its limit with more to see.
+    /// True when the listing stopped at its limit: there may be more.
     pub truncated: bool,
     /// Messages whose visibility could not be reset: they are listed, and
     /// reappear by themselves within [`PEEK_VISIBILITY_SECONDS`].
@@ -214,7 +214,7 @@ impl DeadLetterQueue {
                 .client
                 .receive_message()
                 .queue_url(&self.dlq_url)
-                .max_number_of_messages(10)
+                .max_number_of_messages((max - seen.len()).min(10) as i32)
                 .visibility_timeout(PEEK_VISIBILITY_SECONDS)
                 .wait_time_seconds(WAIT_SECONDS)
                 .message_system_attribute_names(MessageSystemAttributeName::All)

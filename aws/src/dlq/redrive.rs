@@ -260,12 +260,16 @@ impl DeadLetterQueue {
         let mut failed: BTreeMap<String, (String, String)> = BTreeMap::new();
         let mut not_deleted = Vec::new();
         let mut stop: Option<DlqError> = None;
-        while moved + failed.len() + not_deleted.len() < max && stop.is_none() {
+        loop {
+            let done = moved + failed.len() + not_deleted.len();
+            if done >= max {
+                break;
+            }
             let answer = self
                 .client
                 .receive_message()
                 .queue_url(&self.dlq_url)
-                .max_number_of_messages(10)
+                .max_number_of_messages((max - done).min(10) as i32)
                 .visibility_timeout(COPY_VISIBILITY_SECONDS)
                 .wait_time_seconds(1)
                 .message_attribute_names("All")
