@@ -90,6 +90,20 @@ async fn a_redrive_sends_every_message_back_and_empties_the_dlq() {
     } = dead_lettered(&sqs, |url| SqsDeadLetters::new(sqs.clone(), url)).await;
     let dlq = DeadLetterQueue::new(sqs.clone(), &dlq_url);
 
+    // A queue that does not exist takes nothing: the copy deletes only
+    // what was sent, so every message is still there, visible at once.
+    let e = dlq
+        .redrive(
+            &format!("{source}-gone"),
+            RedriveMethod::Copy,
+            Duration::from_secs(30),
+            10_000,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("SendMessageBatch"), "{e}");
+    assert_eq!(dlq.list(1000).await.unwrap().messages.len(), 15);
+
     // A bounded copy, asked for by name: five go back, the rest stay.
     let first = dlq
         .redrive(&source, RedriveMethod::Copy, Duration::from_secs(30), 5)
@@ -116,12 +130,16 @@ async fn a_redrive_sends_every_message_back_and_empties_the_dlq() {
         failed,
         not_deleted,
         why,
+        stopped,
     } = &report
     else {
         panic!("moto has no move task: {report:?}");
     };
     assert_eq!(*moved, 10);
-    assert!(failed.is_empty() && not_deleted.is_empty(), "{report:?}");
+    assert!(
+        failed.is_empty() && not_deleted.is_empty() && stopped.is_none(),
+        "{report:?}"
+    );
     assert!(why.contains("no message-move task"), "{why}");
     assert!(report.complete());
     assert!(dlq.list(1000).await.unwrap().messages.is_empty());

@@ -220,6 +220,7 @@ fn redrive_text(r: &RedriveReport, queue_url: &str, wait_seconds: u64) -> String
             failed,
             not_deleted,
             why,
+            stopped,
         } => {
             let mut out =
                 format!("redrive by copy ({why}): moved {moved} messages to {queue_url}\n");
@@ -235,6 +236,9 @@ fn redrive_text(r: &RedriveReport, queue_url: &str, wait_seconds: u64) -> String
                     not_deleted.len(),
                     not_deleted.join(", ")
                 );
+            }
+            if let Some(e) = stopped {
+                out += &format!("stopped before the DLQ was empty: {e}\n");
             }
             out
         }

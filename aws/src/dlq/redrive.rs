@@ -98,6 +98,8 @@ pub enum RedriveReport {
         not_deleted: Vec<String>,
         /// Why not the move task: the server's answer, or `--method copy`.
         why: String,
+        /// The error that stopped the copy before the DLQ was empty.
+        stopped: Option<String>,
     },
 }
 
@@ -109,8 +111,9 @@ impl RedriveReport {
             RedriveReport::Copied {
                 failed,
                 not_deleted,
+                stopped,
                 ..
-            } => failed.is_empty() && not_deleted.is_empty(),
+            } => failed.is_empty() && not_deleted.is_empty() && stopped.is_none(),
         }
     }
 }
@@ -287,17 +290,19 @@ impl DeadLetterQueue {
                 .iter()
                 .filter(|m| m.message_id().is_some() && m.receipt_handle().is_some())
                 .collect();
-            // Only messages that failed to send come round again here
-            // (the rest are deleted): try each once, keep its newest handle.
+            // Only a message not sent, or sent and not deleted, comes round
+            // again here: each is tried once (a failed one keeps its newest
+            // handle, to be made visible at the end).
             let fresh: Vec<&Message> = batch
                 .iter()
                 .copied()
-                .filter(|m| match failed.get_mut(m.message_id().unwrap()) {
-                    Some(entry) => {
+                .filter(|m| {
+                    let id = m.message_id().unwrap();
+                    if let Some(entry) = failed.get_mut(id) {
                         entry.1 = m.receipt_handle().unwrap().to_string();
-                        false
+                        return false;
                     }
-                    None => true,
+                    !not_deleted.iter().any(|n| n == id)
                 })
                 .collect();
             if fresh.is_empty() {
@@ -344,14 +349,14 @@ impl DeadLetterQueue {
         }
         let handles: Vec<String> = failed.values().map(|(_, h)| h.clone()).collect();
         self.release(&handles).await;
-        if let Some(e) = stop
-            && moved == 0
-            && not_deleted.is_empty()
-        {
-            return Err(e);
-        }
+        let stopped = match stop {
+            // Nothing went anywhere: the error is the answer.
+            Some(e) if moved == 0 && not_deleted.is_empty() => return Err(e),
+            stop => stop.map(|e| e.to_string()),
+        };
         Ok(RedriveReport::Copied {
             moved,
+            stopped,
             failed: failed
                 .into_iter()
                 .map(|(message_id, (reason, _))| CopyFailure { message_id, reason })
