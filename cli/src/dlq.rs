@@ -59,12 +59,14 @@ pub enum DlqCommand {
         /// List what would move; move nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Which way the messages go back.
         #[arg(long, value_enum, default_value = "auto")]
         method: Method,
         /// How long to wait for a move task to finish (it carries on after).
         #[arg(long, default_value_t = 300)]
         wait_seconds: u64,
-        /// Copy at most this many messages (the copy path only).
+        /// List (--dry-run) or copy at most this many messages; a move
+        /// task always moves them all.
         #[arg(long, default_value_t = 100_000)]
         max: usize,
     },
