@@ -9,6 +9,8 @@
 //!   pipeline's hot-reloading `PluginCache` (`orderflow_pipeline::reload`);
 //! - [`operator::PluginStore`]: content-addressed plugin objects, kept
 //!   manifest revisions, publish / rollback / status;
+//! - [`dlq::DeadLetterQueue`]: the operator's look at the dead-letter
+//!   queue, and its redrive after a fix;
 //! - [`decision_log::S3DecisionLog`]: the producer's `DecisionLog` (one
 //!   gzip JSON Lines object per invocation);
 //! - [`config`]: `ProducerConfig` / `ConsumerConfig` from the environment;
@@ -19,6 +21,7 @@
 pub mod clients;
 pub mod config;
 pub mod decision_log;
+pub mod dlq;
 pub mod dynamo;
 pub mod function;
 pub mod operator;

@@ -6,7 +6,8 @@
 //! for `plugin check` and `plugin build`, 1 means the plugin does not fit
 //! the contract (or, for `build`, does not compile); for `plugin test`, 1
 //! means a fixture case failed; for `replay`, 1 means an order flipped and
-//! `--fail-on-flips` was given.
+//! `--fail-on-flips` was given; for `dlq redrive`, 1 means a message was
+//! left behind.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod author;
+#[cfg(feature = "aws")]
+mod dlq;
 mod inputs;
 #[cfg(feature = "aws")]
 mod operator;
@@ -92,6 +95,15 @@ enum Command {
         location: operator::Location,
         #[command(subcommand)]
         command: operator::PluginsCommand,
+    },
+    /// The dead-letter queue: what is there and why, and a redrive after a
+    /// fix. Honours the usual AWS configuration, like `plugins`.
+    #[cfg(feature = "aws")]
+    Dlq {
+        #[command(flatten)]
+        queues: dlq::Queues,
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
     },
 }
 
@@ -209,6 +221,8 @@ fn main() -> ExitCode {
         },
         #[cfg(feature = "aws")]
         Command::Plugins { location, command } => operator::plugins(location, command),
+        #[cfg(feature = "aws")]
+        Command::Dlq { queues, command } => dlq::dlq(queues, command),
     };
     match result {
         Ok(code) => code,

@@ -9,9 +9,13 @@
 //! - [`ports`]: in-memory and fault-injecting `Publisher`s and `ItemStore`s;
 //! - [`events`]: Lambda events as the runtime delivers them;
 //! - [`logs`]: log lines captured as JSON;
+//! - [`dead_letters`] (feature `moto`): a queue and a DLQ holding both
+//!   kinds of dead letter;
 //! - [`moto`] (feature `moto`): a local moto server and SDK configuration
 //!   for it.
 
+#[cfg(feature = "moto")]
+pub mod dead_letters;
 pub mod events;
 pub mod logs;
 pub mod manifests;

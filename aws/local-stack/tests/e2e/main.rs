@@ -13,6 +13,7 @@
 //! - `calls`: AWS calls per order, counted by moto's recorder;
 //! - `decision_log`: what the producer records with `DecisionLog=Enabled`;
 //! - `faults`: publish and store failures injected at the client boundary;
+//! - `redrive`: a poison order listed in the DLQ, fixed, redriven, stored;
 //! - `shadow`: a shadow candidate's disagreements logged, the live decisions stored.
 
 mod calls;
@@ -21,4 +22,5 @@ mod delivery;
 mod env;
 mod faults;
 mod hot_reload;
+mod redrive;
 mod shadow;

@@ -1,0 +1,363 @@
+//! The operator's side of the dead-letter queue: what is there and why
+//! ([`DeadLetterQueue::list`]), and putting it back after a fix
+//! ([`DeadLetterQueue::redrive`], in `redrive`).
+//!
+//! A message reaches the DLQ two ways. The consumer sends a permanent
+//! failure there at once ([`crate::sqs::SqsDeadLetters`]) with `reason`,
+//! `order_id` and `source_message_id` attributes; SQS moves one that failed
+//! `maxReceiveCount` deliveries, with no attribute of ours. Either way the
+//! body is the message as the queue delivered it (the producer's
+//! high-value message, raw or in an SNS envelope), so the order id can be
+//! read from it when no attribute names it.
+//!
+//! SQS has no peek: the only way to read a message is to receive it. A
+//! listing receives every message with a short visibility timeout
+//! ([`PEEK_VISIBILITY_SECONDS`]), de-duplicates by message id until a
+//! receive brings nothing new, then makes every message visible again at
+//! once (`ChangeMessageVisibility` to 0). What that costs: about one
+//! `ReceiveMessage` per 10 messages plus one empty long poll (1 s), and one
+//! `ChangeMessageVisibilityBatch` per 10. What it does to the counts: each
+//! listing adds one to every message's `ApproximateReceiveCount` (the DLQ
+//! has no redrive policy of its own, so the count moves nothing), and
+//! while it runs (and for up to 30 s if it dies midway) the messages are
+//! invisible to anyone else, a redrive included. Nothing is deleted.
+
+mod redrive;
+
+pub use redrive::{CopyFailure, MoveTaskStatus, RedriveMethod, RedriveReport};
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use crate::sqs::{ORDER_ID_ATTRIBUTE, REASON_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE};
+
+/// How long a listed message stays invisible: the listing must receive
+/// everything within it, or a message comes round again (and is counted
+/// once, by its id). A listing that dies midway hides nothing for longer.
+pub const PEEK_VISIBILITY_SECONDS: i32 = 30;
+/// Long polling asks every SQS server; a short poll may answer "empty"
+/// while messages remain, and the listing would stop early.
+const WAIT_SECONDS: i32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DlqError {
+    #[error("SQS {action} {queue_url}: {message} ({hint})")]
+    Sqs {
+        action: &'static str,
+        queue_url: String,
+        message: String,
+        hint: &'static str,
+        /// The SDK's whole account of it, for `-v`.
+        detail: String,
+    },
+    #[error("{queue_url} reported no QueueArn")]
+    NoArn { queue_url: String },
+}
+
+impl DlqError {
+    /// More than the one-line message, when there is more to say.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            DlqError::Sqs { detail, .. } => Some(detail),
+            DlqError::NoArn { .. } => None,
+        }
+    }
+}
+
+/// One SDK error as a [`DlqError::Sqs`]: a line with the likely fix.
+fn failure<E, R>(action: &'static str, queue_url: &str, e: &SdkError<E, R>) -> DlqError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = DisplayErrorContext(e).to_string();
+    let (message, hint) = match e {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("");
+            let message = match se.err().message() {
+                Some(m) if !m.is_empty() => format!("{code}: {m}"),
+                _ if code.is_empty() => "the service answered an error".to_string(),
+                _ => code.to_string(),
+            };
+            let hint = match code {
+                "AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist" => {
+                    "check --dlq-url / --queue-url and the region"
+                }
+                "AccessDenied" | "AccessDeniedException" => {
+                    "these credentials may not do this: the README's operator section lists the SQS actions `orderflow dlq` needs"
+                }
+                _ => "see -v for the full error",
+            };
+            (message, hint)
+        }
+        SdkError::TimeoutError(_) => ("timed out".into(), "check the network and the region"),
+        SdkError::DispatchFailure(_) if detail.contains("credentials") => (
+            "no AWS credentials were found".into(),
+            "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        ),
+        SdkError::DispatchFailure(_) => (
+            "could not reach SQS".into(),
+            "check the network, the region and AWS_ENDPOINT_URL",
+        ),
+        _ => (
+            detail.lines().next().unwrap_or("failed").to_string(),
+            "see -v for the full error",
+        ),
+    };
+    DlqError::Sqs {
+        action,
+        queue_url: queue_url.to_string(),
+        message,
+        hint,
+        detail,
+    }
+}
+
+/// Why a message is in the dead-letter queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// The consumer's, from the `reason` attribute.
+    Recorded { text: String },
+    /// SQS moved it after `maxReceiveCount` deliveries that each failed
+    /// (or timed out); nobody wrote down why. `receives` excludes this
+    /// listing's own receive (earlier listings' are in it).
+    NotRecorded { receives: u64 },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Recorded { text } => f.write_str(text),
+            Reason::NotRecorded { receives: 1 } => {
+                f.write_str("received 1 time without success (no reason recorded)")
+            }
+            Reason::NotRecorded { receives } => write!(
+                f,
+                "received {receives} times without success (no reason recorded)"
+            ),
+        }
+    }
+}
+
+/// A message in the dead-letter queue, as a listing saw it. Not its body:
+/// that is a whole order, customer and attributes included, and a listing
+/// is printed where logs go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeadLetterMessage {
+    pub message_id: String,
+    /// From the `order_id` attribute, else from the body; `None` when
+    /// neither has one (a body that is not an order message).
+    pub order_id: Option<String>,
+    /// `ApproximateReceiveCount` as SQS reported it to this listing: the
+    /// deliveries on the source queue (SQS carries them over), this
+    /// listing's receive and every earlier listing's.
+    pub receive_count: u64,
+    /// When it was sent to the DLQ (`SentTimestamp`, RFC 3339 to the
+    /// second). For a
+    /// message SQS moved there, SQS keeps the original enqueue time.
+    pub sent_at: Option<String>,
+    pub reason: Reason,
+    /// Its id on the source queue, when the consumer recorded it.
+    pub source_message_id: Option<String>,
+}
+
+/// What a listing found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Listing {
+    pub queue_url: String,
+    /// Oldest first.
+    pub messages: Vec<DeadLetterMessage>,
+    /// True when the listing stopped at its limit: there may be more.
+    pub truncated: bool,
+    /// Messages whose visibility could not be reset: they are listed, and
+    /// reappear by themselves within [`PEEK_VISIBILITY_SECONDS`].
+    pub still_hidden: usize,
+}
+
+/// A dead-letter queue and, for a redrive, the queue its messages go back to.
+#[derive(Clone, Debug)]
+pub struct DeadLetterQueue {
+    client: Client,
+    dlq_url: String,
+}
+
+impl DeadLetterQueue {
+    pub fn new(client: Client, dlq_url: impl Into<String>) -> DeadLetterQueue {
+        DeadLetterQueue {
+            client,
+            dlq_url: dlq_url.into(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.dlq_url
+    }
+
+    /// Every message in the queue, up to `max`, leaving each where it was
+    /// (see the module's account of what a listing costs).
+    pub async fn list(&self, max: usize) -> Result<Listing, DlqError> {
+        let mut seen: BTreeMap<String, (DeadLetterMessage, String)> = BTreeMap::new();
+        let mut truncated = false;
+        let outcome = loop {
+            if seen.len() >= max {
+                truncated = true;
+                break Ok(());
+            }
+            let answer = self
+                .client
+                .receive_message()
+                .queue_url(&self.dlq_url)
+                .max_number_of_messages((max - seen.len()).min(10) as i32)
+                .visibility_timeout(PEEK_VISIBILITY_SECONDS)
+                .wait_time_seconds(WAIT_SECONDS)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .send()
+                .await;
+            let answer = match answer {
+                Ok(a) => a,
+                Err(e) => break Err(failure("ReceiveMessage", &self.dlq_url, &e)),
+            };
+            let mut new = 0;
+            for m in answer.messages() {
+                let (Some(id), Some(handle)) = (m.message_id(), m.receipt_handle()) else {
+                    continue;
+                };
+                // A message seen before came round again: only its newest
+                // receipt handle can make it visible.
+                match seen.get_mut(id) {
+                    Some(entry) => entry.1 = handle.to_string(),
+                    None => {
+                        new += 1;
+                        seen.insert(id.to_string(), (describe(m), handle.to_string()));
+                    }
+                }
+            }
+            if new == 0 {
+                break Ok(());
+            }
+        };
+        let handles: Vec<String> = seen.values().map(|(_, h)| h.clone()).collect();
+        let still_hidden = self.release(&handles).await;
+        outcome?;
+        let mut messages: Vec<DeadLetterMessage> = seen.into_values().map(|(m, _)| m).collect();
+        messages.sort_by(|a, b| (&a.sent_at, &a.message_id).cmp(&(&b.sent_at, &b.message_id)));
+        Ok(Listing {
+            queue_url: self.dlq_url.clone(),
+            messages,
+            truncated,
+            still_hidden,
+        })
+    }
+
+    /// Makes received messages visible again now; how many could not be
+    /// (they reappear when their visibility timeout ends).
+    async fn release(&self, handles: &[String]) -> usize {
+        let mut failed = 0;
+        for batch in handles.chunks(10) {
+            let mut request = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.dlq_url);
+            for (i, handle) in batch.iter().enumerate() {
+                if let Ok(entry) = ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .build()
+                {
+                    request = request.entries(entry);
+                }
+            }
+            match request.send().await {
+                Ok(answer) => failed += answer.failed().len(),
+                Err(e) => {
+                    tracing::warn!(error = %DisplayErrorContext(&e), "could not make {} DLQ messages visible again", batch.len());
+                    failed += batch.len();
+                }
+            }
+        }
+        failed
+    }
+}
+
+fn attribute(m: &Message, name: &str) -> Option<String> {
+    m.message_attributes()?
+        .get(name)?
+        .string_value()
+        .map(str::to_string)
+}
+
+fn describe(m: &Message) -> DeadLetterMessage {
+    let system = |name: MessageSystemAttributeName| m.attributes().and_then(|a| a.get(&name));
+    let receive_count: u64 = system(MessageSystemAttributeName::ApproximateReceiveCount)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let sent_at = system(MessageSystemAttributeName::SentTimestamp)
+        .and_then(|t| t.parse::<i64>().ok())
+        .and_then(|ms| {
+            DateTime::from_secs(ms.div_euclid(1000))
+                .fmt(DateTimeFormat::DateTime)
+                .ok()
+        });
+    let reason = match attribute(m, REASON_ATTRIBUTE) {
+        Some(text) => Reason::Recorded { text },
+        None => Reason::NotRecorded {
+            receives: receive_count.saturating_sub(1),
+        },
+    };
+    DeadLetterMessage {
+        message_id: m.message_id().unwrap_or_default().to_string(),
+        order_id: attribute(m, ORDER_ID_ATTRIBUTE)
+            .or_else(|| order_id_in(m.body().unwrap_or_default())),
+        receive_count,
+        sent_at,
+        reason,
+        source_message_id: attribute(m, SOURCE_MESSAGE_ID_ATTRIBUTE),
+    }
+}
+
+/// The order id in a body as the consumer reads it (raw, or in an SNS
+/// envelope), without validating the order: a message may be here
+/// because it does not validate.
+fn order_id_in(body: &str) -> Option<String> {
+    let inner = orderflow_pipeline::consumer::message_body(body).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&inner).ok()?;
+    value["order"]["order_id"].as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_order_id_is_read_from_raw_and_enveloped_bodies_that_need_not_validate() {
+        let raw = r#"{"order":{"order_id":"ord-7","lines":"not lines"},"decision":{}}"#;
+        assert_eq!(order_id_in(raw).as_deref(), Some("ord-7"));
+        let envelope = serde_json::json!({"Type": "Notification", "Message": raw}).to_string();
+        assert_eq!(order_id_in(&envelope).as_deref(), Some("ord-7"));
+        assert_eq!(order_id_in("not json"), None);
+        assert_eq!(order_id_in(r#"{"order":{"order_id":7}}"#), None);
+    }
+
+    #[test]
+    fn a_missing_reason_says_how_often_it_was_received() {
+        assert_eq!(
+            Reason::NotRecorded { receives: 5 }.to_string(),
+            "received 5 times without success (no reason recorded)"
+        );
+        let json = serde_json::to_value(Reason::Recorded { text: "x".into() }).unwrap();
+        assert_eq!(json, serde_json::json!({"kind": "recorded", "text": "x"}));
+        assert_eq!(
+            Reason::NotRecorded { receives: 1 }.to_string(),
+            "received 1 time without success (no reason recorded)"
+        );
+    }
+}
