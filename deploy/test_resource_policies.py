@@ -25,6 +25,8 @@ from test_template_policies import ALLOWED, _as_list, _canon, _props, sam  # noq
 PRODUCER_ARN = {"Fn::GetAtt": ["ProducerRole", "Arn"]}
 TOPIC = {"Ref": "HighValueOrderTopic"}
 QUEUE_ARN = {"Fn::GetAtt": ["HighValueQueue", "Arn"]}
+# The one principal besides the topic that may send to the queue: the DLQ's redriver.
+REDRIVER = {"Fn::If": ["HasDeadLetterRedriver", {"Ref": "DeadLetterRedriveArn"}, {"Ref": "PluginPublisherArn"}]}
 
 
 def _statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -74,8 +76,8 @@ def queue_policy_problems(template: dict[str, Any]) -> list[str]:
     """Why someone other than the topic may send to the high-value queue."""
     doc = template["Resources"]["HighValueQueuePolicy"]["Properties"]["PolicyDocument"]
     problems = []
-    if not _denies(doc, "sqs:SendMessage", {"ArnNotEquals": {"aws:SourceArn": TOPIC}}):
-        problems.append("no Deny of sqs:SendMessage to every sender but the topic")
+    if not _denies(doc, "sqs:SendMessage", {"ArnNotEquals": {"aws:SourceArn": TOPIC, "aws:PrincipalArn": REDRIVER}}):
+        problems.append("no Deny of sqs:SendMessage to every sender but the topic and the redriver")
     if not _denies(doc, "sqs:*", {"Bool": {"aws:SecureTransport": "false"}}):
         problems.append("no Deny of sqs:* without TLS")
     for st in _statements(doc):
@@ -135,6 +137,15 @@ def test_queue_policy_checker_reports_a_missing_sender_deny(sam: dict[str, Any])
     widened = copy.deepcopy(sam)
     doc = widened["Resources"]["HighValueQueuePolicy"]["Properties"]["PolicyDocument"]
     doc["Statement"] = [st for st in doc["Statement"] if st.get("Sid") != "DenyAnySenderButTheTopic"]
+    assert any("every sender but the topic" in p for p in queue_policy_problems(widened))
+
+
+def test_queue_policy_checker_reports_a_redriver_left_open(sam: dict[str, Any]) -> None:
+    widened = copy.deepcopy(sam)
+    doc = widened["Resources"]["HighValueQueuePolicy"]["Properties"]["PolicyDocument"]
+    for st in doc["Statement"]:
+        if st.get("Sid") == "DenyAnySenderButTheTopic":
+            st["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] = "*"
     assert any("every sender but the topic" in p for p in queue_policy_problems(widened))
 
 
