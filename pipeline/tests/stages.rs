@@ -322,6 +322,7 @@ async fn a_plugin_call_is_cut_off_at_the_invocations_end_for_a_retry() {
             limits: slow,
             ..spec("hostile-transform", json!({"behaviour": "loop"}))
         }],
+        ..Default::default()
     });
     let (rules, _) = chains(("normalize", json!({})));
     let published = produce(&rules, &queue, parse_orders(&order_lines(1))).await;

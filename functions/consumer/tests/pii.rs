@@ -78,6 +78,7 @@ fn consumer<S: ItemStore>(
         &Manifest {
             rules: vec![],
             transforms,
+            ..Default::default()
         },
     );
     let plugins: Arc<_> = Arc::new(dir_cache::<TransformChain>(

@@ -220,6 +220,7 @@ async fn an_order_failed_three_times_for_one_cause_is_rejected_the_fourth() {
         &Manifest {
             rules: vec![slow],
             transforms: vec![],
+            ..Default::default()
         },
     );
     let cache = dir_cache(dir.path(), Duration::from_secs(60));

@@ -75,6 +75,7 @@ fn producer(
         &Manifest {
             rules,
             transforms: vec![],
+            ..Default::default()
         },
     );
     let cache = dir_cache(dir.path(), Duration::from_secs(60));
