@@ -31,6 +31,7 @@
 //! [`status`](PluginStore::status) and [`history`] each have a file;
 //! `objects` holds the S3 calls they share.
 
+mod artifacts;
 mod gate;
 pub mod history;
 mod objects;
@@ -89,6 +90,8 @@ pub enum OperatorError {
     /// be read, or whose bytes differ from a sha256 the source pins.
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error("plugin {plugin} cannot be precompiled: {message}")]
+    Precompile { plugin: String, message: String },
 }
 
 /// An S3 call that failed, in one line with the likely fix.
@@ -144,6 +147,8 @@ pub struct PublishReport {
     pub manifest_key: String,
     pub copy_key: String,
     pub plugins: Vec<PluginObject>,
+    /// Precompiled artifacts uploaded (those already there are not counted).
+    pub artifacts_uploaded: usize,
     pub manifest: Manifest,
 }
 
@@ -205,11 +210,18 @@ pub struct Status {
 pub struct PluginStore {
     s3: Client,
     location: PluginLocation,
+    /// Set by [`precompiling`](PluginStore::precompiling): publish uploads
+    /// artifacts for the functions' engines too.
+    precompiler: Option<std::sync::Arc<orderflow_host::Precompiler>>,
 }
 
 impl PluginStore {
     pub fn new(s3: Client, location: PluginLocation) -> PluginStore {
-        PluginStore { s3, location }
+        PluginStore {
+            s3,
+            location,
+            precompiler: None,
+        }
     }
 
     pub fn location(&self) -> &PluginLocation {

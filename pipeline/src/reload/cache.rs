@@ -7,13 +7,17 @@
 //! serve its result, so one refresh runs at a time. While a refresh is in
 //! flight, events that do not wait for the lock keep the set in place.
 //!
-//! Compiled plugins also go to the host's disk cache (`RuntimeConfig::
-//! cache_dir`), so a process that loads a revision again skips the compile.
+//! A plugin whose manifest entry lists a precompiled artifact for this
+//! runtime's engine is deserialised from it (`orderflow_host::artifact`);
+//! one that cannot be is compiled, with a warning saying why. Compiled
+//! plugins also go to the host's disk cache (`RuntimeConfig::cache_dir`),
+//! so a process that loads a revision again skips the compile.
 
 use super::set::PluginSet;
 use super::source::{ManifestFetch, ManifestObject, PluginSource, SourceError};
 use super::status::{CacheStatus, RefreshError, RefreshErrorKind, Refreshed};
 use arc_swap::ArcSwapOption;
+use orderflow_host::artifact::{Fallback, Offer};
 use orderflow_host::{LoadError, Manifest, PluginSpec, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -217,9 +221,11 @@ impl<T: PluginSet> PluginCache<T> {
             return Ok(Refreshed::Unchanged);
         }
 
-        // Fetch what is not held yet; the host checks every object against
-        // the hash the manifest pins before it compiles anything.
+        // Fetch what is not held yet, with its artifact for this engine;
+        // the host checks every object against the hash the manifest pins
+        // before it compiles or deserialises anything.
         let mut wasm: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
+        let mut offers: HashMap<String, Offer> = HashMap::new();
         for spec in T::specs(&manifest.manifest) {
             if let Some(bytes) = state
                 .wasm
@@ -239,6 +245,9 @@ impl<T: PluginSet> PluginCache<T> {
                 })?;
             state.status.wasm_fetches += 1;
             wasm.insert(spec.sha256.clone(), Arc::new(bytes));
+            if let Some(offer) = self.artifact(state, spec).await {
+                offers.insert(spec.sha256.clone(), offer);
+            }
         }
 
         let started = Instant::now();
@@ -246,11 +255,14 @@ impl<T: PluginSet> PluginCache<T> {
         let for_load = wasm.clone();
         let loaded_manifest = manifest.clone();
         let set = tokio::task::spawn_blocking(move || {
-            T::load(&runtime, &loaded_manifest, &|spec: &PluginSpec| {
+            let wasm = |spec: &PluginSpec| {
                 Ok(for_load
                     .get(&spec.sha256)
                     .map(|b| b.as_ref().clone())
                     .unwrap_or_default())
+            };
+            T::load(&runtime, &loaded_manifest, &wasm, &|spec: &PluginSpec| {
+                offers.get(&spec.sha256).cloned()
             })
         })
         .await
@@ -279,6 +291,15 @@ impl<T: PluginSet> PluginCache<T> {
                 )
             })
             .collect();
+        for p in set.plugins() {
+            if let Some(why) = &p.fallback {
+                tracing::warn!(
+                    manifest = %name, kind = T::KIND, plugin = %p.name, reason = why.kind(),
+                    engine = self.runtime.engine_key(), load = %p.load,
+                    "precompiled artifact not used, the plugin was loaded from its wasm: {why}"
+                );
+            }
+        }
         let previous = current.map(|c| c.revision.clone());
         tracing::info!(
             manifest = %name, kind = T::KIND, revision = %manifest.revision, previous = previous.as_deref(),
@@ -293,5 +314,22 @@ impl<T: PluginSet> PluginCache<T> {
         state.wasm = wasm;
         state.status.swaps += 1;
         Ok(Refreshed::Swapped { previous, revision })
+    }
+
+    /// What to offer the host of `spec`'s published artifact for this
+    /// runtime's engine: nothing if the manifest lists none, else its bytes
+    /// or why there are none. Fetched only with the wasm: a plugin whose
+    /// wasm is held is compiled in this process already.
+    async fn artifact(&self, state: &mut State, spec: &PluginSpec) -> Option<Offer> {
+        if spec.artifacts.is_empty() {
+            return None;
+        }
+        let key = self.runtime.engine_key();
+        let Some(artifact) = spec.artifact(key) else {
+            return Some(Err(Fallback::none_for(spec, key)));
+        };
+        let fetched = self.source.fetch_wasm(&artifact.object).await;
+        state.status.artifact_fetches += 1;
+        Some(fetched.map_err(|e| Fallback::Fetch(e.to_string())))
     }
 }
