@@ -4,9 +4,10 @@
 //! its target, sha256 and engine key. Artifacts are derived from the wasm,
 //! so the manifest's revision stays (see `orderflow_manifest::Artifact`).
 
-use super::{META_SHA256, OperatorError, PluginStore};
+use super::objects::{Condition, Object};
+use super::{META_REVISION, META_SHA256, OperatorError, PluginStore};
 use orderflow_host::manifest::{Artifact, Locked};
-use orderflow_host::{LoadedManifest, Precompiler};
+use orderflow_host::{LoadedManifest, Manifest, Precompiler};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -94,6 +95,41 @@ impl PluginStore {
             }
         }
         Ok(uploaded)
+    }
+
+    /// The revision `live` holds is the one being published, but its
+    /// plugins' artifacts may not be these (new targets, or an upgraded
+    /// engine): then the live manifest and its copy are replaced to list
+    /// them, under the history entry it has, since what decides is the
+    /// same. Returns whether it replaced them.
+    pub(super) async fn refresh_artifacts(
+        &self,
+        live: &Object,
+        loaded: &LoadedManifest,
+        json: &[u8],
+        copy_key: &str,
+    ) -> Result<bool, OperatorError> {
+        let Ok(current) = Manifest::parse(&live.bytes, "(live)") else {
+            return Ok(false);
+        };
+        if self.precompiler.is_none() || current.manifest == loaded.manifest {
+            return Ok(false);
+        }
+        let (Some(entry), Some(etag)) = (self.live_entry(live).await?, live.etag.as_deref()) else {
+            return Ok(false);
+        };
+        self.put(
+            copy_key,
+            json.to_vec(),
+            "application/json",
+            &[(META_REVISION, loaded.revision.as_str())],
+            None,
+        )
+        .await?;
+        self.put_live(json.to_vec(), &entry, Condition::Matches(etag))
+            .await?;
+        tracing::info!(revision = %loaded.revision, "the live revision now lists these precompiled artifacts");
+        Ok(true)
     }
 
     /// Publishes with precompiled artifacts for the functions' engines.

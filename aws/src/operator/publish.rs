@@ -170,8 +170,14 @@ impl PluginStore {
         let previous = live.as_ref().and_then(|o| o.revision());
         let copy_key = self.copy_key(&loaded.revision);
         if previous.as_deref() == Some(loaded.revision.as_str()) {
-            tracing::info!(revision = %loaded.revision, "this revision is already live; nothing to publish");
-            return Ok((previous, copy_key, false));
+            let changed = match &live {
+                Some(o) => self.refresh_artifacts(o, loaded, &json, &copy_key).await?,
+                None => false,
+            };
+            if !changed {
+                tracing::info!(revision = %loaded.revision, "this revision is already live; nothing to publish");
+            }
+            return Ok((previous, copy_key, changed));
         }
         let base = match &live {
             Some(o) => self.live_entry(o).await?,

@@ -8,12 +8,14 @@
 //! seconds), under a stage name of its own.
 //!
 //! - `env`: one moto server and stack per test, the example plugins, helpers;
+//! - `artifacts`: a cold function loads precompiled artifacts, or compiles when its engine changed;
 //! - `delivery`: orders through to the table, malformed messages to the DLQ;
 //! - `hot_reload`: a running producer follows rule changes, survives bad ones;
 //! - `calls`: AWS calls per order, counted by moto's recorder;
 //! - `decision_log`: what the producer records with `DecisionLog=Enabled`;
 //! - `faults`: publish and store failures injected at the client boundary.
 
+mod artifacts;
 mod calls;
 mod decision_log;
 mod delivery;
