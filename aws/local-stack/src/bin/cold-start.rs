@@ -61,12 +61,15 @@ async fn child(args: &[String]) -> Result<()> {
         ..runtime_config(cache.path().to_path_buf())
     })
     .map_err(anyhow::Error::msg)?;
+    let engine = started.elapsed();
     let source = S3Source::new(
         orderflow_aws::clients::s3(&sdk),
         PluginLocation::new(bucket, key),
     );
     let rules: PluginCache<RuleSet> = PluginCache::new(source, runtime, Duration::from_secs(60));
+    let loading = Instant::now();
     let loaded = rules.current().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let load = loading.elapsed();
     let order = Arc::new(Order::from_json(ORDER).context("the sample order")?);
     let decision = loaded.set.evaluate(&order);
     let micros = started.elapsed().as_micros() as u64;
@@ -78,7 +81,8 @@ async fn child(args: &[String]) -> Result<()> {
         .collect();
     println!(
         "{}",
-        json!({"high_value": decision.high_value, "micros": micros, "plugins": plugins})
+        json!({"high_value": decision.high_value, "micros": micros, "plugins": plugins,
+               "engine_micros": engine.as_micros() as u64, "set_micros": load.as_micros() as u64})
     );
     Ok(())
 }
@@ -99,17 +103,21 @@ async fn parent(runs: usize) -> Result<()> {
         t.elapsed().as_millis()
     );
     println!(
-        "| mode | spawn to first decision, ms (median of {runs}) | in process, ms | per plugin: load kind, ms |"
+        "| mode | spawn to first decision, ms (median of {runs}) | in process | SDK + engine | plugin set (fetch + load) | per plugin: load kind, ms |"
     );
-    println!("|---|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---|");
     for mode in ["portable", "native"] {
         let mut totals = Vec::new();
         let mut inside = Vec::new();
+        let mut engine = Vec::new();
+        let mut set = Vec::new();
         let mut plugins: BTreeMap<String, (String, Vec<u64>)> = BTreeMap::new();
         for _ in 0..runs {
             let (wall, report) = spawn(mode, &endpoint, &stack)?;
             totals.push(wall);
             inside.push(report["micros"].as_u64().unwrap_or(0));
+            engine.push(report["engine_micros"].as_u64().unwrap_or(0));
+            set.push(report["set_micros"].as_u64().unwrap_or(0));
             for p in report["plugins"].as_array().into_iter().flatten() {
                 let entry = plugins
                     .entry(p["name"].as_str().unwrap_or("?").into())
@@ -124,10 +132,13 @@ async fn parent(runs: usize) -> Result<()> {
                 format!("{name} {kind} {:.2}", median(micros) as f64 / 1e3)
             })
             .collect();
+        let ms = |v: &mut Vec<u64>| median(v) as f64 / 1e3;
         println!(
-            "| {mode} | {:.1} | {:.1} | {} |",
-            median(&mut totals) as f64 / 1e3,
-            median(&mut inside) as f64 / 1e3,
+            "| {mode} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            ms(&mut totals),
+            ms(&mut inside),
+            ms(&mut engine),
+            ms(&mut set),
             per_plugin.join("; ")
         );
     }
