@@ -5,6 +5,7 @@
 //! | key | what |
 //! | --- | --- |
 //! | `plugins/<stem>-<sha8>.wasm` | a plugin, content-addressed: never overwritten, so a manifest always gets the bytes it pins |
+//! | `plugins/<stem>-<sha8>.<arch>-<sha8>.cwasm` | that plugin precompiled for one function architecture, named by its own hash (`artifacts`; published only [`precompiling`](PluginStore::precompiling)) |
 //! | `plugins/manifests/<hex>.json` | every manifest ever published, named by its revision ([`Manifest::revision`]: the content's, not the file's, so a re-publish of the same set is recognised) |
 //! | `plugins/manifest.json` | the live manifest: a byte-identical copy of one of the above |
 //! | `plugins/history/<sequence>.json` | what went live and when, one entry per publish or rollback ([`history`]) |
