@@ -83,6 +83,17 @@ pub async fn start<C: FunctionConfig, T: PluginSet>() -> Result<Function<C, T>, 
     started.await.inspect_err(|e| tracing::error!("{e}"))
 }
 
+/// The functions' engine: its explicit target is the one the publisher
+/// precompiles for, so the published artifacts load (see
+/// `orderflow_host::artifact`), and `cache_dir` keeps what it compiles.
+pub fn runtime_config(cache_dir: PathBuf) -> orderflow_host::RuntimeConfig {
+    orderflow_host::RuntimeConfig {
+        cache_dir: Some(cache_dir),
+        target: orderflow_host::Target::Portable,
+        ..Default::default()
+    }
+}
+
 /// A function's plugin set, as it is built once per sandbox: the wasm
 /// runtime with its compiled-artifact cache, the bucket, and a first load
 /// during init, which has its own (longer) time budget. A failed first
@@ -93,10 +104,7 @@ pub async fn plugin_cache<T: PluginSet>(
     cache_dir: PathBuf,
     refresh: Duration,
 ) -> Result<Arc<PluginCache<T>>, String> {
-    let runtime = orderflow_host::Runtime::new(orderflow_host::RuntimeConfig {
-        cache_dir: Some(cache_dir),
-        ..Default::default()
-    })?;
+    let runtime = orderflow_host::Runtime::new(runtime_config(cache_dir))?;
     let source = S3Source::new(clients::s3(sdk), location);
     let plugins = Arc::new(PluginCache::new(source, runtime, refresh));
     let _ = plugins.current().await;

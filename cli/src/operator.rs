@@ -187,7 +187,14 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                 {
                     print!("{}", g.text());
                 }
-                let report = store.publish(&source, &dir, Some(&*runtime)).await?;
+                // The functions' targets, so a cold function deserialises
+                // instead of compiling.
+                let precompiler =
+                    orderflow_host::Precompiler::for_functions().map_err(anyhow::Error::msg)?;
+                let report = store
+                    .precompiling(Arc::new(precompiler))
+                    .publish(&source, &dir, Some(&*runtime))
+                    .await?;
                 print(json, &report, |r| {
                     let uploaded = r.plugins.iter().filter(|p| p.uploaded).count();
                     match (&r.previous, r.changed) {
@@ -195,10 +202,11 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                             format!("{} is live already; nothing changed", short(&r.revision))
                         }
                         (previous, true) => format!(
-                            "published {} (was {}); uploaded {uploaded} of {} plugin objects",
+                            "published {} (was {}); uploaded {uploaded} of {} plugin objects and {} precompiled artifacts",
                             short(&r.revision),
                             previous.as_deref().map_or("nothing".into(), short),
-                            r.plugins.len()
+                            r.plugins.len(),
+                            r.artifacts_uploaded
                         ),
                     }
                 })

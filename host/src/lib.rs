@@ -13,6 +13,7 @@
 //! 3. per order: [`RuleSet::evaluate`] gives a [`Decision`] with its trace;
 //!    per stored item: [`TransformChain::apply`].
 
+pub mod artifact;
 mod bindings;
 mod cache;
 pub mod error;
@@ -36,6 +37,7 @@ pub use orderflow_manifest::{self as manifest, limits};
 /// the plugin SDK's native tests; `orderflow_host::order::…` paths stay.
 pub use orderflow_order as order;
 
+pub use artifact::{Fallback, Precompiler};
 pub use error::{Failure, LoadError, PluginError};
 pub use item::{HighValueMessage, Item, PublishedDecision};
 pub use limits::Limits;
@@ -43,7 +45,7 @@ pub use manifest::{LoadedManifest, Manifest, OnError, PluginSpec};
 pub use order::Order;
 pub use plugin::{Chain, Plugin, PluginInfo};
 pub use rules::{Decision, RuleSet};
-pub use runtime::{LoadKind, Runtime, RuntimeConfig};
+pub use runtime::{LoadKind, Runtime, RuntimeConfig, Target};
 pub use sandbox::Cost;
 pub use transforms::TransformChain;
 
@@ -143,6 +145,7 @@ pub fn check_plugin(
         limits,
         on_error: OnError::Reject,
         wasi: entry.map(|e| e.wasi).unwrap_or_default(),
+        artifacts: Vec::new(),
     };
     let as_rule = fits::<bindings::rule::RulePlugin>(runtime, &spec, wasm);
     let as_transform = fits::<bindings::transform::TransformPlugin>(runtime, &spec, wasm);

@@ -2,6 +2,7 @@
 //! and a transform differ only in their [`World`] (what they are given and
 //! what they answer), so both are a [`Plugin`].
 
+use crate::artifact::{Fallback, Offer};
 use crate::error::{Failure, LoadError, PluginError};
 use crate::manifest::{LoadedManifest, OnError, PluginSpec};
 use crate::runtime::{LoadKind, Runtime};
@@ -21,11 +22,23 @@ impl<W: World> Plugin<W> {
     /// Checks the bytes against the spec's sha256, compiles (or takes from
     /// a cache), type-checks against the world and runs `configure` once.
     pub fn load(runtime: &Runtime, spec: &PluginSpec, wasm: &[u8]) -> Result<Self, LoadError> {
+        Self::load_offered(runtime, spec, wasm, None)
+    }
+
+    /// [`load`](Self::load), deserialising the published artifact `offer`ed
+    /// for this runtime's engine instead of compiling, when it is the one
+    /// the manifest pins (see [`artifact`](crate::artifact)).
+    pub fn load_offered(
+        runtime: &Runtime,
+        spec: &PluginSpec,
+        wasm: &[u8],
+        offer: Option<Offer>,
+    ) -> Result<Self, LoadError> {
         Ok(Plugin {
             name: spec.name.clone(),
             version: spec.version.clone(),
             on_error: spec.on_error,
-            sandbox: Sandbox::load(runtime, spec, wasm)?,
+            sandbox: Sandbox::load(runtime, spec, wasm, offer)?,
         })
     }
 
@@ -71,6 +84,10 @@ pub struct PluginInfo {
     pub load_micros: u64,
     /// Instances start configured, from a snapshot (see [`Plugin::preinitialized`]).
     pub preinitialized: bool,
+    /// Why the published artifact offered was not used, so the plugin was
+    /// loaded from its wasm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
 }
 
 /// The chain of one kind of one manifest revision, in manifest order:
@@ -91,13 +108,25 @@ impl<W: World> Chain<W> {
         manifest: &LoadedManifest,
         wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
     ) -> Result<Self, LoadError> {
+        Self::load_offered(runtime, manifest, wasm, &|_| None)
+    }
+
+    /// [`load`](Self::load), with what `artifact` offers of each plugin's
+    /// published artifact (`None`: nothing offered, so it is compiled or
+    /// taken from a cache as by `load`).
+    pub fn load_offered(
+        runtime: &Runtime,
+        manifest: &LoadedManifest,
+        wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
+        artifact: &dyn Fn(&PluginSpec) -> Option<Offer>,
+    ) -> Result<Self, LoadError> {
         let specs = W::specs(&manifest.manifest);
         let mut plugins = Vec::with_capacity(specs.len());
         let mut loaded = Vec::with_capacity(specs.len());
         for spec in specs {
             let started = Instant::now();
             let bytes = wasm(spec)?;
-            let plugin = Plugin::<W>::load(runtime, spec, &bytes)?;
+            let plugin = Plugin::<W>::load_offered(runtime, spec, &bytes, artifact(spec))?;
             loaded.push(PluginInfo {
                 name: spec.name.clone(),
                 version: spec.version.clone(),
@@ -105,6 +134,7 @@ impl<W: World> Chain<W> {
                 load: plugin.sandbox.load_kind,
                 load_micros: started.elapsed().as_micros() as u64,
                 preinitialized: plugin.preinitialized(),
+                fallback: plugin.sandbox.fallback.clone(),
             });
             plugins.push(plugin);
         }

@@ -2,6 +2,7 @@
 //! allocator, fuel and epoch interruption), the linkers of both worlds, the
 //! compiled-component caches, and the thread that ticks the epoch.
 
+use crate::artifact::Fallback;
 use crate::bindings;
 use crate::cache::ArtifactCache;
 use crate::error::LoadError;
@@ -39,6 +40,23 @@ pub struct RuntimeConfig {
     /// one until snapshots are made at publish time; long runs over many
     /// orders (`orderflow replay`) turn it on.
     pub preinit: bool,
+    /// Which machine code the engine generates; [`Target::Portable`] is
+    /// what loads published artifacts.
+    pub target: Target,
+}
+
+/// Which machine code the engine generates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Target {
+    /// Tuned to this CPU's features: fastest here, but no other machine's
+    /// artifacts load (its compatibility key names this CPU's flags).
+    #[default]
+    Native,
+    /// This architecture's baseline, named explicitly as the publisher's
+    /// engines name it (`artifact::FUNCTION_TARGETS`), so the artifacts
+    /// `orderflow plugins publish` uploads load. Native on a machine no
+    /// function runs on.
+    Portable,
 }
 
 impl Default for RuntimeConfig {
@@ -48,6 +66,7 @@ impl Default for RuntimeConfig {
             max_instances: 128,
             default_limits: Limits::default(),
             preinit: false,
+            target: Target::Native,
         }
     }
 }
@@ -59,6 +78,8 @@ impl Default for RuntimeConfig {
 pub enum LoadKind {
     /// Compiled from wasm by cranelift.
     Compiled,
+    /// Deserialized from the artifact the publisher compiled (see `artifact`).
+    Precompiled,
     /// Deserialized from the on-disk artifact cache.
     #[serde(rename = "disk_cache")]
     FromDiskCache,
@@ -70,6 +91,7 @@ impl LoadKind {
     pub fn as_str(self) -> &'static str {
         match self {
             LoadKind::Compiled => "compiled",
+            LoadKind::Precompiled => "precompiled",
             LoadKind::FromDiskCache => "disk_cache",
             LoadKind::InProcess => "in_process",
         }
@@ -88,6 +110,8 @@ pub struct Runtime {
     pub(crate) rule_linker: Linker<State>,
     pub(crate) transform_linker: Linker<State>,
     pub(crate) config: RuntimeConfig,
+    /// `artifact::engine_key` of `engine`: which published artifacts load.
+    engine_key: String,
     cache: Option<ArtifactCache>,
     /// Compiled snapshots (see `preinit`), apart from the plugins' own.
     snapshot_cache: Option<ArtifactCache>,
@@ -122,13 +146,15 @@ impl Runtime {
             // wasmtime's `async` feature, which wasmtime-wasi's p2 brings
             // in, would otherwise reserve 1,000 of 2 MiB each here.
             .total_stacks(0);
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let target = match config.target {
+            Target::Native => None,
+            Target::Portable => crate::artifact::host_function_target(),
+        };
+        let mut wasm = engine_config(target)?;
+        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine =
             Engine::new(&wasm).map_err(|e| format!("cannot build the wasm engine: {e}"))?;
+        let engine_key = crate::artifact::engine_key(&engine);
 
         let mut rule_linker = Linker::new(&engine);
         bindings::rule::RulePlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
@@ -154,6 +180,7 @@ impl Runtime {
             rule_linker,
             transform_linker,
             config,
+            engine_key,
             cache,
             snapshot_cache,
             compiled: Mutex::new(HashMap::new()),
@@ -161,18 +188,28 @@ impl Runtime {
         }))
     }
 
-    /// Compiles a component, or takes it from this process or the disk
-    /// cache, both keyed by `sha256`. The one place a plugin's bytes are
-    /// checked against the hash its manifest pins: whatever fetched them
-    /// (a directory, a bucket, a test), nothing unverified is compiled, and
-    /// no cached artifact is handed out for bytes that are not its own.
+    /// The engine's compatibility key: a published artifact built for this
+    /// key loads here (see `artifact`).
+    pub fn engine_key(&self) -> &str {
+        &self.engine_key
+    }
+
+    /// Compiles a component, or takes it from this process, the published
+    /// artifact `offer`ed (if any) or the disk cache, all keyed by the
+    /// wasm's sha256. The one place a plugin's bytes are checked against the
+    /// hash its manifest pins: whatever fetched them (a directory, a bucket,
+    /// a test), nothing unverified is compiled or deserialised, and no
+    /// cached artifact is handed out for bytes that are not its own. Says
+    /// why an offered artifact was not used.
     pub(crate) fn component(
         &self,
         plugin: &str,
+        spec: &crate::PluginSpec,
         wasm: &[u8],
-        sha256: &str,
         limits: &Limits,
-    ) -> Result<(Component, LoadKind), LoadError> {
+        offer: Option<crate::artifact::Offer>,
+    ) -> Result<(Component, LoadKind, Option<Fallback>), LoadError> {
+        let sha256 = spec.sha256.as_str();
         let actual = crate::manifest::sha256_hex(wasm);
         if actual != sha256 {
             return Err(LoadError::HashMismatch {
@@ -191,8 +228,19 @@ impl Runtime {
             .expect("compiled-components lock")
             .get(sha256)
         {
-            return Ok((c.clone(), LoadKind::InProcess));
+            return Ok((c.clone(), LoadKind::InProcess, None));
         }
+        let fallback = match offer {
+            Some(offer) => match crate::artifact::load(&self.engine, &self.engine_key, spec, offer)
+            {
+                Ok(component) => {
+                    self.remember(sha256, &component);
+                    return Ok((component, LoadKind::Precompiled, None));
+                }
+                Err(why) => Some(why),
+            },
+            None => None,
+        };
         let compile = || {
             Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
                 plugin: plugin.into(),
@@ -203,11 +251,15 @@ impl Runtime {
             Some(cache) => cache.load_or_compile(&self.engine, sha256, compile)?,
             None => (compile()?, LoadKind::Compiled),
         };
+        self.remember(sha256, &component);
+        Ok((component, kind, fallback))
+    }
+
+    fn remember(&self, key: &str, component: &Component) {
         self.compiled
             .lock()
             .expect("compiled-components lock")
-            .insert(sha256.to_string(), component.clone());
-        Ok((component, kind))
+            .insert(key.to_string(), component.clone());
     }
 
     /// A pre-initialised component (see `preinit`), from this process or
@@ -253,12 +305,25 @@ impl Runtime {
             other => other.to_string(),
         })?
         .0;
-        self.compiled
-            .lock()
-            .expect("compiled-components lock")
-            .insert(key.to_string(), component.clone());
+        self.remember(key, &component);
         Ok(component)
     }
+}
+
+/// The engine settings that decide the machine code, shared by the
+/// functions' runtime and the publisher's [`Precompiler`](crate::artifact::Precompiler)
+/// so that their compatibility keys agree; `target` `None` is this host,
+/// tuned to its CPU.
+pub(crate) fn engine_config(target: Option<&str>) -> Result<Config, String> {
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true);
+    if let Some(target) = target {
+        wasm.target(target)
+            .map_err(|e| format!("target {target}: {e:#}"))?;
+    }
+    Ok(wasm)
 }
 
 /// Advances the engine's epoch every [`TICK`] so deadlines fire; stops when

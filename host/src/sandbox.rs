@@ -123,6 +123,8 @@ pub(crate) struct Sandbox<W: World> {
     pub(crate) limits: Limits,
     idle: Mutex<Vec<Warm<W>>>,
     pub(crate) load_kind: LoadKind,
+    /// Why the artifact offered was not used (see `artifact`).
+    pub(crate) fallback: Option<crate::artifact::Fallback>,
     /// Set when the manifest entry grants the deterministic WASI.
     wasi: Option<crate::wasi::Deterministic>,
     _ticker: Arc<EpochTicker>,
@@ -135,13 +137,15 @@ impl<W: World> Sandbox<W> {
         runtime: &Runtime,
         spec: &crate::PluginSpec,
         wasm: &[u8],
+        offer: Option<crate::artifact::Offer>,
     ) -> Result<Sandbox<W>, LoadError> {
         let plugin = format!("{}@{}", spec.name, spec.version);
         let plugin = plugin.as_str();
         let sha256 = spec.sha256.as_str();
         let config = spec.config.to_string();
         let limits = spec.limits.apply(runtime.config.default_limits);
-        let (component, load_kind) = runtime.component(plugin, wasm, sha256, &limits)?;
+        let (component, load_kind, fallback) =
+            runtime.component(plugin, spec, wasm, &limits, offer)?;
         let wasi = crate::wasi::Deterministic::granted(spec);
         let wrong_world = |e: wasmtime::Error| {
             let (mut imports, exports) = interface::names(&runtime.engine, &component);
@@ -177,6 +181,7 @@ impl<W: World> Sandbox<W> {
             limits,
             idle: Mutex::new(Vec::new()),
             load_kind,
+            fallback,
             wasi,
             _ticker: runtime.ticker.clone(),
         };

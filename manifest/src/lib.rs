@@ -19,12 +19,14 @@
 //! - [`diff::diff`] says what changes from one manifest to another.
 //! - [`PluginSpec::wasm_path`] resolves a plugin relative to its manifest.
 
+mod artifact;
 pub mod diff;
 pub mod limits;
 mod lock;
 mod revision;
 mod wasi;
 
+pub use artifact::Artifact;
 pub use limits::{LimitOverrides, Limits};
 pub use lock::{LockError, Locked};
 pub use wasi::Wasi;
@@ -96,6 +98,10 @@ pub struct PluginSpec {
     /// WASI granted to the plugin; none unless its entry asks (see [`Wasi`]).
     #[serde(default, skip_serializing_if = "Wasi::is_none")]
     pub wasi: Wasi,
+    /// The wasm precompiled for the functions' engines (see [`Artifact`]);
+    /// not part of the revision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<Artifact>,
 }
 
 fn empty_config() -> serde_json::Value {
@@ -272,6 +278,9 @@ impl Manifest {
                 p.limits
                     .check()
                     .map_err(|m| bad(format!("{at}: limits: {m}")))?;
+                for a in &p.artifacts {
+                    a.check().map_err(|m| bad(format!("{at}: {m}")))?;
+                }
             }
         }
         Ok(())

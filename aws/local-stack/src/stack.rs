@@ -147,8 +147,11 @@ impl Stack {
         PluginLocation::new(&self.bucket, &self.manifest_key)
     }
 
+    /// The operator's store, publishing with precompiled artifacts as
+    /// `orderflow plugins publish` does.
     pub fn plugin_store(&self) -> PluginStore {
         PluginStore::new(self.s3.clone(), self.plugin_location())
+            .precompiling(crate::plugins::precompiler())
     }
 
     /// A function's rule set or transform chain from the bucket,

@@ -5,6 +5,7 @@
 //! | key | what |
 //! | --- | --- |
 //! | `plugins/<stem>-<sha8>.wasm` | a plugin, content-addressed: never overwritten, so a manifest always gets the bytes it pins |
+//! | `plugins/<stem>-<sha8>.<arch>-<sha8>.cwasm` | that plugin precompiled for one function architecture, named by its own hash (`artifacts`; published only [`precompiling`](PluginStore::precompiling)) |
 //! | `plugins/manifests/<hex>.json` | every manifest ever published, named by its revision ([`Manifest::revision`]: the content's, not the file's, so a re-publish of the same set is recognised) |
 //! | `plugins/manifest.json` | the live manifest: a byte-identical copy of one of the above, or one with a `shadow` named ([`PluginStore::shadow`]) |
 //! | `plugins/history/<sequence>.json` | what went live and when, one entry per publish or rollback ([`history`]) |
@@ -32,6 +33,7 @@
 //! [`history`] each have a file;
 //! `objects` holds the S3 calls they share.
 
+mod artifacts;
 mod gate;
 pub mod history;
 mod objects;
@@ -96,6 +98,8 @@ pub enum OperatorError {
     /// be read, or whose bytes differ from a sha256 the source pins.
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error("plugin {plugin} cannot be precompiled: {message}")]
+    Precompile { plugin: String, message: String },
 }
 
 /// An S3 call that failed, in one line with the likely fix.
@@ -151,6 +155,8 @@ pub struct PublishReport {
     pub manifest_key: String,
     pub copy_key: String,
     pub plugins: Vec<PluginObject>,
+    /// Precompiled artifacts uploaded (those already there are not counted).
+    pub artifacts_uploaded: usize,
     pub manifest: Manifest,
 }
 
@@ -227,11 +233,18 @@ pub struct ShadowStatus {
 pub struct PluginStore {
     s3: Client,
     location: PluginLocation,
+    /// Set by [`precompiling`](PluginStore::precompiling): publish uploads
+    /// artifacts for the functions' engines too.
+    precompiler: Option<std::sync::Arc<orderflow_host::Precompiler>>,
 }
 
 impl PluginStore {
     pub fn new(s3: Client, location: PluginLocation) -> PluginStore {
-        PluginStore { s3, location }
+        PluginStore {
+            s3,
+            location,
+            precompiler: None,
+        }
     }
 
     pub fn location(&self) -> &PluginLocation {

@@ -16,7 +16,8 @@ use std::path::Path;
 impl PluginStore {
     /// Uploads the plugins `source` names (paths relative to `wasm_dir`)
     /// under content-addressed keys, fills in their sha256, and makes the
-    /// resulting manifest live. With `verify`, the new set is loaded first
+    /// resulting manifest live; when [`precompiling`](Self::precompiling),
+    /// uploads each plugin's artifacts first and lists them in it. With `verify`, the new set is loaded first
     /// and nothing is uploaded if any plugin would not load.
     pub async fn publish(
         &self,
@@ -25,8 +26,10 @@ impl PluginStore {
         verify: Option<&Runtime>,
     ) -> Result<PublishReport, OperatorError> {
         let (locked, loaded, json) = self.prepare(source, wasm_dir, verify)?;
+        let (loaded, json, artifacts) = self.precompile(&locked, loaded, json)?;
         // Plugins first: a manifest must never be live before its objects.
         let plugins = self.upload_plugins(&locked).await?;
+        let artifacts_uploaded = self.upload_artifacts(&artifacts).await?;
         let (previous, copy_key, changed) = self.make_live(&loaded, json).await?;
         Ok(PublishReport {
             revision: loaded.revision,
@@ -35,6 +38,7 @@ impl PluginStore {
             manifest_key: self.location.manifest_key.clone(),
             copy_key,
             plugins,
+            artifacts_uploaded,
             manifest: loaded.manifest,
         })
     }
@@ -132,7 +136,7 @@ impl PluginStore {
 
     /// Whether the plugin `sha256` still has to be uploaded to `key`;
     /// refuses a key that holds other bytes.
-    async fn missing(&self, key: &str, sha256: &str) -> Result<bool, OperatorError> {
+    pub(super) async fn missing(&self, key: &str, sha256: &str) -> Result<bool, OperatorError> {
         let collision = |existing: String| OperatorError::Collision {
             key: key.to_string(),
             existing,
@@ -166,8 +170,14 @@ impl PluginStore {
         let previous = live.as_ref().and_then(|o| o.revision());
         let copy_key = self.copy_key(&loaded.revision);
         if previous.as_deref() == Some(loaded.revision.as_str()) {
-            tracing::info!(revision = %loaded.revision, "this revision is already live; nothing to publish");
-            return Ok((previous, copy_key, false));
+            let changed = match &live {
+                Some(o) => self.refresh_artifacts(o, loaded, &json, &copy_key).await?,
+                None => false,
+            };
+            if !changed {
+                tracing::info!(revision = %loaded.revision, "this revision is already live; nothing to publish");
+            }
+            return Ok((previous, copy_key, changed));
         }
         let base = match &live {
             Some(o) => self.live_entry(o).await?,

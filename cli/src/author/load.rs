@@ -45,6 +45,7 @@ pub fn spec(
         limits: entry.map(|e| e.limits).unwrap_or_default(),
         on_error: OnError::Reject,
         wasi: entry.map(|e| e.wasi).unwrap_or_default(),
+        artifacts: Vec::new(),
     }
 }
 

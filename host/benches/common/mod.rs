@@ -69,6 +69,7 @@ pub fn rule_set_of(
             },
             on_error: Default::default(),
             wasi: Default::default(),
+            artifacts: Vec::new(),
         })
         .collect();
     let text = Manifest {

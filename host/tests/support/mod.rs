@@ -47,6 +47,7 @@ pub fn spec(name: &str, package: &str, config: serde_json::Value) -> PluginSpec 
         limits: Default::default(),
         on_error: Default::default(),
         wasi: Default::default(),
+        artifacts: Vec::new(),
     }
 }
 

@@ -7,8 +7,11 @@
 //! serve its result, so one refresh runs at a time. While a refresh is in
 //! flight, events that do not wait for the lock keep the set in place.
 //!
-//! Compiled plugins also go to the host's disk cache (`RuntimeConfig::
-//! cache_dir`), so a process that loads a revision again skips the compile.
+//! A plugin whose manifest entry lists a precompiled artifact for this
+//! runtime's engine is deserialised from it (`orderflow_host::artifact`);
+//! one that cannot be is compiled, with a warning saying why. Compiled
+//! plugins also go to the host's disk cache (`RuntimeConfig::cache_dir`),
+//! so a process that loads a revision again skips the compile.
 
 use super::set::PluginSet;
 use super::shadow::{Candidate, Shadow};
@@ -16,6 +19,7 @@ use super::source::{ManifestFetch, ManifestObject, PluginSource, SourceError};
 use super::status::{CacheStatus, RefreshError, RefreshErrorKind, Refreshed};
 use arc_swap::ArcSwapOption;
 use orderflow_host::manifest::Shadow as NamedShadow;
+use orderflow_host::artifact::{Fallback, Offer};
 use orderflow_host::{LoadError, LoadedManifest, Manifest, PluginSpec, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -289,8 +293,9 @@ impl<T: PluginSet> PluginCache<T> {
     }
 
     /// Fetches the plugins `manifest` names that are not held yet (into
-    /// `wasm`) and loads them; the host checks every object against the
-    /// hash the manifest pins before it compiles anything.
+    /// `wasm`), with their artifacts for this engine, and loads them; the
+    /// host checks every object against the hash the manifest pins before
+    /// it compiles or deserialises anything.
     async fn load_set(
         &self,
         state: &mut State,
@@ -298,6 +303,7 @@ impl<T: PluginSet> PluginCache<T> {
         manifest: &LoadedManifest,
         name: &str,
     ) -> Result<T, RefreshError> {
+        let mut offers: HashMap<String, Offer> = HashMap::new();
         for spec in T::specs(&manifest.manifest) {
             if let Some(bytes) = state
                 .wasm
@@ -317,16 +323,22 @@ impl<T: PluginSet> PluginCache<T> {
                 })?;
             state.status.wasm_fetches += 1;
             wasm.insert(spec.sha256.clone(), Arc::new(bytes));
+            if let Some(offer) = self.artifact(state, spec).await {
+                offers.insert(spec.sha256.clone(), offer);
+            }
         }
         let runtime = self.runtime.clone();
         let for_load = wasm.clone();
         let loaded_manifest = manifest.clone();
-        tokio::task::spawn_blocking(move || {
-            T::load(&runtime, &loaded_manifest, &|spec: &PluginSpec| {
+        let set = tokio::task::spawn_blocking(move || {
+            let wasm = |spec: &PluginSpec| {
                 Ok(for_load
                     .get(&spec.sha256)
                     .map(|b| b.as_ref().clone())
                     .unwrap_or_default())
+            };
+            T::load(&runtime, &loaded_manifest, &wasm, &|spec: &PluginSpec| {
+                offers.get(&spec.sha256).cloned()
             })
         })
         .await
@@ -343,7 +355,17 @@ impl<T: PluginSet> PluginCache<T> {
                 RefreshErrorKind::Load
             },
             message: format!("{name}: {e}"),
-        })
+        })?;
+        for p in set.plugins() {
+            if let Some(why) = &p.fallback {
+                tracing::warn!(
+                    manifest = %name, kind = T::KIND, plugin = %p.name, reason = why.kind(),
+                    engine = self.runtime.engine_key(), load = %p.load,
+                    "precompiled artifact not used, the plugin was loaded from its wasm: {why}"
+                );
+            }
+        }
+        Ok(set)
     }
 
     /// The candidate `named`: its kept manifest, which must be that very
@@ -382,5 +404,22 @@ impl<T: PluginSet> PluginCache<T> {
             set,
             revision: manifest.revision,
         })
+    }
+
+    /// What to offer the host of `spec`'s published artifact for this
+    /// runtime's engine: nothing if the manifest lists none, else its bytes
+    /// or why there are none. Fetched only with the wasm: a plugin whose
+    /// wasm is held is compiled in this process already.
+    async fn artifact(&self, state: &mut State, spec: &PluginSpec) -> Option<Offer> {
+        if spec.artifacts.is_empty() {
+            return None;
+        }
+        let key = self.runtime.engine_key();
+        let Some(artifact) = spec.artifact(key) else {
+            return Some(Err(Fallback::none_for(spec, key)));
+        };
+        let fetched = self.source.fetch_wasm(&artifact.object).await;
+        state.status.artifact_fetches += 1;
+        Some(fetched.map_err(|e| Fallback::Fetch(e.to_string())))
     }
 }

@@ -1,5 +1,6 @@
 //! What a function loads from a manifest: its rules or its transforms.
 
+use orderflow_host::artifact::Offer;
 use orderflow_host::{
     LoadError, LoadedManifest, Manifest, PluginInfo, PluginSpec, RuleSet, Runtime, TransformChain,
 };
@@ -16,6 +17,7 @@ pub trait PluginSet: Send + Sync + Sized + 'static {
         runtime: &Runtime,
         manifest: &LoadedManifest,
         wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
+        artifact: &dyn Fn(&PluginSpec) -> Option<Offer>,
     ) -> Result<Self, LoadError>;
     fn plugins(&self) -> &[PluginInfo];
 }
@@ -30,8 +32,9 @@ impl PluginSet for RuleSet {
         runtime: &Runtime,
         manifest: &LoadedManifest,
         wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
+        artifact: &dyn Fn(&PluginSpec) -> Option<Offer>,
     ) -> Result<Self, LoadError> {
-        RuleSet::load(runtime, manifest, wasm)
+        RuleSet::load_offered(runtime, manifest, wasm, artifact)
     }
     fn plugins(&self) -> &[PluginInfo] {
         &self.loaded
@@ -47,8 +50,9 @@ impl PluginSet for TransformChain {
         runtime: &Runtime,
         manifest: &LoadedManifest,
         wasm: &dyn Fn(&PluginSpec) -> Result<Vec<u8>, LoadError>,
+        artifact: &dyn Fn(&PluginSpec) -> Option<Offer>,
     ) -> Result<Self, LoadError> {
-        TransformChain::load(runtime, manifest, wasm)
+        TransformChain::load_offered(runtime, manifest, wasm, artifact)
     }
     fn plugins(&self) -> &[PluginInfo] {
         &self.loaded

@@ -45,6 +45,7 @@ pub trait PluginSource: Send + Sync {
         &'a self,
         if_none_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<ManifestFetch, SourceError>>;
-    /// Fetches a plugin by its path relative to the manifest.
+    /// Fetches a plugin, or a plugin's precompiled artifact, by its path
+    /// relative to the manifest.
     fn fetch_wasm<'a>(&'a self, relative: &'a str) -> BoxFuture<'a, Result<Vec<u8>, SourceError>>;
 }

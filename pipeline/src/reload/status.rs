@@ -67,6 +67,8 @@ pub struct CacheStatus {
     pub swaps: u64,
     pub failures: u64,
     pub wasm_fetches: u64,
+    /// Precompiled artifacts fetched (or tried), see `orderflow_host::artifact`.
+    pub artifact_fetches: u64,
     /// The last refresh that failed, if no good manifest has been loaded since.
     pub last_error: Option<RefreshError>,
 }

@@ -8,6 +8,7 @@
 //! seconds), under a stage name of its own.
 //!
 //! - `env`: one moto server and stack per test, the example plugins, helpers;
+//! - `artifacts`: a cold function loads precompiled artifacts, or compiles when its engine changed;
 //! - `delivery`: orders through to the table, malformed messages to the DLQ;
 //! - `hot_reload`: a running producer follows rule changes, survives bad ones;
 //! - `calls`: AWS calls per order, counted by moto's recorder;
@@ -16,6 +17,7 @@
 //! - `redrive`: a poison order listed in the DLQ, fixed, redriven, stored;
 //! - `shadow`: a shadow candidate's disagreements logged, the live decisions stored.
 
+mod artifacts;
 mod calls;
 mod decision_log;
 mod delivery;
