@@ -7,7 +7,9 @@
 use orderflow_aws::dlq::{DeadLetterQueue, Reason, RedriveMethod, RedriveReport};
 use orderflow_aws::sqs::REASON_ATTRIBUTE;
 use orderflow_aws::{SqsDeadLetters, clients};
-use orderflow_test_support::dead_letters::{DeadLettered, dead_lettered, order_ids};
+use orderflow_test_support::dead_letters::{
+    DeadLettered, body_order_id, dead_lettered, order_ids, receive_all,
+};
 use orderflow_test_support::moto::MotoServer;
 use std::time::Duration;
 
@@ -147,27 +149,13 @@ async fn a_redrive_sends_every_message_back_and_empties_the_dlq() {
     // Every order is back on the queue, as it was sent, without the
     // consumer's record of its last failure.
     let mut back = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(&source)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap();
-        if out.messages().is_empty() {
-            break;
-        }
-        for m in out.messages() {
-            let attrs = m.message_attributes();
-            assert!(
-                attrs.is_none_or(|a| !a.contains_key(REASON_ATTRIBUTE)),
-                "{m:?}"
-            );
-            let v: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
-            back.push(v["order"]["order_id"].as_str().unwrap().to_string());
-        }
+    for m in receive_all(&sqs, &source).await {
+        let attrs = m.message_attributes();
+        assert!(
+            attrs.is_none_or(|a| !a.contains_key(REASON_ATTRIBUTE)),
+            "{m:?}"
+        );
+        back.push(body_order_id(&m));
     }
     back.sort();
     assert_eq!(back, order_ids());

@@ -4,6 +4,7 @@
 use orderflow_aws::sqs::{ORDER_ID_ATTRIBUTE, REASON_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE};
 use orderflow_aws::{SqsDeadLetters, clients};
 use orderflow_pipeline::{DeadLetter, DeadLetters};
+use orderflow_test_support::dead_letters::receive_all;
 use orderflow_test_support::moto::MotoServer;
 
 fn letter(i: usize, order_id: Option<&str>) -> DeadLetter {
@@ -37,33 +38,20 @@ async fn dead_letters_carry_their_reason_and_order_id() {
     assert!(sent.iter().all(Result::is_ok), "{sent:?}");
 
     let mut found = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap();
-        if out.messages().is_empty() {
-            break;
-        }
-        for m in out.messages() {
-            let attrs = m.message_attributes().unwrap();
-            let get = |k: &str| {
-                attrs
-                    .get(k)
-                    .and_then(|v| v.string_value())
-                    .map(String::from)
-            };
-            found.push((
-                m.body().unwrap().to_string(),
-                get(REASON_ATTRIBUTE),
-                get(ORDER_ID_ATTRIBUTE),
-                get(SOURCE_MESSAGE_ID_ATTRIBUTE),
-            ));
-        }
+    for m in receive_all(&sqs, &url).await {
+        let attrs = m.message_attributes().unwrap();
+        let get = |k: &str| {
+            attrs
+                .get(k)
+                .and_then(|v| v.string_value())
+                .map(String::from)
+        };
+        found.push((
+            m.body().unwrap().to_string(),
+            get(REASON_ATTRIBUTE),
+            get(ORDER_ID_ATTRIBUTE),
+            get(SOURCE_MESSAGE_ID_ATTRIBUTE),
+        ));
     }
     found.sort();
     assert_eq!(found.len(), 12);

@@ -9,7 +9,7 @@
 //!   deliveries, `poison-0` … `poison-2`, with no reason.
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use orderflow_pipeline::{DeadLetter, DeadLetters};
 
 /// The two queues' URLs.
@@ -100,35 +100,47 @@ pub async fn dead_lettered<D: DeadLetters>(
     DeadLettered { queue_url, dlq_url }
 }
 
-/// The order ids of the messages on `queue_url`, received and deleted, sorted.
-pub async fn drain_order_ids(sqs: &Client, queue_url: &str) -> Vec<String> {
-    let mut ids = Vec::new();
+/// Every message on `queue_url` with its attributes, received until a
+/// receive comes back empty. They stay in flight (not deleted) for the
+/// queue's visibility timeout, so none is received twice.
+pub async fn receive_all(sqs: &Client, queue_url: &str) -> Vec<Message> {
+    let mut all = Vec::new();
     loop {
         let out = sqs
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages(10)
+            .message_attribute_names("All")
             .send()
             .await
             .unwrap();
         if out.messages().is_empty() {
-            break;
+            return all;
         }
-        for m in out.messages() {
-            let v: serde_json::Value = serde_json::from_str(m.body().unwrap_or_default()).unwrap();
-            ids.push(
-                v["order"]["order_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
+        all.extend(out.messages().iter().cloned());
+    }
+}
+
+/// The order id in a high-value message's body.
+pub fn body_order_id(m: &Message) -> String {
+    let v: serde_json::Value = serde_json::from_str(m.body().unwrap_or_default()).unwrap();
+    v["order"]["order_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The order ids of the messages on `queue_url`, received and deleted, sorted.
+pub async fn drain_order_ids(sqs: &Client, queue_url: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for m in receive_all(sqs, queue_url).await {
+        ids.push(body_order_id(&m));
+        sqs.delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
     }
     ids.sort();
     ids
