@@ -9,6 +9,9 @@ pub enum RefreshErrorKind {
     Fetch,
     /// The manifest does not parse or fails its checks.
     Manifest,
+    /// A public key is configured and the manifest is unsigned, badly
+    /// signed, tampered with, or older than the set serving (a replay).
+    Signature,
     /// A plugin object is not the one the manifest pins.
     HashMismatch,
     /// A plugin does not compile, implement its world or accept its configuration.
@@ -40,7 +43,7 @@ impl RefreshError {
     pub fn permanent(&self) -> bool {
         matches!(
             self.kind,
-            RefreshErrorKind::Manifest | RefreshErrorKind::Load
+            RefreshErrorKind::Manifest | RefreshErrorKind::Load | RefreshErrorKind::Signature
         )
     }
 }
@@ -69,6 +72,8 @@ pub struct CacheStatus {
     pub wasm_fetches: u64,
     /// Precompiled artifacts fetched (or tried), see `orderflow_host::artifact`.
     pub artifact_fetches: u64,
+    /// The signed sequence number of the set serving (with a public key).
+    pub sequence: Option<u64>,
     /// The last refresh that failed, if no good manifest has been loaded since.
     pub last_error: Option<RefreshError>,
 }
