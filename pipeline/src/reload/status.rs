@@ -11,6 +11,8 @@ pub enum RefreshErrorKind {
     Manifest,
     /// A public key is configured and the manifest is unsigned, badly
     /// signed, tampered with, or older than the set serving (a replay).
+    /// Not permanent: S3 keeps the ETag when only the metadata (the
+    /// signature) changes, so a rollback to refused bytes must be fetched.
     Signature,
     /// A plugin object is not the one the manifest pins.
     HashMismatch,
@@ -43,7 +45,7 @@ impl RefreshError {
     pub fn permanent(&self) -> bool {
         matches!(
             self.kind,
-            RefreshErrorKind::Manifest | RefreshErrorKind::Load | RefreshErrorKind::Signature
+            RefreshErrorKind::Manifest | RefreshErrorKind::Load
         )
     }
 }
