@@ -4,6 +4,7 @@
 //! misconfigured function says so in its first log line instead of failing
 //! on its first event.
 
+use orderflow_pipeline::reload::ManifestKey;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ pub const CACHE_DIR: &str = "ORDERFLOW_CACHE_DIR";
 pub const DECISION_LOG_BUCKET: &str = "ORDERFLOW_DECISION_LOG_BUCKET";
 pub const DECISION_LOG_PREFIX: &str = "ORDERFLOW_DECISION_LOG_PREFIX";
 pub const DLQ_URL: &str = "ORDERFLOW_DLQ_URL";
+/// The ed25519 public key (64 hex digits) manifests must be signed by; unset or empty, none is checked.
+pub const MANIFEST_PUBLIC_KEY: &str = "ORDERFLOW_MANIFEST_PUBLIC_KEY";
 pub const DEFAULT_DECISION_LOG_PREFIX: &str = "decisions/";
 
 pub const DEFAULT_MANIFEST_KEY: &str = "plugins/manifest.json";
@@ -92,6 +95,8 @@ pub struct ProducerConfig {
     pub cache_dir: PathBuf,
     /// Set when the decision log is on (its bucket variable is set).
     pub decision_log: Option<DecisionLogLocation>,
+    /// With a key, only manifests it signed go live.
+    pub public_key: Option<ManifestKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +108,7 @@ pub struct ConsumerConfig {
     pub plugins: PluginLocation,
     pub refresh: Duration,
     pub cache_dir: PathBuf,
+    pub public_key: Option<ManifestKey>,
 }
 
 impl ProducerConfig {
@@ -123,6 +129,7 @@ impl ProducerConfig {
             refresh: refresh(&var)?,
             cache_dir: cache_dir(&var)?,
             decision_log: decision_log(&var)?,
+            public_key: public_key(&var)?,
         })
     }
 }
@@ -175,6 +182,7 @@ impl ConsumerConfig {
             plugins: plugin_location(&var)?,
             refresh: refresh(&var)?,
             cache_dir: cache_dir(&var)?,
+            public_key: public_key(&var)?,
         })
     }
 }
@@ -248,6 +256,19 @@ fn refresh(var: &impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigErro
                 ),
             )),
         },
+    }
+}
+
+fn public_key(var: &impl Fn(&str) -> Option<String>) -> Result<Option<ManifestKey>, ConfigError> {
+    match optional(var, MANIFEST_PUBLIC_KEY) {
+        None => Ok(None),
+        Some(v) => ManifestKey::from_hex(&v).map(Some).map_err(|_| {
+            malformed(
+                MANIFEST_PUBLIC_KEY,
+                &v,
+                "must be an ed25519 public key, 64 hex digits (`orderflow plugins keygen` prints it)",
+            )
+        }),
     }
 }
 

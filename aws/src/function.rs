@@ -8,7 +8,7 @@ use crate::config::{ConfigError, ConsumerConfig, PluginLocation, ProducerConfig}
 use crate::s3_source::S3Source;
 use crate::{clients, telemetry};
 use aws_config::SdkConfig;
-use orderflow_pipeline::reload::{PluginCache, PluginSet};
+use orderflow_pipeline::reload::{ManifestKey, PluginCache, PluginSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,7 @@ pub trait FunctionConfig: Sized {
     fn plugins(&self) -> &PluginLocation;
     fn refresh(&self) -> Duration;
     fn cache_dir(&self) -> &PathBuf;
+    fn public_key(&self) -> Option<&ManifestKey>;
 }
 
 /// Both configurations hold their plugin settings in the same fields.
@@ -36,6 +37,9 @@ macro_rules! function_config {
             }
             fn cache_dir(&self) -> &PathBuf {
                 &self.cache_dir
+            }
+            fn public_key(&self) -> Option<&ManifestKey> {
+                self.public_key.as_ref()
             }
         }
     )*};
@@ -71,6 +75,7 @@ pub async fn start<C: FunctionConfig, T: PluginSet>() -> Result<Function<C, T>, 
             config.plugins().clone(),
             config.cache_dir().clone(),
             config.refresh(),
+            config.public_key().cloned(),
         )
         .await
         .map_err(StartError::Runtime)?;
@@ -103,10 +108,11 @@ pub async fn plugin_cache<T: PluginSet>(
     location: PluginLocation,
     cache_dir: PathBuf,
     refresh: Duration,
+    public_key: Option<ManifestKey>,
 ) -> Result<Arc<PluginCache<T>>, String> {
     let runtime = orderflow_host::Runtime::new(runtime_config(cache_dir))?;
     let source = S3Source::new(clients::s3(sdk), location);
-    let plugins = Arc::new(PluginCache::new(source, runtime, refresh));
+    let plugins = Arc::new(PluginCache::new(source, runtime, refresh).verifying(public_key));
     let _ = plugins.current().await;
     Ok(plugins)
 }

@@ -12,7 +12,7 @@ use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::DateTimeFormat;
 use orderflow_pipeline::reload::{
-    BoxFuture, ManifestFetch, ManifestObject, PluginSource, SourceError,
+    BoxFuture, ManifestFetch, ManifestObject, PluginSource, SignatureMeta, SourceError,
 };
 
 /// A manifest is a few KB; refuse anything absurd before reading it.
@@ -84,6 +84,7 @@ impl S3Source {
                 .last_modified()
                 .and_then(|d| d.fmt(DateTimeFormat::DateTime).ok()),
             version_id: out.version_id().map(str::to_string),
+            signature: signature_meta(out.metadata()),
         };
         let bytes = out
             .body
@@ -105,7 +106,26 @@ struct ManifestMeta {
     etag: Option<String>,
     last_modified: Option<String>,
     version_id: Option<String>,
+    signature: SignatureMeta,
 }
+
+/// The signature a publisher stored beside the manifest (user metadata,
+/// written with the bytes in one PUT: see `orderflow_pipeline::reload::signing`).
+pub fn signature_meta(
+    metadata: Option<&std::collections::HashMap<String, String>>,
+) -> SignatureMeta {
+    let get = |k: &str| metadata.and_then(|m| m.get(k)).cloned();
+    SignatureMeta {
+        signature: get(META_SIGNATURE),
+        key_id: get(META_KEY_ID),
+        sequence: get(META_SEQUENCE),
+    }
+}
+
+pub const META_SIGNATURE: &str = "orderflow-signature";
+pub const META_KEY_ID: &str = "orderflow-key-id";
+/// The same key the operator's history writes (`operator::history`).
+pub const META_SEQUENCE: &str = "orderflow-sequence";
 
 /// S3 answers a matching `If-None-Match` with 304 Not Modified, which the
 /// SDK has no modelled error for: it surfaces as an unhandled service error.
@@ -161,6 +181,7 @@ impl PluginSource for S3Source {
                         etag: meta.etag,
                         last_modified: meta.last_modified,
                         version_id: meta.version_id,
+                        signature: meta.signature,
                     }),
                 },
             )

@@ -13,6 +13,7 @@ use gate::{Gate, gate};
 use orderflow_aws::operator::{DryRun, OperatorError, PluginStore};
 use orderflow_host::manifest::diff::{PluginChange, diff, shadow_change};
 use orderflow_host::{LoadedManifest, Runtime, RuntimeConfig};
+use orderflow_pipeline::reload::ManifestSigner;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,6 +42,15 @@ pub struct Location {
     /// On an AWS error, print the SDK's full account of it too.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Sign the live manifest that publish, rollback or shadow writes with
+    /// this ed25519 key (a file of 64 hex digits, from `plugins keygen`).
+    #[arg(
+        long,
+        env = "ORDERFLOW_SIGNING_KEY",
+        value_name = "FILE",
+        global = true
+    )]
+    pub signing_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -104,6 +114,12 @@ pub enum PluginsCommand {
         #[arg(long, conflicts_with = "candidate")]
         off: bool,
     },
+    /// Write a new ed25519 signing key to a file (mode 0600) and print its
+    /// public key, for the stack's ManifestPublicKey parameter.
+    Keygen {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// A revision's plugins: versions, hashes, configurations, limits.
     Show {
         /// `live`, or a revision (`sha256:…` or at least 8 hex digits).
@@ -134,6 +150,9 @@ pub fn plugins(location: Location, command: PluginsCommand) -> Result<ExitCode> 
 }
 
 fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
+    if let PluginsCommand::Keygen { out } = &command {
+        return keygen(out);
+    }
     let bucket = location
         .bucket
         .context("name the plugin bucket with --bucket or ORDERFLOW_PLUGIN_BUCKET")?;
@@ -147,6 +166,10 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
             orderflow_aws::clients::s3(&config),
             orderflow_aws::config::PluginLocation::new(bucket, location.manifest_key),
         );
+        let store = match &location.signing_key {
+            Some(path) => store.signing(read_signing_key(path)?),
+            None => store,
+        };
         match command {
             PluginsCommand::Publish {
                 manifest,
@@ -256,6 +279,7 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
                     ExitCode::from(1)
                 })
             }
+            PluginsCommand::Keygen { .. } => unreachable!("keygen needs no bucket: run above"),
             PluginsCommand::Show { revision } => {
                 let manifest = store.manifest_at(&revision).await?;
                 print(json, &manifest.manifest, |_| show_text(&manifest))
@@ -289,6 +313,38 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
 }
 
 /// Loads plugins as the functions will, to check them before they go live.
+fn read_signing_key(path: &Path) -> Result<ManifestSigner> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the signing key {}", path.display()))?;
+    ManifestSigner::from_hex(&text).with_context(|| format!("{}", path.display()))
+}
+
+/// The seed comes from the operating system's random source.
+fn keygen(out: &Path) -> Result<ExitCode> {
+    use std::io::{Read, Write};
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .context("reading /dev/urandom")?;
+    let signer = ManifestSigner::from_seed(seed);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(out)
+        .with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
+    writeln!(file, "{}", signer.seed_hex())?;
+    let public = signer.public_key();
+    println!("{}", public.to_hex());
+    eprintln!(
+        "wrote the private key to {}; key id {}. Pass the public key above as ManifestPublicKey.",
+        out.display(),
+        public.key_id()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn runtime() -> Result<Arc<Runtime>> {
     Runtime::new(RuntimeConfig {
         // A gate's replay holds an instance of each rule per worker thread.

@@ -25,7 +25,7 @@ use super::objects::{Condition, Object};
 use super::{META_ACTION, META_PUBLISHED_AT, META_REVISION, OperatorError, PluginStore};
 use serde::{Deserialize, Serialize};
 
-pub const META_SEQUENCE: &str = "orderflow-sequence";
+pub const META_SEQUENCE: &str = crate::s3_source::META_SEQUENCE;
 pub const META_UNDO: &str = "orderflow-undo";
 pub const META_SHADOW: &str = "orderflow-shadow";
 
@@ -172,7 +172,13 @@ impl PluginStore {
         entry: &Entry,
         condition: Condition<'_>,
     ) -> Result<(), OperatorError> {
-        let meta = entry.metadata();
+        let mut meta = entry.metadata();
+        // The signature covers the bytes and the sequence written with them.
+        if let Some(signer) = &self.signer {
+            let (signature, key_id) = signer.sign(entry.sequence, &json);
+            meta.push((crate::s3_source::META_SIGNATURE, signature));
+            meta.push((crate::s3_source::META_KEY_ID, key_id));
+        }
         let meta: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.put(
             &self.location.manifest_key,

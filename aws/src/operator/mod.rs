@@ -198,6 +198,10 @@ pub struct Status {
     pub revision: String,
     /// Its entry in the history.
     pub sequence: Option<u64>,
+    /// The id of the key the live manifest is signed by (`None`: unsigned).
+    /// Whether the signature is good is for the functions to decide, with
+    /// their configured public key.
+    pub signed_by: Option<String>,
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub last_modified: Option<String>,
@@ -236,6 +240,9 @@ pub struct PluginStore {
     /// Set by [`precompiling`](PluginStore::precompiling): publish uploads
     /// artifacts for the functions' engines too.
     precompiler: Option<std::sync::Arc<orderflow_host::Precompiler>>,
+    /// Set by [`signing`](PluginStore::signing): every write of the live
+    /// manifest carries its signature.
+    signer: Option<std::sync::Arc<orderflow_pipeline::reload::ManifestSigner>>,
 }
 
 impl PluginStore {
@@ -244,7 +251,15 @@ impl PluginStore {
             s3,
             location,
             precompiler: None,
+            signer: None,
         }
+    }
+
+    /// Signs the live manifest on every publish, rollback and shadow change
+    /// (see `orderflow_pipeline::reload::signing`).
+    pub fn signing(mut self, signer: orderflow_pipeline::reload::ManifestSigner) -> PluginStore {
+        self.signer = Some(std::sync::Arc::new(signer));
+        self
     }
 
     pub fn location(&self) -> &PluginLocation {

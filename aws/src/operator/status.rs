@@ -85,6 +85,9 @@ impl PluginStore {
             manifest_key: self.location.manifest_key.clone(),
             revision: manifest.revision,
             sequence: entry.as_ref().map(|e| e.sequence),
+            signed_by: crate::s3_source::signature_meta(Some(&live.metadata))
+                .signature
+                .and(live.metadata.get(crate::s3_source::META_KEY_ID).cloned()),
             etag: live.etag,
             version_id: live.version_id,
             last_modified: live.last_modified,

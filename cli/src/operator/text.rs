@@ -28,6 +28,10 @@ pub(super) fn status_text(s: &Status) -> String {
     if let (Some(seq), Some(action), Some(at)) = (s.sequence, &s.action, &s.published_at) {
         out += &format!("  (#{seq}, {action} at {at})");
     }
+    out += &match &s.signed_by {
+        Some(key_id) => format!("\nsigned    by key {key_id}"),
+        None => "\nsigned    no".to_string(),
+    };
     out += &match &s.reported {
         Reported::Unknown { why } => format!("\nreported  unknown ({why})"),
         Reported::DecisionLog { revision, at, .. } => format!(

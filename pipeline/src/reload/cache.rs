@@ -15,6 +15,7 @@
 
 use super::set::PluginSet;
 use super::shadow::{Candidate, Shadow};
+use super::signing::ManifestKey;
 use super::source::{ManifestFetch, ManifestObject, PluginSource, SourceError};
 use super::status::{CacheStatus, RefreshError, RefreshErrorKind, Refreshed};
 use arc_swap::ArcSwapOption;
@@ -45,6 +46,8 @@ struct State {
     /// Plugin bytes by sha256, for the current manifest.
     wasm: HashMap<String, Arc<Vec<u8>>>,
     status: CacheStatus,
+    /// The signed sequence of the set in place: never goes backwards.
+    sequence: Option<u64>,
 }
 
 /// `last_check` before the first check.
@@ -62,6 +65,8 @@ pub struct PluginCache<T> {
     /// ([`NEVER`] before the first): read by every event without the lock.
     last_check: AtomicU64,
     created: Instant,
+    /// With a key, only manifests it signed go live.
+    key: Option<ManifestKey>,
 }
 
 impl<T: PluginSet> PluginCache<T> {
@@ -79,7 +84,16 @@ impl<T: PluginSet> PluginCache<T> {
             current: ArcSwapOption::empty(),
             last_check: AtomicU64::new(NEVER),
             created: Instant::now(),
+            key: None,
         }
+    }
+
+    /// Verifies every manifest against `key` before it is parsed: an
+    /// unsigned, badly signed or tampered one, or one whose sequence is
+    /// lower than the set serving's, never goes live.
+    pub fn verifying(mut self, key: Option<ManifestKey>) -> PluginCache<T> {
+        self.key = key;
+        self
     }
 
     /// The set to use for one event. Checks the manifest first if the
@@ -126,6 +140,7 @@ impl<T: PluginSet> PluginCache<T> {
         let mut s = state.status.clone();
         s.revision = self.current.load().as_ref().map(|c| c.revision.clone());
         s.etag = state.etag.clone();
+        s.sequence = state.sequence;
         s
     }
 
@@ -221,6 +236,7 @@ impl<T: PluginSet> PluginCache<T> {
         current: Option<&Loaded<T>>,
     ) -> Result<Refreshed, RefreshError> {
         let name = self.source.manifest_name();
+        let sequence = self.verify(state, object)?;
         let manifest = Manifest::parse(&object.bytes, &name).map_err(|e| RefreshError {
             kind: RefreshErrorKind::Manifest,
             message: e.to_string(),
@@ -232,6 +248,7 @@ impl<T: PluginSet> PluginCache<T> {
             && c.revision == manifest.revision
             && c.shadow.settled(wanted)
         {
+            state.sequence = sequence.or(state.sequence);
             return Ok(Refreshed::Unchanged);
         }
 
@@ -285,11 +302,36 @@ impl<T: PluginSet> PluginCache<T> {
             shadow,
         })));
         state.wasm = wasm;
+        state.sequence = sequence;
         state.status.swaps += 1;
         Ok(match previous {
             Some(p) if p == revision => Refreshed::Unchanged,
             previous => Refreshed::Swapped { previous, revision },
         })
+    }
+
+    /// The manifest's signed sequence, if a key is configured and the
+    /// manifest is signed by it and not older than the set in place.
+    fn verify(&self, state: &State, object: &ManifestObject) -> Result<Option<u64>, RefreshError> {
+        let Some(key) = &self.key else {
+            return Ok(None);
+        };
+        let refuse = |e: super::signing::SignatureError| RefreshError {
+            kind: RefreshErrorKind::Signature,
+            message: format!("{}: {e}", self.source.manifest_name()),
+        };
+        let sequence = key
+            .verify(&object.bytes, &object.signature)
+            .map_err(refuse)?;
+        if let Some(running) = state.sequence
+            && sequence < running
+        {
+            return Err(refuse(super::signing::SignatureError::Replay {
+                found: sequence,
+                running,
+            }));
+        }
+        Ok(Some(sequence))
     }
 
     /// Fetches the plugins `manifest` names that are not held yet (into

@@ -51,6 +51,7 @@ impl PluginSource for DirSource {
                 etag: Some(etag),
                 last_modified: None,
                 version_id: None,
+                signature: Default::default(),
             }))
         })
     }

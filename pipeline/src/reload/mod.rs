@@ -22,12 +22,15 @@
 //! - [`status`]: why a refresh failed, what it did, counters;
 //! - [`shadow`]: the candidate a live manifest names ([`Shadow`]), loaded
 //!   beside the live rules and never in their way;
+//! - [`signing`]: signed manifests ([`ManifestKey`]): with a key, an
+//!   unsigned, tampered or replayed manifest never goes live;
 //! - [`cache`]: [`PluginCache`], the refresh and swap.
 
 pub mod cache;
 pub mod dir;
 pub mod set;
 pub mod shadow;
+pub mod signing;
 pub mod source;
 pub mod status;
 
@@ -35,5 +38,6 @@ pub use cache::{Loaded, PluginCache};
 pub use dir::DirSource;
 pub use set::PluginSet;
 pub use shadow::{Candidate, Shadow};
+pub use signing::{ManifestKey, ManifestSigner, SignatureError, SignatureMeta};
 pub use source::{BoxFuture, ManifestFetch, ManifestObject, PluginSource, SourceError};
 pub use status::{CacheStatus, RefreshError, RefreshErrorKind, Refreshed};

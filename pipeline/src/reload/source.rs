@@ -1,5 +1,6 @@
 //! Where a plugin cache reads its manifest and plugins from.
 
+use super::signing::SignatureMeta;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -24,6 +25,8 @@ pub struct ManifestObject {
     /// RFC 3339.
     pub last_modified: Option<String>,
     pub version_id: Option<String>,
+    /// What the store holds beside the bytes about their signature.
+    pub signature: SignatureMeta,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,11 @@ pub enum RefreshErrorKind {
     Fetch,
     /// The manifest does not parse or fails its checks.
     Manifest,
+    /// A public key is configured and the manifest is unsigned, badly
+    /// signed, tampered with, or older than the set serving (a replay).
+    /// Not permanent: S3 keeps the ETag when only the metadata (the
+    /// signature) changes, so a rollback to refused bytes must be fetched.
+    Signature,
     /// A plugin object is not the one the manifest pins.
     HashMismatch,
     /// A plugin does not compile, implement its world or accept its configuration.
@@ -69,6 +74,8 @@ pub struct CacheStatus {
     pub wasm_fetches: u64,
     /// Precompiled artifacts fetched (or tried), see `orderflow_host::artifact`.
     pub artifact_fetches: u64,
+    /// The signed sequence number of the set serving (with a public key).
+    pub sequence: Option<u64>,
     /// The last refresh that failed, if no good manifest has been loaded since.
     pub last_error: Option<RefreshError>,
 }
