@@ -66,6 +66,7 @@ ENV_VARS = {
         "ORDERFLOW_MANIFEST_KEY",
         "ORDERFLOW_REFRESH_SECONDS",
         "ORDERFLOW_DECISION_LOG_BUCKET",
+        "ORDERFLOW_MANIFEST_PUBLIC_KEY",
         "RUST_LOG",
     },
     "ConsumerFunction": {
@@ -74,6 +75,7 @@ ENV_VARS = {
         "ORDERFLOW_PLUGIN_BUCKET",
         "ORDERFLOW_MANIFEST_KEY",
         "ORDERFLOW_REFRESH_SECONDS",
+        "ORDERFLOW_MANIFEST_PUBLIC_KEY",
         "RUST_LOG",
     },
 }
@@ -315,6 +317,8 @@ def test_function_runtime_build_and_env(sam: dict[str, Any], function: str) -> N
     assert props["CodeUri"] == "./functions/" + function.removesuffix("Function").lower()
     assert set(props["Environment"]["Variables"]) == ENV_VARS[function]
     assert props["Environment"]["Variables"]["ORDERFLOW_MANIFEST_KEY"] == {"Ref": "ManifestKey"}
+    # Both functions verify the same signer's manifests, or neither does.
+    assert props["Environment"]["Variables"]["ORDERFLOW_MANIFEST_PUBLIC_KEY"] == {"Ref": "ManifestPublicKey"}
 
 
 def test_architecture_parameter(sam: dict[str, Any]) -> None:
