@@ -23,3 +23,5 @@ pub mod manifests;
 pub mod moto;
 pub mod orders;
 pub mod ports;
+#[cfg(feature = "properties")]
+pub mod properties;

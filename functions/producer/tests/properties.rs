@@ -3,25 +3,9 @@
 //! hand over, is read or refused, never a panic.
 
 use orderflow_producer::parse_event;
+use orderflow_test_support::properties::any_json;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-
-/// Any JSON value, nested a few levels deep.
-fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        ".{0,12}".prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 24, 5, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::btree_map(".{0,8}", inner, 0..5)
-                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
-        ]
-    })
-}
 
 /// An HTTP API (payload 2.0) request's shape with generated values: the
 /// body as JSON text, as base64, or as anything.
