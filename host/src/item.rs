@@ -7,6 +7,7 @@
 
 use crate::order::Order;
 use crate::rules::Decision;
+use orderflow_wire::PublishedDecision;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,18 +157,6 @@ impl Item {
     }
 }
 
-/// The part of a decision that travels with a published order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublishedDecision {
-    pub revision: String,
-    pub high_value: bool,
-    #[serde(default)]
-    pub attributes: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    pub reasons: Vec<String>,
-}
-
 impl From<&Decision> for PublishedDecision {
     fn from(d: &Decision) -> Self {
         PublishedDecision {
@@ -176,30 +165,5 @@ impl From<&Decision> for PublishedDecision {
             attributes: d.attributes.clone(),
             reasons: d.reasons.clone(),
         }
-    }
-}
-
-/// The body of a message on the high-value topic: the order and its decision.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HighValueMessage {
-    pub order: Order,
-    pub decision: PublishedDecision,
-}
-
-impl HighValueMessage {
-    /// Parses and re-validates a message body: the queue is an input like any other.
-    pub fn from_json(body: &str) -> Result<HighValueMessage, crate::order::OrderError> {
-        let de = &mut serde_json::Deserializer::from_str(body);
-        let m: HighValueMessage = serde_path_to_error::deserialize(de)
-            .map_err(crate::order::OrderError::from_path_error)?;
-        Ok(HighValueMessage {
-            order: m.order.validate()?,
-            decision: m.decision,
-        })
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("messages serialise")
     }
 }

@@ -39,10 +39,11 @@ pub use orderflow_order as order;
 
 pub use artifact::{Fallback, Precompiler};
 pub use error::{Failure, LoadError, PluginError};
-pub use item::{HighValueMessage, Item, PublishedDecision};
+pub use item::Item;
 pub use limits::Limits;
 pub use manifest::{LoadedManifest, Manifest, OnError, PluginSpec};
 pub use order::Order;
+pub use orderflow_wire::{self as wire, HighValueMessage, PublishedDecision};
 pub use plugin::{Chain, Plugin, PluginInfo};
 pub use rules::{Decision, RuleSet};
 pub use runtime::{LoadKind, Runtime, RuntimeConfig, Target};

@@ -6,8 +6,9 @@
 //! item instead of adding one.
 
 use crate::ports::ItemStore;
-use orderflow_host::order::redact::{is_plain_name, redact};
+use orderflow_host::order::redact::redact;
 use orderflow_host::transforms::TransformTrace;
+use orderflow_host::wire::message_body;
 use orderflow_host::{HighValueMessage, Item, TransformChain};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -50,26 +51,6 @@ pub struct ConsumerResult {
     pub trace: Vec<TransformTrace>,
 }
 
-/// Unwraps an SNS envelope if there is one.
-pub fn message_body(body: &str) -> Result<String, String> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        #[serde(rename = "Type")]
-        kind: String,
-        #[serde(rename = "Message")]
-        message: String,
-    }
-    match serde_json::from_str::<Envelope>(body) {
-        Ok(e) if e.kind == "Notification" => Ok(e.message),
-        // The type is the sender's text: repeated only when it is a plain name.
-        Ok(e) if is_plain_name(&e.kind) => {
-            Err(format!("an SNS {} envelope, not a Notification", e.kind))
-        }
-        Ok(_) => Err("an SNS envelope of another type, not a Notification".into()),
-        Err(_) => Ok(body.to_string()),
-    }
-}
-
 /// Processes one message off the wire: parse and validate it (the queue
 /// is an input like any other), then [`consume_message`].
 pub async fn consume<S: ItemStore>(
@@ -109,6 +90,7 @@ pub async fn consume_all_until<S: ItemStore>(
         .iter()
         .map(|m| {
             let parsed = message_body(&m.body)
+                .map_err(|e| e.to_string())
                 .and_then(|b| HighValueMessage::from_json(&b).map_err(|e| e.to_string()));
             match parsed {
                 Ok(msg) => prepare(transforms, &m.message_id, Cow::Owned(msg), until),
@@ -246,23 +228,4 @@ fn log(result: ConsumerResult, msg: &HighValueMessage, started: Instant) -> Cons
         ),
     }
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn raw_bodies_pass_through_and_envelopes_are_unwrapped() {
-        assert_eq!(message_body(r#"{"order": 1}"#).unwrap(), r#"{"order": 1}"#);
-        let env = serde_json::json!({"Type": "Notification", "MessageId": "x", "Message": "{\"order\": 1}"}).to_string();
-        assert_eq!(message_body(&env).unwrap(), r#"{"order": 1}"#);
-        let sub =
-            serde_json::json!({"Type": "SubscriptionConfirmation", "Message": "hi"}).to_string();
-        assert!(
-            message_body(&sub)
-                .unwrap_err()
-                .contains("SubscriptionConfirmation")
-        );
-    }
 }

@@ -328,7 +328,7 @@ fn describe(m: &Message) -> DeadLetterMessage {
 /// envelope), without validating the order: a message may be here
 /// because it does not validate.
 fn order_id_in(body: &str) -> Option<String> {
-    let inner = orderflow_pipeline::consumer::message_body(body).ok()?;
+    let inner = orderflow_host::wire::message_body(body).ok()?;
     let value: serde_json::Value = serde_json::from_str(&inner).ok()?;
     value["order"]["order_id"].as_str().map(str::to_string)
 }
