@@ -365,8 +365,10 @@ fn run(
     })
 }
 
-fn short(revision: &str) -> &str {
-    &revision[..revision.len().min(19)]
+/// `sha256:` and 12 hex digits: enough to tell revisions apart and to
+/// give back to `--to`, `show` or `diff`.
+pub(crate) fn short(revision: &str) -> String {
+    revision.chars().take("sha256:".len() + 12).collect()
 }
 
 fn summary(r: &OrderReport, source: &str) -> String {

@@ -7,20 +7,25 @@
 //! Text for people by default, `--json` for scripts; an AWS error is one
 //! line with the likely fix, the SDK's whole account under `-v`.
 
+use crate::short;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use gate::{Gate, gate};
-use orderflow_aws::operator::{DryRun, OperatorError, PluginStore};
-use orderflow_host::manifest::diff::{PluginChange, diff, shadow_change};
-use orderflow_host::{LoadedManifest, Runtime, RuntimeConfig};
-use orderflow_pipeline::reload::ManifestSigner;
+use keys::{keygen, read_signing_key};
+use orderflow_aws::operator::{OperatorError, PluginStore};
+use orderflow_host::manifest::diff::{diff, shadow_change};
+use orderflow_host::{Runtime, RuntimeConfig};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use text::{decision_log_location, shadow_of, shadow_text, status_text};
+use text::{
+    changes_text, decision_log_location, dry_run_text, shadow_of, shadow_text, show_text,
+    status_text,
+};
 
 mod gate;
+mod keys;
 mod text;
 
 #[derive(clap::Args)]
@@ -313,38 +318,6 @@ fn run(location: Location, command: PluginsCommand) -> Result<ExitCode> {
 }
 
 /// Loads plugins as the functions will, to check them before they go live.
-fn read_signing_key(path: &Path) -> Result<ManifestSigner> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the signing key {}", path.display()))?;
-    ManifestSigner::from_hex(&text).with_context(|| format!("{}", path.display()))
-}
-
-/// The seed comes from the operating system's random source.
-fn keygen(out: &Path) -> Result<ExitCode> {
-    use std::io::{Read, Write};
-    let mut seed = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut seed))
-        .context("reading /dev/urandom")?;
-    let signer = ManifestSigner::from_seed(seed);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(out)
-        .with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
-    writeln!(file, "{}", signer.seed_hex())?;
-    let public = signer.public_key();
-    println!("{}", public.to_hex());
-    eprintln!(
-        "wrote the private key to {}; key id {}. Pass the public key above as ManifestPublicKey.",
-        out.display(),
-        public.key_id()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
 fn runtime() -> Result<Arc<Runtime>> {
     Runtime::new(RuntimeConfig {
         // A gate's replay holds an instance of each rule per worker thread.
@@ -361,95 +334,4 @@ fn print<T: Serialize>(json: bool, value: &T, text: impl Fn(&T) -> String) -> Re
         println!("{}", text(value).trim_end());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `sha256:` and 12 hex digits: enough to tell revisions apart and to
-/// give back to `--to`, `show` or `diff`.
-pub(crate) fn short(revision: &str) -> String {
-    revision.chars().take("sha256:".len() + 12).collect()
-}
-
-fn show_text(m: &LoadedManifest) -> String {
-    let mut out = format!("revision {}\n", m.revision);
-    if let Some(s) = &m.manifest.shadow {
-        out += &format!("shadow   {}\n", s.revision);
-    }
-    for (chain, specs) in [
-        ("rules", &m.manifest.rules),
-        ("transforms", &m.manifest.transforms),
-    ] {
-        out += &format!("{chain}\n");
-        for (i, p) in specs.iter().enumerate() {
-            out += &format!(
-                "  {}. {} {}  sha256 {}  on_error {:?}\n     config {}\n",
-                i + 1,
-                p.name,
-                p.version,
-                &p.sha256[..p.sha256.len().min(12)],
-                p.on_error,
-                p.config
-            );
-            if !p.limits.is_empty() {
-                out += &format!(
-                    "     limits {}\n",
-                    serde_json::to_string(&p.limits).unwrap_or_default()
-                );
-            }
-        }
-    }
-    out
-}
-
-fn dry_run_text(plan: &DryRun) -> String {
-    let live = plan.live.as_deref().map_or("nothing".into(), short);
-    let mut out = if plan.live.as_deref() == Some(plan.revision.as_str()) {
-        format!(
-            "{} is live already: publishing would change nothing\n",
-            short(&plan.revision)
-        )
-    } else {
-        format!(
-            "would publish {} (live: {live}); nothing written\n",
-            short(&plan.revision)
-        )
-    };
-    out += &changes_text(&plan.changes);
-    for key in &plan.uploads {
-        out += &format!("would upload {key}\n");
-    }
-    out
-}
-
-fn changes_text(changes: &[PluginChange]) -> String {
-    if changes.is_empty() {
-        return "no plugin changes\n".into();
-    }
-    let show =
-        |v: &Option<serde_json::Value>| v.as_ref().map_or("(none)".into(), |v| v.to_string());
-    let mut out = String::new();
-    for c in changes {
-        match c {
-            PluginChange::Added {
-                chain,
-                name,
-                position,
-            } => out += &format!("+ {} {name} (at {})\n", chain.kind(), position + 1),
-            PluginChange::Removed { chain, name } => out += &format!("- {} {name}\n", chain.kind()),
-            PluginChange::Changed {
-                chain,
-                name,
-                moved,
-                fields,
-            } => {
-                out += &format!("~ {} {name}\n", chain.kind());
-                if let Some((from, to)) = moved {
-                    out += &format!("    position: {} → {}\n", from + 1, to + 1);
-                }
-                for f in fields {
-                    out += &format!("    {}: {} → {}\n", f.path, show(&f.before), show(&f.after));
-                }
-            }
-        }
-    }
-    out
 }

@@ -1,9 +1,11 @@
 //! `status` and `shadow` for people (`--json` prints the reports
 //! themselves), and where `status --decision-log` reads.
 
-use super::short;
+use crate::short;
 use anyhow::{Context, Result};
-use orderflow_aws::operator::{Reported, ShadowReport, Status};
+use orderflow_aws::operator::{DryRun, Reported, ShadowReport, Status};
+use orderflow_host::LoadedManifest;
+use orderflow_host::manifest::diff::PluginChange;
 
 /// `s3://bucket/prefix` → the decision log's location.
 pub(super) fn decision_log_location(
@@ -115,4 +117,89 @@ pub(super) fn shadow_of(v: &Option<serde_json::Value>) -> String {
     v.as_ref()
         .and_then(|v| v.as_str())
         .map_or("(none)".into(), short)
+}
+
+pub(super) fn show_text(m: &LoadedManifest) -> String {
+    let mut out = format!("revision {}\n", m.revision);
+    if let Some(s) = &m.manifest.shadow {
+        out += &format!("shadow   {}\n", s.revision);
+    }
+    for (chain, specs) in [
+        ("rules", &m.manifest.rules),
+        ("transforms", &m.manifest.transforms),
+    ] {
+        out += &format!("{chain}\n");
+        for (i, p) in specs.iter().enumerate() {
+            out += &format!(
+                "  {}. {} {}  sha256 {}  on_error {:?}\n     config {}\n",
+                i + 1,
+                p.name,
+                p.version,
+                &p.sha256[..p.sha256.len().min(12)],
+                p.on_error,
+                p.config
+            );
+            if !p.limits.is_empty() {
+                out += &format!(
+                    "     limits {}\n",
+                    serde_json::to_string(&p.limits).unwrap_or_default()
+                );
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn dry_run_text(plan: &DryRun) -> String {
+    let live = plan.live.as_deref().map_or("nothing".into(), short);
+    let mut out = if plan.live.as_deref() == Some(plan.revision.as_str()) {
+        format!(
+            "{} is live already: publishing would change nothing\n",
+            short(&plan.revision)
+        )
+    } else {
+        format!(
+            "would publish {} (live: {live}); nothing written\n",
+            short(&plan.revision)
+        )
+    };
+    out += &changes_text(&plan.changes);
+    for key in &plan.uploads {
+        out += &format!("would upload {key}\n");
+    }
+    out
+}
+
+pub(super) fn changes_text(changes: &[PluginChange]) -> String {
+    if changes.is_empty() {
+        return "no plugin changes\n".into();
+    }
+    let show =
+        |v: &Option<serde_json::Value>| v.as_ref().map_or("(none)".into(), |v| v.to_string());
+    let mut out = String::new();
+    for c in changes {
+        match c {
+            PluginChange::Added {
+                chain,
+                name,
+                position,
+            } => out += &format!("+ {} {name} (at {})\n", chain.kind(), position + 1),
+            PluginChange::Removed { chain, name } => out += &format!("- {} {name}\n", chain.kind()),
+            PluginChange::Changed {
+                chain,
+                name,
+                moved,
+                fields,
+            } => {
+                out += &format!("~ {} {name}\n", chain.kind());
+                if let Some((from, to)) = moved {
+                    out += &format!("    position: {} → {}\n", from + 1, to + 1);
+                }
+                for f in fields {
+                    out += &format!("    {}: {} → {}\n", f.path, show(&f.before), show(&f.after));
+                }
+            }
+        }
+    }
+    out
 }
