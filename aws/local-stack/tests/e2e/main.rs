@@ -14,6 +14,7 @@
 //! - `calls`: AWS calls per order, counted by moto's recorder;
 //! - `decision_log`: what the producer records with `DecisionLog=Enabled`;
 //! - `faults`: publish and store failures injected at the client boundary;
+//! - `sdk_faults`: faults below the real SDK clients (throttling, partial failures, S3, a dying consumer);
 //! - `redrive`: a poison order listed in the DLQ, fixed, redriven, stored;
 //! - `shadow`: a shadow candidate's disagreements logged, the live decisions stored.
 
@@ -25,4 +26,5 @@ mod env;
 mod faults;
 mod hot_reload;
 mod redrive;
+mod sdk_faults;
 mod shadow;
