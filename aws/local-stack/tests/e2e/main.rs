@@ -16,6 +16,7 @@
 //! - `faults`: publish and store failures injected at the client boundary;
 //! - `sdk_faults`: faults below the real SDK clients (throttling, partial failures, S3, a dying consumer);
 //! - `redrive`: a poison order listed in the DLQ, fixed, redriven, stored;
+//! - `soak`: generated orders under random faults, counts that balance, `dlq list` and `redrive`;
 //! - `shadow`: a shadow candidate's disagreements logged, the live decisions stored.
 
 mod artifacts;
@@ -28,3 +29,4 @@ mod hot_reload;
 mod redrive;
 mod sdk_faults;
 mod shadow;
+mod soak;
