@@ -263,7 +263,13 @@ async fn a_soak_with_faults_balances() {
     let (generated, invalid) = orders(n);
     let mut answers = Answers::default();
     produce(&producer, generated, &mut answers).await;
+    let produced = started.elapsed();
     let (mut received, mut killed) = consume(&env, &consumer, &mut rng, true).await;
+    println!(
+        "soak: {n} orders produced in {:.1} s, consumed in {:.1} s more",
+        produced.as_secs_f64(),
+        (started.elapsed() - produced).as_secs_f64()
+    );
 
     // A bad rule change: normalize may answer only 64 bytes, so every order
     // it sees is a permanent failure, dead-lettered at once with its reason.
