@@ -318,9 +318,21 @@ async fn publish_all<P: Publisher>(
         if todo.is_empty() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+        tokio::time::sleep(backoff(attempt)).await;
     }
     done
+}
+
+/// Full jitter below a doubling cap (40 ms, then 80 ms), as the SDK's own
+/// backoff does, so producers throttled together do not retry together.
+/// These retries come on top of the SDK's, which retries a throttled call
+/// but not the failed entries of a successful `PublishBatch`.
+fn backoff(attempt: u32) -> Duration {
+    let cap = 20u64 << attempt.min(6);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    Duration::from_millis(nanos % (cap + 1))
 }
 
 #[cfg(test)]
@@ -332,6 +344,14 @@ mod tests {
             id: format!("m{id}"),
             body: "x".repeat(size),
             attributes: vec![],
+        }
+    }
+
+    #[test]
+    fn retries_back_off_with_jitter_below_a_doubling_cap() {
+        for attempt in 1..PUBLISH_ATTEMPTS {
+            let cap = Duration::from_millis(20 << attempt);
+            assert!((0..50).all(|_| backoff(attempt) <= cap));
         }
     }
 

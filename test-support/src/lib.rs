@@ -11,12 +11,16 @@
 //! - [`logs`]: log lines captured as JSON;
 //! - [`dead_letters`] (feature `moto`): a queue and a DLQ holding both
 //!   kinds of dead letter;
+//! - [`faults`] (feature `moto`): seeded faults below the SDK clients
+//!   (throttling, partial batch failures, 503s, slow or tampered objects);
 //! - [`moto`] (feature `moto`): a local moto server and SDK configuration
 //!   for it.
 
 #[cfg(feature = "moto")]
 pub mod dead_letters;
 pub mod events;
+#[cfg(feature = "moto")]
+pub mod faults;
 pub mod logs;
 pub mod manifests;
 #[cfg(feature = "moto")]

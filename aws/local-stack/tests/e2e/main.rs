@@ -14,7 +14,9 @@
 //! - `calls`: AWS calls per order, counted by moto's recorder;
 //! - `decision_log`: what the producer records with `DecisionLog=Enabled`;
 //! - `faults`: publish and store failures injected at the client boundary;
+//! - `sdk_faults`: faults below the real SDK clients (throttling, partial failures, S3, a dying consumer);
 //! - `redrive`: a poison order listed in the DLQ, fixed, redriven, stored;
+//! - `soak`: generated orders under random faults, counts that balance, `dlq list` and `redrive`;
 //! - `shadow`: a shadow candidate's disagreements logged, the live decisions stored.
 
 mod artifacts;
@@ -25,4 +27,6 @@ mod env;
 mod faults;
 mod hot_reload;
 mod redrive;
+mod sdk_faults;
 mod shadow;
+mod soak;
