@@ -254,22 +254,8 @@ impl Runtime {
             return Ok(obtained(c, LoadKind::InProcess, None, false));
         }
         let fallback = match offer {
-            Some(offer) => match crate::snapshot::wanted(spec, &self.engine_key, preinit) {
-                Ok((artifact, no_snapshot)) => {
-                    match crate::artifact::load_pinned(&self.engine, artifact, offer) {
-                        Ok(component) => {
-                            let (kind, snapshot) =
-                                match preinit.filter(|_| artifact.preinit.is_some()) {
-                                    Some(key) => (LoadKind::Snapshot, key),
-                                    None => (LoadKind::Precompiled, sha256),
-                                };
-                            self.remember(snapshot, &component);
-                            let preinitialized = kind == LoadKind::Snapshot;
-                            return Ok(obtained(component, kind, no_snapshot, preinitialized));
-                        }
-                        Err(why) => Some(why),
-                    }
-                }
+            Some(offer) => match self.from_artifact(spec, preinit, offer) {
+                Ok(obtained) => return Ok(obtained),
                 Err(why) => Some(why),
             },
             None => None,
@@ -302,7 +288,7 @@ impl Runtime {
             .cloned()
     }
 
-    fn remember(&self, key: &str, component: &Component) {
+    pub(crate) fn remember(&self, key: &str, component: &Component) {
         self.compiled
             .lock()
             .expect("compiled-components lock")

@@ -12,10 +12,10 @@
 //! any artifact. Otherwise it takes the plain artifact (and snapshots at
 //! load), and says why.
 
-use crate::artifact::{Fallback, Precompiled, Precompiler};
+use crate::artifact::{Fallback, Offer, Precompiled, Precompiler};
 use crate::bindings;
 use crate::manifest::{Artifact, Chain, PluginSpec, sha256_hex};
-use crate::runtime::Runtime;
+use crate::runtime::{LoadKind, Obtained, Runtime};
 use crate::sandbox::{Sandbox, World};
 use std::sync::Arc;
 
@@ -89,6 +89,30 @@ impl Runtime {
         let wanted = wanted(spec, self.engine_key(), preinit.as_deref()).map(|(a, _)| a);
         let snapshot = matches!(wanted, Ok(a) if a.preinit.is_some());
         (snapshot || !self.holds(&spec.sha256)).then_some(wanted)
+    }
+
+    /// The component of the artifact `offer`ed, the one [`wanted`] names:
+    /// the snapshot for `preinit` (its key) when there is one, else the
+    /// plain one, with why there was no snapshot.
+    pub(crate) fn from_artifact(
+        &self,
+        spec: &PluginSpec,
+        preinit: Option<&str>,
+        offer: Offer,
+    ) -> Result<Obtained, Fallback> {
+        let (artifact, no_snapshot) = wanted(spec, self.engine_key(), preinit)?;
+        let component = crate::artifact::load_pinned(&self.engine, artifact, offer)?;
+        let snapshot = artifact.preinit.as_deref();
+        self.remember(snapshot.unwrap_or(&spec.sha256), &component);
+        Ok(Obtained {
+            component,
+            kind: match snapshot {
+                Some(_) => LoadKind::Snapshot,
+                None => LoadKind::Precompiled,
+            },
+            fallback: no_snapshot,
+            preinitialized: snapshot.is_some(),
+        })
     }
 
     /// The pre-initialisation key of `spec`, when this runtime snapshots.
