@@ -91,10 +91,14 @@ pub async fn start<C: FunctionConfig, T: PluginSet>() -> Result<Function<C, T>, 
 /// The functions' engine: its explicit target is the one the publisher
 /// precompiles for, so the published artifacts load (see
 /// `orderflow_host::artifact`), and `cache_dir` keeps what it compiles.
+/// Pre-initialised: every fresh instance starts configured, from the
+/// snapshot artifact the publisher made (or, without one, a snapshot made
+/// at load).
 pub fn runtime_config(cache_dir: PathBuf) -> orderflow_host::RuntimeConfig {
     orderflow_host::RuntimeConfig {
         cache_dir: Some(cache_dir),
         target: orderflow_host::Target::Portable,
+        preinit: true,
         ..Default::default()
     }
 }

@@ -34,10 +34,13 @@ async fn cold_start<T: PluginSet>(
     cache.current().await.unwrap().set.plugins().to_vec()
 }
 
+/// The functions' engine without pre-initialisation: the plain artifacts
+/// (the snapshot ones are the local stack's `e2e::snapshots`).
 fn portable() -> (Arc<Runtime>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(RuntimeConfig {
         max_instances: 16,
+        preinit: false,
         ..runtime_config(dir.path().join("cache"))
     })
     .unwrap();
@@ -82,12 +85,20 @@ async fn a_cold_function_loads_the_published_artifacts_and_falls_back_to_compili
         status.history
     );
     assert!(status.problems.is_empty(), "{:?}", status.problems);
-    assert_eq!(report.artifacts_uploaded, 3 * FUNCTION_TARGETS.len());
+    assert_eq!(report.artifacts_uploaded, 3 * 2 * FUNCTION_TARGETS.len());
 
-    // Each plugin lists one artifact per target, its object beside the wasm.
+    // Each plugin lists one artifact per target, and one snapshot per
+    // target, their objects beside the wasm.
     for (_, spec) in report.manifest.plugins() {
-        let targets: Vec<&str> = spec.artifacts.iter().map(|a| a.target.as_str()).collect();
-        assert_eq!(targets, FUNCTION_TARGETS, "{}", spec.name);
+        for snapshot in [false, true] {
+            let targets: Vec<&str> = spec
+                .artifacts
+                .iter()
+                .filter(|a| a.preinit.is_some() == snapshot)
+                .map(|a| a.target.as_str())
+                .collect();
+            assert_eq!(targets, FUNCTION_TARGETS, "{} {snapshot}", spec.name);
+        }
         for a in &spec.artifacts {
             let stem = spec.wasm.strip_suffix(".wasm").unwrap();
             assert!(

@@ -64,13 +64,19 @@ pub struct Precompiled {
     pub engine: String,
     pub sha256: String,
     pub bytes: Arc<Vec<u8>>,
+    /// Set on a snapshot (see `snapshot`): the pre-initialisation key.
+    pub preinit: Option<String>,
 }
 
 /// Compiles plugins for the functions' targets with the functions' engine
 /// settings. Compiling is deterministic, so results are kept by the wasm's
 /// sha256: a process that publishes the same plugin twice compiles it once.
 pub struct Precompiler {
-    engines: Vec<(&'static str, Engine, String)>,
+    pub(crate) engines: Vec<(&'static str, Engine, String)>,
+    /// This machine's function engine, which runs `configure` for the
+    /// snapshots (see `snapshot`).
+    pub(crate) snapshots: Arc<crate::Runtime>,
+    /// By the wasm's sha256, or a snapshot's pre-initialisation key.
     done: Mutex<HashMap<String, Vec<Precompiled>>>,
 }
 
@@ -97,17 +103,41 @@ impl Precompiler {
             let key = engine_key(&engine);
             engines.push((target, engine, key));
         }
+        let snapshots = crate::Runtime::new(crate::RuntimeConfig {
+            max_instances: 4,
+            target: crate::Target::Portable,
+            ..Default::default()
+        })?;
         Ok(Precompiler {
             engines,
+            snapshots,
             done: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// What was built under `key` before.
+    pub(crate) fn done(&self, key: &str) -> Option<Vec<Precompiled>> {
+        self.done
+            .lock()
+            .expect("precompiled lock")
+            .get(key)
+            .cloned()
+    }
+
+    /// Keeps `built` under `key` and returns it.
+    pub(crate) fn keep(&self, key: String, built: Vec<Precompiled>) -> Vec<Precompiled> {
+        self.done
+            .lock()
+            .expect("precompiled lock")
+            .insert(key, built.clone());
+        built
     }
 
     /// `wasm` compiled for each target. `plugin` names it in errors.
     pub fn precompile(&self, plugin: &str, wasm: &[u8]) -> Result<Vec<Precompiled>, String> {
         let sha256 = sha256_hex(wasm);
-        if let Some(done) = self.done.lock().expect("precompiled lock").get(&sha256) {
-            return Ok(done.clone());
+        if let Some(done) = self.done(&sha256) {
+            return Ok(done);
         }
         let mut out = Vec::with_capacity(self.engines.len());
         for (target, engine, key) in &self.engines {
@@ -119,13 +149,10 @@ impl Precompiler {
                 engine: key.clone(),
                 sha256: sha256_hex(&bytes),
                 bytes: Arc::new(bytes),
+                preinit: None,
             });
         }
-        self.done
-            .lock()
-            .expect("precompiled lock")
-            .insert(sha256, out.clone());
-        Ok(out)
+        Ok(self.keep(sha256, out))
     }
 }
 
@@ -147,6 +174,13 @@ pub enum Fallback {
     /// wasmtime refused it.
     #[error("the artifact does not deserialise: {0}")]
     Refused(String),
+    /// The runtime pre-initialises, and no snapshot artifact is for its
+    /// engine and this configuration (`listed`: the keys there are): the
+    /// plain artifact was taken and the snapshot made at load.
+    #[error(
+        "no snapshot artifact for this engine and configuration (preinit key {preinit}; the manifest has [{listed}])"
+    )]
+    NoSnapshot { preinit: String, listed: String },
 }
 
 impl Fallback {
@@ -157,6 +191,7 @@ impl Fallback {
             Fallback::Fetch(_) => "fetch",
             Fallback::HashMismatch { .. } => "hash_mismatch",
             Fallback::Refused(_) => "refused",
+            Fallback::NoSnapshot { .. } => "no_snapshot",
         }
     }
 
@@ -176,7 +211,8 @@ pub type Offer = Result<Vec<u8>, Fallback>;
 
 /// Deserialises the artifact `spec` lists for `engine` (its key `key`),
 /// once its bytes are checked against the manifest.
-pub(crate) fn load(
+#[cfg(all(test, feature = "cross-compile"))]
+fn load(
     engine: &Engine,
     key: &str,
     spec: &PluginSpec,
@@ -185,6 +221,16 @@ pub(crate) fn load(
     let artifact = spec
         .artifact(key)
         .ok_or_else(|| Fallback::none_for(spec, key))?;
+    load_pinned(engine, artifact, offer)
+}
+
+/// Deserialises `artifact` from the bytes `offer`ed, once they are checked
+/// against the sha256 the manifest pins for it.
+pub(crate) fn load_pinned(
+    engine: &Engine,
+    artifact: &crate::manifest::Artifact,
+    offer: Offer,
+) -> Result<Component, Fallback> {
     let bytes = offer?;
     let actual = sha256_hex(&bytes);
     if actual != artifact.sha256 {
@@ -280,6 +326,7 @@ mod tests {
             engine: key.clone(),
             sha256: mine.sha256.clone(),
             object: "p.cwasm".into(),
+            preinit: None,
         }));
 
         assert!(load(engine, key, &spec, Ok(mine.bytes.to_vec())).is_ok());
@@ -310,6 +357,7 @@ mod tests {
             engine: key.clone(),
             sha256: foreign.sha256.clone(),
             object: "p.cwasm".into(),
+            preinit: None,
         }));
         let why = load(engine, key, &spec, Ok(foreign.bytes.to_vec())).unwrap_err();
         assert_eq!(why.kind(), "refused", "{why}");

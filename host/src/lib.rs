@@ -25,6 +25,7 @@ mod preinit;
 pub mod rules;
 mod runtime;
 mod sandbox;
+mod snapshot;
 mod store;
 pub mod transforms;
 mod wasi;

@@ -33,12 +33,12 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Defaults for limits a manifest does not override.
     pub default_limits: Limits,
-    /// Run each plugin's `configure` once at load and start every instance
-    /// from a snapshot of the configured one (see `preinit`); off, every
-    /// fresh instance runs `configure` itself. Off by default for the
-    /// functions: a cold load costs three compiles per plugin instead of
-    /// one until snapshots are made at publish time; long runs over many
-    /// orders (`orderflow replay`) turn it on.
+    /// Start every instance from a snapshot of the configured plugin (see
+    /// `preinit`) instead of running `configure` in each: the snapshot
+    /// artifact published for this engine and configuration (see
+    /// `snapshot`), or, without one, a snapshot made at load (two more
+    /// compiles per plugin; cached in process and on disk). On for the
+    /// functions and `orderflow replay`.
     pub preinit: bool,
     /// Which machine code the engine generates; [`Target::Portable`] is
     /// what loads published artifacts.
@@ -85,6 +85,9 @@ pub enum LoadKind {
     FromDiskCache,
     /// Already compiled earlier in this process.
     InProcess,
+    /// Deserialized from the snapshot artifact the publisher made and
+    /// compiled (see `snapshot`): pre-initialised, nothing compiled.
+    Snapshot,
 }
 
 impl LoadKind {
@@ -94,6 +97,7 @@ impl LoadKind {
             LoadKind::Precompiled => "precompiled",
             LoadKind::FromDiskCache => "disk_cache",
             LoadKind::InProcess => "in_process",
+            LoadKind::Snapshot => "snapshot",
         }
     }
 }
@@ -102,6 +106,16 @@ impl std::fmt::Display for LoadKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A component as [`Runtime::component`] obtained it.
+pub(crate) struct Obtained {
+    pub(crate) component: Component,
+    pub(crate) kind: LoadKind,
+    /// Why the artifact wanted was not used (see `artifact`, `snapshot`).
+    pub(crate) fallback: Option<Fallback>,
+    /// It is the plugin pre-initialised: its instances start configured.
+    pub(crate) preinitialized: bool,
 }
 
 /// The engine, linkers and caches, built once per process and shared.
@@ -201,6 +215,10 @@ impl Runtime {
     /// a test), nothing unverified is compiled or deserialised, and no
     /// cached artifact is handed out for bytes that are not its own. Says
     /// why an offered artifact was not used.
+    ///
+    /// With `preinit` (the plugin's pre-initialisation key, when this
+    /// runtime snapshots), the pre-initialised component itself when this
+    /// process has it or the offer is its snapshot artifact (see `snapshot`).
     pub(crate) fn component(
         &self,
         plugin: &str,
@@ -208,7 +226,8 @@ impl Runtime {
         wasm: &[u8],
         limits: &Limits,
         offer: Option<crate::artifact::Offer>,
-    ) -> Result<(Component, LoadKind, Option<Fallback>), LoadError> {
+        preinit: Option<&str>,
+    ) -> Result<Obtained, LoadError> {
         let sha256 = spec.sha256.as_str();
         let actual = crate::manifest::sha256_hex(wasm);
         if actual != sha256 {
@@ -222,21 +241,21 @@ impl Runtime {
         // a plugin's caps are its own (another entry of the same bytes may
         // allow more), so they are checked on every load.
         crate::precheck::check(plugin, wasm, limits)?;
-        if let Some(c) = self
-            .compiled
-            .lock()
-            .expect("compiled-components lock")
-            .get(sha256)
-        {
-            return Ok((c.clone(), LoadKind::InProcess, None));
+        let obtained = |component, kind, fallback, preinitialized| Obtained {
+            component,
+            kind,
+            fallback,
+            preinitialized,
+        };
+        if let Some(c) = preinit.and_then(|key| self.in_process(key)) {
+            return Ok(obtained(c, LoadKind::InProcess, None, true));
+        }
+        if let Some(c) = self.in_process(sha256) {
+            return Ok(obtained(c, LoadKind::InProcess, None, false));
         }
         let fallback = match offer {
-            Some(offer) => match crate::artifact::load(&self.engine, &self.engine_key, spec, offer)
-            {
-                Ok(component) => {
-                    self.remember(sha256, &component);
-                    return Ok((component, LoadKind::Precompiled, None));
-                }
+            Some(offer) => match self.from_artifact(spec, preinit, offer) {
+                Ok(obtained) => return Ok(obtained),
                 Err(why) => Some(why),
             },
             None => None,
@@ -252,10 +271,24 @@ impl Runtime {
             None => (compile()?, LoadKind::Compiled),
         };
         self.remember(sha256, &component);
-        Ok((component, kind, fallback))
+        Ok(obtained(component, kind, fallback, false))
     }
 
-    fn remember(&self, key: &str, component: &Component) {
+    /// Whether this process has the component of `key` (a wasm's sha256, a
+    /// snapshot's pre-initialisation key).
+    pub(crate) fn holds(&self, key: &str) -> bool {
+        self.in_process(key).is_some()
+    }
+
+    fn in_process(&self, key: &str) -> Option<Component> {
+        self.compiled
+            .lock()
+            .expect("compiled-components lock")
+            .get(key)
+            .cloned()
+    }
+
+    pub(crate) fn remember(&self, key: &str, component: &Component) {
         self.compiled
             .lock()
             .expect("compiled-components lock")
@@ -272,13 +305,8 @@ impl Runtime {
         key: &str,
         build: impl FnOnce() -> Result<Vec<u8>, String>,
     ) -> Result<Component, String> {
-        if let Some(c) = self
-            .compiled
-            .lock()
-            .expect("compiled-components lock")
-            .get(key)
-        {
-            return Ok(c.clone());
+        if let Some(c) = self.in_process(key) {
+            return Ok(c);
         }
         let compile = || {
             let wasm = build().map_err(|message| LoadError::Compile {

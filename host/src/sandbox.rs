@@ -133,6 +133,9 @@ pub(crate) struct Sandbox<W: World> {
 impl<W: World> Sandbox<W> {
     /// Type-checks the component against the world and starts one instance
     /// to run `configure`, so a bad configuration is refused at load time.
+    /// A snapshot artifact's instance is started too (wasmtime checks some
+    /// types only then) but not configured again: its configuration ran
+    /// when it was made, and its key names that configuration.
     pub(crate) fn load(
         runtime: &Runtime,
         spec: &crate::PluginSpec,
@@ -141,11 +144,11 @@ impl<W: World> Sandbox<W> {
     ) -> Result<Sandbox<W>, LoadError> {
         let plugin = format!("{}@{}", spec.name, spec.version);
         let plugin = plugin.as_str();
-        let sha256 = spec.sha256.as_str();
         let config = spec.config.to_string();
         let limits = spec.limits.apply(runtime.config.default_limits);
-        let (component, load_kind, fallback) =
-            runtime.component(plugin, spec, wasm, &limits, offer)?;
+        let preinit = runtime.preinit_for(W::NAME, spec);
+        let obtained = runtime.component(plugin, spec, wasm, &limits, offer, preinit.as_deref())?;
+        let component = obtained.component;
         let wasi = crate::wasi::Deterministic::granted(spec);
         let wrong_world = |e: wasmtime::Error| {
             let (mut imports, exports) = interface::names(&runtime.engine, &component);
@@ -175,13 +178,13 @@ impl<W: World> Sandbox<W> {
         let mut sandbox = Sandbox {
             plugin: plugin.into(),
             pre,
-            preinitialized: false,
+            preinitialized: obtained.preinitialized,
             engine: runtime.engine.clone(),
             config,
             limits,
             idle: Mutex::new(Vec::new()),
-            load_kind,
-            fallback,
+            load_kind: obtained.kind,
+            fallback: obtained.fallback,
             wasi,
             _ticker: runtime.ticker.clone(),
         };
@@ -201,8 +204,8 @@ impl<W: World> Sandbox<W> {
             },
         })?;
         sandbox.put_back(warm);
-        if runtime.config.preinit {
-            sandbox.preinitialize(runtime, wasm, sha256);
+        if let Some(key) = preinit.filter(|_| !sandbox.preinitialized) {
+            sandbox.preinitialize(runtime, wasm, &key);
         }
         Ok(sandbox)
     }
@@ -211,11 +214,8 @@ impl<W: World> Sandbox<W> {
     /// starts configured. Called once `configure` has succeeded on the
     /// plain component, so a failure here is a shape of component the
     /// snapshot does not support: the plugin then configures every instance.
-    fn preinitialize(&mut self, runtime: &Runtime, wasm: &[u8], sha256: &str) {
-        let key = crate::preinit::key(sha256, W::NAME, &self.config);
-        let built = runtime.preinitialized(&self.plugin, &key, || {
-            crate::preinit::snapshot(&self.engine, wasm, |c| self.configured(runtime, c))
-        });
+    fn preinitialize(&mut self, runtime: &Runtime, wasm: &[u8], key: &str) {
+        let built = runtime.preinitialized(&self.plugin, key, || self.snapshot(runtime, wasm));
         let pre = built.and_then(|component| {
             let instance_pre = W::linker(runtime)
                 .instantiate_pre(&component)
@@ -232,6 +232,12 @@ impl<W: World> Sandbox<W> {
                 "not pre-initialised, so every instance runs configure: {why}"
             ),
         }
+    }
+
+    /// The snapshot of this plugin configured (a component's bytes), or
+    /// why it cannot be made.
+    pub(crate) fn snapshot(&self, runtime: &Runtime, wasm: &[u8]) -> Result<Vec<u8>, String> {
+        crate::preinit::snapshot(&self.engine, wasm, |c| self.configured(runtime, c))
     }
 
     /// An instance of `component` (the instrumented plugin) that has run

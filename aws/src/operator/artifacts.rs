@@ -1,12 +1,15 @@
 //! Precompiled artifacts at publish: each plugin compiled for the
 //! functions' targets ([`Precompiler`]), uploaded beside its wasm under a
 //! content-addressed name, and listed in the plugin's manifest entry with
-//! its target, sha256 and engine key. Artifacts are derived from the wasm,
-//! so the manifest's revision stays (see `orderflow_manifest::Artifact`).
+//! its target, sha256 and engine key; beside them, each plugin's snapshot
+//! (pre-initialised with its configuration, then precompiled), listed with
+//! its pre-initialisation key. Artifacts are derived from the wasm and the
+//! configuration, so the manifest's revision stays (see
+//! `orderflow_manifest::Artifact`).
 
 use super::objects::{Condition, Object};
 use super::{META_REVISION, META_SHA256, OperatorError, PluginStore};
-use orderflow_host::manifest::{Artifact, Locked};
+use orderflow_host::manifest::{Chain, Locked};
 use orderflow_host::{LoadedManifest, Manifest, Precompiler};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,35 +36,37 @@ impl PluginStore {
         };
         let mut manifest = loaded.manifest;
         let mut uploads: BTreeMap<String, Upload> = BTreeMap::new();
-        for spec in manifest
-            .rules
-            .iter_mut()
-            .chain(manifest.transforms.iter_mut())
-        {
-            let wasm = locked.bytes(spec).unwrap_or_default();
-            spec.artifacts.clear();
-            for built in precompiler
-                .precompile(&spec.name, wasm)
-                .map_err(|message| OperatorError::Precompile {
+        for (chain, specs) in [
+            (Chain::Rules, &mut manifest.rules),
+            (Chain::Transforms, &mut manifest.transforms),
+        ] {
+            for spec in specs.iter_mut() {
+                let wasm = locked.bytes(spec).unwrap_or_default();
+                spec.artifacts.clear();
+                let failed = |message| OperatorError::Precompile {
                     plugin: spec.name.clone(),
                     message,
-                })?
-            {
-                let object = Artifact::object_name(spec, built.target, &built.sha256);
-                uploads.insert(
-                    object.clone(),
-                    Upload {
-                        key: self.location.key(&object),
-                        sha256: built.sha256.clone(),
-                        bytes: built.bytes,
-                    },
-                );
-                spec.artifacts.push(Artifact {
-                    target: built.target.into(),
-                    engine: built.engine,
-                    sha256: built.sha256,
-                    object,
-                });
+                };
+                let mut built = precompiler.precompile(&spec.name, wasm).map_err(failed)?;
+                match precompiler.precompile_snapshot(chain, spec, wasm) {
+                    Ok(snapshots) => built.extend(snapshots),
+                    Err(why) => tracing::warn!(
+                        plugin = %spec.name,
+                        "published without a snapshot, so a function pre-initialises it at load: {why}"
+                    ),
+                }
+                for built in built {
+                    let artifact = built.listed(spec);
+                    uploads.insert(
+                        artifact.object.clone(),
+                        Upload {
+                            key: self.location.key(&artifact.object),
+                            sha256: built.sha256,
+                            bytes: built.bytes,
+                        },
+                    );
+                    spec.artifacts.push(artifact);
+                }
             }
         }
         let revision = loaded.revision;

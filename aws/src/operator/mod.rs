@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `plugins/<stem>-<sha8>.wasm` | a plugin, content-addressed: never overwritten, so a manifest always gets the bytes it pins |
 //! | `plugins/<stem>-<sha8>.<arch>-<sha8>.cwasm` | that plugin precompiled for one function architecture, named by its own hash (`artifacts`; published only [`precompiling`](PluginStore::precompiling)) |
+//! | `plugins/<stem>-<sha8>.<arch>-preinit-<sha8>.cwasm` | that plugin pre-initialised with its configuration, then precompiled (a snapshot artifact, listed with its `preinit` key; the same) |
 //! | `plugins/manifests/<hex>.json` | every manifest ever published, named by its revision ([`Manifest::revision`]: the content's, not the file's, so a re-publish of the same set is recognised) |
 //! | `plugins/manifest.json` | the live manifest: a byte-identical copy of one of the above, or one with a `shadow` named ([`PluginStore::shadow`]) |
 //! | `plugins/history/<sequence>.json` | what went live and when, one entry per publish or rollback ([`history`]) |

@@ -353,6 +353,11 @@ impl<T: PluginSet> PluginCache<T> {
                 .or_else(|| wasm.get(&spec.sha256))
             {
                 wasm.insert(spec.sha256.clone(), bytes.clone());
+                // Compiled in this process already; but a new configuration
+                // of it has a snapshot of its own to fetch.
+                if let Some(offer) = self.artifact(state, spec).await {
+                    offers.insert(spec.sha256.clone(), offer);
+                }
                 continue;
             }
             let bytes = self
@@ -403,7 +408,7 @@ impl<T: PluginSet> PluginCache<T> {
                 tracing::warn!(
                     manifest = %name, kind = T::KIND, plugin = %p.name, reason = why.kind(),
                     engine = self.runtime.engine_key(), load = %p.load,
-                    "precompiled artifact not used, the plugin was loaded from its wasm: {why}"
+                    "precompiled artifact not used, so the plugin was loaded another way: {why}"
                 );
             }
         }
@@ -449,17 +454,23 @@ impl<T: PluginSet> PluginCache<T> {
     }
 
     /// What to offer the host of `spec`'s published artifact for this
-    /// runtime's engine: nothing if the manifest lists none, else its bytes
-    /// or why there are none. Fetched only with the wasm: a plugin whose
-    /// wasm is held is compiled in this process already.
+    /// runtime's engine (its snapshot, when the runtime pre-initialises and
+    /// there is one for this configuration): nothing if the manifest lists
+    /// none or the process holds what it would give, else its bytes or why
+    /// there are none.
     async fn artifact(&self, state: &mut State, spec: &PluginSpec) -> Option<Offer> {
-        if spec.artifacts.is_empty() {
-            return None;
-        }
-        let key = self.runtime.engine_key();
-        let Some(artifact) = spec.artifact(key) else {
-            return Some(Err(Fallback::none_for(spec, key)));
+        let artifact = match self.runtime.wanted_artifact(T::CHAIN, spec)? {
+            Ok(artifact) => artifact,
+            Err(why) => return Some(Err(why)),
         };
+        self.fetch_artifact(state, artifact).await
+    }
+
+    async fn fetch_artifact(
+        &self,
+        state: &mut State,
+        artifact: &orderflow_host::manifest::Artifact,
+    ) -> Option<Offer> {
         let fetched = self.source.fetch_wasm(&artifact.object).await;
         state.status.artifact_fetches += 1;
         Some(fetched.map_err(|e| Fallback::Fetch(e.to_string())))

@@ -1,6 +1,7 @@
 //! What a function loads from a manifest: its rules or its transforms.
 
 use orderflow_host::artifact::Offer;
+use orderflow_host::manifest::Chain;
 use orderflow_host::{
     LoadError, LoadedManifest, Manifest, PluginInfo, PluginSpec, RuleSet, Runtime, TransformChain,
 };
@@ -9,6 +10,8 @@ use orderflow_host::{
 pub trait PluginSet: Send + Sync + Sized + 'static {
     /// `rules` or `transforms`, for logs.
     const KIND: &'static str;
+    /// Which chain of a manifest it is.
+    const CHAIN: Chain;
     /// Whether a manifest's `shadow` applies: rules decide, so a candidate
     /// can be compared with them; transforms decide nothing.
     const SHADOWS: bool = false;
@@ -24,6 +27,7 @@ pub trait PluginSet: Send + Sync + Sized + 'static {
 
 impl PluginSet for RuleSet {
     const KIND: &'static str = "rules";
+    const CHAIN: Chain = Chain::Rules;
     const SHADOWS: bool = true;
     fn specs(manifest: &Manifest) -> &[PluginSpec] {
         &manifest.rules
@@ -43,6 +47,7 @@ impl PluginSet for RuleSet {
 
 impl PluginSet for TransformChain {
     const KIND: &'static str = "transforms";
+    const CHAIN: Chain = Chain::Transforms;
     fn specs(manifest: &Manifest) -> &[PluginSpec] {
         &manifest.transforms
     }

@@ -9,9 +9,14 @@
 //! its plugins cost to load. The parent times each child from spawn to
 //! that line.
 //!
-//! - `portable`: the functions' engine; every plugin is precompiled;
+//! - `snapshot`: the functions' engine as they run it (pre-initialising):
+//!   every plugin from its snapshot artifact, nothing compiled;
+//! - `portable`: the functions' engine without pre-initialisation; every
+//!   plugin is precompiled;
 //! - `native`: an engine tuned to this CPU, whose key no artifact has, so
-//!   every plugin is compiled (what every cold start paid before).
+//!   every plugin is compiled (what every cold start paid before);
+//! - `native-preinit`: the same, pre-initialising: each plugin compiled and
+//!   snapshotted at load (the fallback when no artifact is for the engine).
 //!
 //! usage: cold-start [RUNS]   (default 5 per mode; BENCHMARKS.md has figures)
 
@@ -49,15 +54,17 @@ async fn child(args: &[String]) -> Result<()> {
     let [mode, endpoint, bucket, key] = args else {
         anyhow::bail!("--child MODE ENDPOINT BUCKET MANIFEST_KEY");
     };
-    let target = if mode == "native" {
+    let target = if mode.starts_with("native") {
         Target::Native
     } else {
         Target::Portable
     };
+    let preinit = matches!(mode.as_str(), "snapshot" | "native-preinit");
     let sdk = sdk_config_for(endpoint).await;
     let cache = tempfile::tempdir()?;
     let runtime = Runtime::new(RuntimeConfig {
         target,
+        preinit,
         ..runtime_config(cache.path().to_path_buf())
     })
     .map_err(anyhow::Error::msg)?;
@@ -106,7 +113,7 @@ async fn parent(runs: usize) -> Result<()> {
         "| mode | spawn to first decision, ms (median of {runs}) | in process | SDK + engine | plugin set (fetch + load) | per plugin: load kind, ms |"
     );
     println!("|---|---:|---:|---:|---:|---|");
-    for mode in ["portable", "native"] {
+    for mode in ["snapshot", "portable", "native", "native-preinit"] {
         let mut totals = Vec::new();
         let mut inside = Vec::new();
         let mut engine = Vec::new();

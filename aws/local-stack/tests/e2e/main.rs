@@ -9,6 +9,7 @@
 //!
 //! - `env`: one moto server and stack per test, the example plugins, helpers;
 //! - `artifacts`: a cold function loads precompiled artifacts, or compiles when its engine changed;
+//! - `snapshots`: a cold function starts from the published snapshots, or falls back and says why;
 //! - `delivery`: orders through to the table, malformed messages to the DLQ;
 //! - `hot_reload`: a running producer follows rule changes, survives bad ones;
 //! - `calls`: AWS calls per order, counted by moto's recorder;
@@ -29,4 +30,5 @@ mod hot_reload;
 mod redrive;
 mod sdk_faults;
 mod shadow;
+mod snapshots;
 mod soak;
