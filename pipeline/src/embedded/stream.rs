@@ -216,3 +216,92 @@ impl<T> Reorder<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedded::OrderStatus;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Reports each order by its line, slower for some chunks than others,
+    /// so chunks finish out of order; counts the chunks running at once.
+    struct Uneven {
+        running: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    impl Stages for Uneven {
+        fn run(&self, orders: Vec<Parsed>) -> Vec<OrderReport> {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            let first = orders[0].line;
+            std::thread::sleep(std::time::Duration::from_millis((first % 7) as u64));
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            orders
+                .into_iter()
+                .map(|p| OrderReport {
+                    line: Some(p.line),
+                    order_id: p.order_id,
+                    high_value: false,
+                    attributes: Default::default(),
+                    reasons: Vec::new(),
+                    status: OrderStatus::Rejected,
+                    error: None,
+                    producer: crate::producer::ProducerResult {
+                        line: Some(p.line),
+                        order_id: None,
+                        outcome: crate::producer::ProducerOutcome::NotHighValue,
+                        decision: None,
+                        order: None,
+                        message: None,
+                    },
+                })
+                .collect()
+        }
+    }
+
+    fn lines(chunks: usize, size: usize) -> impl Iterator<Item = (usize, Chunk)> {
+        (0..chunks).map(move |c| {
+            let lines = (0..size).map(|i| (c * size + i + 1, "{}".to_string()));
+            (c, Chunk::Lines(lines.collect()))
+        })
+    }
+
+    #[test]
+    fn reports_come_in_input_order_within_the_window() {
+        for jobs in [1, 4] {
+            let stages = Uneven {
+                running: AtomicUsize::new(0),
+                most: AtomicUsize::new(0),
+            };
+            let options = Options { jobs, window: 6 };
+            let mut seen = Vec::new();
+            let stats = run_chunks(&stages, lines(40, 5), options, |&chunk, r| {
+                seen.push((chunk, r.line.unwrap()))
+            });
+            let expected: Vec<_> = (0..200).map(|i| (i / 5, i + 1)).collect();
+            assert_eq!(seen, expected, "jobs {jobs}");
+            assert_eq!((stats.chunks, stats.orders), (40, 200));
+            assert!(stats.max_in_flight <= 6, "{stats:?}");
+            assert_eq!(
+                stages.most.load(Ordering::SeqCst) > 1,
+                jobs > 1,
+                "jobs {jobs}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_panicking_stage_is_the_caller_s_panic_not_a_hang() {
+        struct Panics;
+        impl Stages for Panics {
+            fn run(&self, _: Vec<Parsed>) -> Vec<OrderReport> {
+                panic!("stage bug")
+            }
+        }
+        let options = Options { jobs: 2, window: 2 };
+        let run =
+            std::panic::catch_unwind(|| run_chunks(&Panics, lines(10, 1), options, |_, _| {}));
+        assert!(run.is_err());
+    }
+}
