@@ -40,6 +40,41 @@ pub struct Args {
     /// for any number.
     #[arg(long, default_value_t = 0)]
     jobs: usize,
+    /// Configure each plugin once and start every order's fresh instance
+    /// from a snapshot of it: about 100 µs less per order, for two more
+    /// compiles per plugin on a cold cache. `auto`: when the input files
+    /// hold 4 MiB or more (some 10,000 orders).
+    #[arg(long, value_enum, default_value_t = Preinit::Auto)]
+    preinit: Preinit,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Preinit {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Input files this large repay the snapshots' compiles many times over.
+const PREINIT_FROM_BYTES: u64 = 4 << 20;
+
+impl Preinit {
+    fn wanted(self, inputs: &[PathBuf]) -> bool {
+        match self {
+            Preinit::Always => true,
+            Preinit::Never => false,
+            // stdin's length is unknown: it counts as small.
+            Preinit::Auto => {
+                let bytes: u64 = inputs
+                    .iter()
+                    .filter_map(|p| std::fs::metadata(p).ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum();
+                bytes >= PREINIT_FROM_BYTES
+            }
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -54,6 +89,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         cache_dir: args.cache_dir.clone().or_else(crate::user_cache_dir),
         // Every worker holds an instance of each plugin while it runs one.
         max_instances: 128.max(options.jobs as u32 * 32),
+        preinit: args.preinit.wanted(&args.orders),
         ..Default::default()
     })
     .map_err(anyhow::Error::msg)?;
