@@ -11,22 +11,19 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use orderflow_host::order::{Parsed, parse_orders};
-use orderflow_host::{
-    RuleSet, Runtime, RuntimeConfig, TransformChain, read_manifest, wasm_from_dir,
-};
-use orderflow_pipeline::embedded::{self, OrderReport};
-use std::io::Read;
+use orderflow_host::{Runtime, RuntimeConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod author;
+mod chunks;
 #[cfg(feature = "aws")]
 mod dlq;
 mod inputs;
 #[cfg(feature = "aws")]
 mod operator;
 mod replay;
+mod run;
 
 #[derive(Parser)]
 #[command(
@@ -43,30 +40,9 @@ struct Cli {
 enum Command {
     /// Run orders (JSON Lines or a JSON array; `-` for stdin) through the
     /// embedded pipeline: rules, an in-process topic and queue, transforms,
-    /// and a store on disk.
-    Run {
-        #[arg(required = true)]
-        orders: Vec<PathBuf>,
-        /// The plugin manifest (hashes filled in; `cargo xtask plugins` writes
-        /// the example one).
-        #[arg(
-            long,
-            env = "ORDERFLOW_MANIFEST",
-            default_value = "target/example-plugins/manifest.json"
-        )]
-        manifest: PathBuf,
-        /// Where stored items go, one JSON file per (OrderId, Timestamp).
-        #[arg(long, env = "ORDERFLOW_STORE", default_value = ".orderflow/store")]
-        store: PathBuf,
-        /// Compiled-plugin cache, so a second run does not compile
-        /// [default: $XDG_CACHE_HOME/orderflow, or ~/.cache/orderflow]. It
-        /// holds native code, so it must be private to this user.
-        #[arg(long)]
-        cache_dir: Option<PathBuf>,
-        /// One JSON object per order instead of a summary line.
-        #[arg(long)]
-        json: bool,
-    },
+    /// and a store on disk. Streamed on every core (`--jobs`), each report
+    /// printed in input order.
+    Run(run::Args),
     /// Write realistic orders as JSON Lines from a fixed seed (the
     /// benchmark workload): 1-8 lines, five currencies, about a fifth
     /// high-value under the example rules, e-mail and phone attributes.
@@ -173,13 +149,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run {
-            orders,
-            manifest,
-            store,
-            cache_dir,
-            json,
-        } => run(&orders, &manifest, &store, cache_dir, json),
+        Command::Run(args) => run::run(args),
         Command::Gen { count, seed } => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             orderflow_workload::write_orders(&mut out, count, seed)
@@ -233,22 +203,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn read_input(path: &Path) -> Result<String> {
-    if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("reading orders from stdin")?;
-        Ok(s)
-    } else {
-        std::fs::read_to_string(path)
-            .with_context(|| format!("reading orders from {}", path.display()))
-    }
-}
-
 /// The per-user cache directory (never one inside the working directory,
 /// which may be a checkout someone else prepared).
-fn user_cache_dir() -> Option<PathBuf> {
+pub(crate) fn user_cache_dir() -> Option<PathBuf> {
     let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
     std::env::var_os("XDG_CACHE_HOME")
         .and_then(absolute)
@@ -260,157 +217,10 @@ fn user_cache_dir() -> Option<PathBuf> {
         .map(|d| d.join("orderflow"))
 }
 
-fn run(
-    inputs: &[PathBuf],
-    manifest_path: &Path,
-    store: &Path,
-    cache_dir: Option<PathBuf>,
-    json: bool,
-) -> Result<ExitCode> {
-    if !manifest_path.exists() {
-        anyhow::bail!(
-            "no manifest at {}: build the example plugins with `cargo xtask plugins`, or pass --manifest",
-            manifest_path.display()
-        );
-    }
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: cache_dir.or_else(user_cache_dir),
-        ..Default::default()
-    })
-    .map_err(anyhow::Error::msg)?;
-    let manifest = read_manifest(manifest_path)?;
-    let dir = manifest_path.parent().unwrap_or(Path::new("."));
-    let rules = RuleSet::load(&runtime, &manifest, &wasm_from_dir(dir))?;
-    let transforms = TransformChain::load(&runtime, &manifest, &wasm_from_dir(dir))?;
-    let loaded: Vec<_> = rules.loaded.iter().chain(&transforms.loaded).collect();
-    let compiled = loaded
-        .iter()
-        .filter(|p| p.load == orderflow_host::LoadKind::Compiled)
-        .count();
-    let load_ms = loaded.iter().map(|p| p.load_micros).sum::<u64>() as f64 / 1000.0;
-
-    let mut orders: Vec<Parsed> = Vec::new();
-    let mut sources: Vec<String> = Vec::new();
-    for input in inputs {
-        let text = read_input(input)?;
-        let before = orders.len();
-        for p in parse_orders(&text) {
-            sources.push(input.display().to_string());
-            orders.push(p);
-        }
-        if orders.len() == before {
-            anyhow::bail!(
-                "{}: no orders in it (JSON Lines, or a JSON array of orders)",
-                if input == Path::new("-") {
-                    "stdin".into()
-                } else {
-                    input.display().to_string()
-                }
-            );
-        }
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()?;
-    let reports = rt.block_on(embedded::run(&rules, &transforms, store, orders));
-
-    use embedded::OrderStatus;
-    let mut counts = [0usize; 4];
-    for (report, source) in reports.iter().zip(&sources) {
-        counts[match report.status {
-            OrderStatus::Stored => 0,
-            OrderStatus::NotHighValue => 1,
-            OrderStatus::Rejected => 2,
-            OrderStatus::Failed => 3,
-        }] += 1;
-        if json {
-            let mut v = serde_json::to_value(report)?;
-            v["source"] = source.clone().into();
-            // Every result names the rule set it met; an order refused
-            // before any rule saw it (an invalid line) has an empty trace.
-            v["revision"] = rules.revision.clone().into();
-            v["trace"] = match &report.producer.decision {
-                Some(d) => serde_json::to_value(&d.trace)?,
-                None => serde_json::Value::Array(Vec::new()),
-            };
-            println!("{v}");
-        } else {
-            println!("{}", summary(report, source));
-        }
-    }
-    if !json {
-        let failed = match counts[3] {
-            0 => String::new(),
-            n => format!(", {n} failed (transient: run them again)"),
-        };
-        println!(
-            "{} orders: {} stored, {} not high-value, {} rejected{failed} (rule set {}; store {})",
-            reports.len(),
-            counts[0],
-            counts[1],
-            counts[2],
-            short(&manifest.revision),
-            store.display()
-        );
-        println!(
-            "{} plugins loaded in {load_ms:.1} ms ({compiled} compiled, {} from the artifact cache)",
-            loaded.len(),
-            loaded.len() - compiled
-        );
-    }
-    Ok(if counts[2] + counts[3] == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
 /// `sha256:` and 12 hex digits: enough to tell revisions apart and to
 /// give back to `--to`, `show` or `diff`.
 pub(crate) fn short(revision: &str) -> String {
     revision.chars().take("sha256:".len() + 12).collect()
-}
-
-fn summary(r: &OrderReport, source: &str) -> String {
-    use embedded::OrderStatus;
-    let at = format!("{source}:{}", r.line.unwrap_or(0));
-    let id = r.order_id.as_deref().unwrap_or("-");
-    match r.status {
-        OrderStatus::Rejected => format!(
-            "{id:<10} REJECTED   {at}: {}",
-            r.error.as_deref().unwrap_or("")
-        ),
-        OrderStatus::Failed => format!(
-            "{id:<10} FAILED     {at}: {}",
-            r.error.as_deref().unwrap_or("")
-        ),
-        status @ (OrderStatus::Stored | OrderStatus::NotHighValue) => {
-            let verdict = if r.high_value {
-                "HIGH-VALUE"
-            } else {
-                "standard"
-            };
-            let attrs: Vec<String> = r
-                .attributes
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let stored = if status == OrderStatus::Stored {
-                "stored"
-            } else {
-                ""
-            };
-            format!(
-                "{id:<10} {verdict:<10} {stored:<6} {:<22} {}",
-                if attrs.is_empty() {
-                    "-".to_string()
-                } else {
-                    attrs.join(",")
-                },
-                r.reasons.join("; ")
-            )
-        }
-    }
 }
 
 fn check(wasm: &Path, config: &str, entry: Option<&Path>) -> Result<ExitCode> {

@@ -37,16 +37,22 @@ fn orderflow(args: &[&str], dir: &Path, stdin: Option<&str>) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("orderflow runs");
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+    // Written from a thread of its own: `run` streams, so it prints while
+    // it still reads, and a full stdout pipe would stop both sides.
+    let writer = stdin.map(|input| {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_string();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            // A child that stops early (a bad argument) leaves the rest unread.
+            let _ = pipe.write_all(input.as_bytes());
+        })
+    });
+    let out = child.wait_with_output().unwrap();
+    if let Some(w) = writer {
+        w.join().unwrap();
     }
-    child.wait_with_output().unwrap()
+    out
 }
 
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
@@ -349,4 +355,106 @@ fn the_largest_accepted_order_is_stored_and_one_past_the_cap_is_refused() {
          room for): split the order"
     );
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// Every stored item under `dir`'s store, by path, with its bytes.
+fn store_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn collect(p: &Path, root: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                collect(&p, root, out);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((p.strip_prefix(root).unwrap().to_path_buf(), bytes));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    collect(&dir.join("store"), &dir.join("store"), &mut out);
+    out.sort();
+    out
+}
+
+/// Thousands of orders (some lines invalid) over one worker and over two:
+/// the same bytes out, in input order, and the same items stored.
+#[test]
+fn one_job_and_two_give_the_same_output_in_input_order() {
+    let generated = Command::new(env!("CARGO_BIN_EXE_orderflow"))
+        .args(["gen", "--count", "3000", "--seed", "7"])
+        .output()
+        .unwrap();
+    let mut input = String::new();
+    for (i, line) in String::from_utf8(generated.stdout)
+        .unwrap()
+        .lines()
+        .enumerate()
+    {
+        input.push_str(line);
+        input.push('\n');
+        if i % 400 == 17 {
+            input.push_str("{\"order_id\": \"broken\", \"total_minor\": -1}\n\n");
+        }
+    }
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let outs: Vec<Output> = [("1", &dirs[0]), ("2", &dirs[1])]
+        .into_iter()
+        .map(|(jobs, dir)| {
+            orderflow(
+                &["run", "-", "--json", "--jobs", jobs],
+                dir.path(),
+                Some(&input),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outs[0].status.code(),
+        Some(1),
+        "the broken lines are rejected"
+    );
+    assert_eq!(outs[1].status.code(), Some(1));
+    // The same bytes but for each rule's time, which no two runs share.
+    let untimed = |out: &Output| -> Vec<String> {
+        json_lines(out)
+            .into_iter()
+            .map(|mut r| {
+                for t in r["trace"].as_array_mut().unwrap() {
+                    assert!(t["micros"].is_u64(), "{t}");
+                    t.as_object_mut().unwrap().remove("micros");
+                }
+                r.to_string()
+            })
+            .collect()
+    };
+    let (one, two) = (untimed(&outs[0]), untimed(&outs[1]));
+    assert_eq!(one.len(), two.len());
+    for (a, b) in one.iter().zip(&two) {
+        assert_eq!(a, b, "--jobs 1 and --jobs 2 print the same");
+    }
+
+    let reports = json_lines(&outs[1]);
+    assert_eq!(reports.len(), 3008);
+    let lines: Vec<u64> = reports
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "in input order");
+    let rejected: Vec<_> = reports
+        .iter()
+        .filter(|r| r["status"] == "rejected")
+        .collect();
+    assert_eq!(rejected.len(), 8);
+    assert!(rejected.iter().all(|r| r["order_id"] == "broken"));
+    assert_eq!(
+        rejected[0]["line"], 19,
+        "line numbers count the blank lines too"
+    );
+
+    let stored = reports.iter().filter(|r| r["status"] == "stored").count();
+    let items = store_files(dirs[0].path());
+    assert_eq!(items.len(), stored);
+    assert!(
+        items == store_files(dirs[1].path()),
+        "the same items stored"
+    );
 }

@@ -1,7 +1,8 @@
 //! The whole pipeline in one process, for a laptop with no AWS account:
 //! rules → an in-process topic and queue (with a receive limit and a
 //! dead-letter queue, like SQS) → transforms → a store of JSON files on
-//! disk keyed by (OrderId, Timestamp).
+//! disk keyed by (OrderId, Timestamp). [`stream`] runs it over inputs of
+//! any length on every core.
 
 use crate::consumer::{ConsumerOutcome, ConsumerResult, IncomingMessage, consume, consume_message};
 use crate::ports::{ItemStore, OutgoingMessage, PublishOutcome, Publisher, StoreError};
@@ -11,6 +12,8 @@ use orderflow_host::{HighValueMessage, Item, RuleSet, TransformChain};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+pub mod stream;
 
 /// Receives before a message moves to the dead-letter queue (SQS's
 /// `maxReceiveCount`).
