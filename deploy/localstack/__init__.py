@@ -23,7 +23,11 @@ the same template `sam deploy` uses:
    reproduce is reported on stderr as "not reproduced": Lambda Architectures
    and LoggingConfig, DynamoDB SSESpecification (no API changes them on moto),
    and the bucket policy: moto enforces bucket policies but ignores their
-   Conditions, so the template's DenyInsecureTransport would deny every request.
+   Conditions, so the template's DenyInsecureTransport would deny every request;
+   and the HTTP API (AWS::ApiGatewayV2::Api and ::Stage): moto's CloudFormation
+   creates none, and moto would neither authenticate nor invoke through one
+   (the Rust e2e tests drive the producer with API Gateway's event instead;
+   the function's Lambda::Permission is created).
    The SQS event source mapping is created but then disabled: an enabled
    mapping makes moto try to invoke the placeholder function in Docker for
    every message, which fails and bumps the messages' receive count towards
