@@ -10,6 +10,7 @@
 //! - `env`: one moto server and stack per test, the example plugins, helpers;
 //! - `artifacts`: a cold function loads precompiled artifacts, or compiles when its engine changed;
 //! - `delivery`: orders through to the table, malformed messages to the DLQ;
+//! - `http_api`: `POST /orders` as a signed request's event; an unsigned one refused;
 //! - `hot_reload`: a running producer follows rule changes, survives bad ones;
 //! - `calls`: AWS calls per order, counted by moto's recorder;
 //! - `decision_log`: what the producer records with `DecisionLog=Enabled`;
@@ -24,5 +25,6 @@ mod delivery;
 mod env;
 mod faults;
 mod hot_reload;
+mod http_api;
 mod redrive;
 mod shadow;

@@ -211,7 +211,9 @@ fn the_body_limit_takes_the_largest_request_validation_accepts() {
             .len(),
         MAX_ORDERS
     );
-    // And the limit is below what API Gateway lets through (10 MB).
+    // The figures the README gives, and below what API Gateway lets
+    // through (10 MB).
+    assert_eq!((MAX_ORDER_JSON_BYTES, MAX_BODY_BYTES), (45_129, 9_025_800));
     assert!(MAX_BODY_BYTES < 10 * 1024 * 1024);
 }
 
