@@ -147,6 +147,32 @@ def _apply_metric_filter(ctx: Ctx, logical_id: str, props: dict[str, Any]) -> Op
     return name
 
 
+def _apply_trail(ctx: Ctx, logical_id: str, props: dict[str, Any]) -> Optional[str]:
+    # moto records the trail and its selectors; it delivers no data events
+    # to EventBridge, so the rule it feeds is checked offline only
+    # (deploy/test_audit_trail.py).
+    ct = ctx.clients.cloudtrail
+    name = props["TrailName"]
+    # All trails, matched by name (moto's trailNameList filter does not
+    # match plain names).
+    if any(t["Name"] == name for t in ct.describe_trails()["trailList"]):
+        ctx.already(f"{logical_id} (AWS::CloudTrail::Trail)")
+        return name
+    ct.create_trail(
+        Name=name,
+        S3BucketName=props["S3BucketName"],
+        EnableLogFileValidation=as_bool(props.get("EnableLogFileValidation", False)),
+        IsMultiRegionTrail=as_bool(props.get("IsMultiRegionTrail", False)),
+        IncludeGlobalServiceEvents=as_bool(props.get("IncludeGlobalServiceEvents", True)),
+    )
+    if "AdvancedEventSelectors" in props:
+        ct.put_event_selectors(TrailName=name, AdvancedEventSelectors=props["AdvancedEventSelectors"])
+    if as_bool(props.get("IsLogging", False)):
+        ct.start_logging(Name=name)
+    ctx.applied(f"{logical_id} (AWS::CloudTrail::Trail): cloudtrail.create_trail {name} with its selectors")
+    return name
+
+
 # Types moto's CloudFormation does not create and the local stack leaves
 # out on purpose, each with the reason it reports. The HTTP API: a moto
 # HTTP API would neither check SigV4 nor invoke the function, so the Rust
@@ -171,4 +197,5 @@ RESOURCE_APPLIERS: dict[str, Callable[[Ctx, str, dict[str, Any]], Optional[str]]
     "AWS::S3::BucketPolicy": _apply_bucket_policy,
     "AWS::CloudWatch::Alarm": _apply_alarm,
     "AWS::Logs::MetricFilter": _apply_metric_filter,
+    "AWS::CloudTrail::Trail": _apply_trail,
 }
