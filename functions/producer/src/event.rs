@@ -35,6 +35,10 @@ pub const MAX_ORDER_JSON_BYTES: usize = MAX_LINES
 /// the function would accept whole, so it is refused (413) before it is
 /// parsed.
 pub const MAX_BODY_BYTES: usize = 2 * MAX_ORDERS * MAX_ORDER_JSON_BYTES;
+const _: () = assert!(
+    MAX_BODY_BYTES < 10_000_000,
+    "MAX_BODY_BYTES must stay under API Gateway's fixed 10 MB payload limit"
+);
 
 /// An event the function cannot read at all (as opposed to an invalid
 /// order, which is one `rejected` result).
