@@ -6,6 +6,8 @@
 #   3. checkov -f template.yaml --framework cloudformation  (no failed checks;
 #      every skip is declared, with its reason, in the template's Metadata)
 #   4. pytest deploy/test_template_policies.py deploy/test_resource_policies.py deploy/test_intrinsics.py
+#      deploy/test_http_api.py (every route authenticated, in each ApiAuth setting)
+#      deploy/test_audit_trail.py (plugins/ writes recorded, manifest writes an event)
 #      (offline SAM transform + exact
 #      least-privilege IAM table and pipeline wiring)
 #   5. pytest deploy/test_local_stack.py  (deploy/local_stack.py creates the
@@ -84,8 +86,9 @@ fi
 echo "checkov: $counts"
 
 run pytest env ORDERFLOW_TEMPLATE="$TEMPLATE" "$VENV_DIR/lint/bin/python" -m pytest -q -p no:cacheprovider \
-    "$DEPLOY_DIR/test_template_policies.py" "$DEPLOY_DIR/test_resource_policies.py" "$DEPLOY_DIR/test_intrinsics.py"
-echo "template policies, resource policies, intrinsics: $(tail -n 1 "$LOG_DIR/pytest.log")"
+    "$DEPLOY_DIR/test_template_policies.py" "$DEPLOY_DIR/test_resource_policies.py" "$DEPLOY_DIR/test_intrinsics.py" \
+    "$DEPLOY_DIR/test_http_api.py" "$DEPLOY_DIR/test_audit_trail.py"
+echo "template policies, resource policies, intrinsics, HTTP API, audit trail: $(tail -n 1 "$LOG_DIR/pytest.log")"
 
 # moto_server comes from the lint venv (moto[server] in requirements-lint.txt);
 # the test starts and stops its own server on a free 127.0.0.1 port.

@@ -16,14 +16,20 @@ the same template `sam deploy` uses:
    the created physical ids) through the normal service APIs, and only after
    reading back the live state, so nothing moto did apply is applied again.
    Measured with moto 5.2: skipped resources AWS::SNS::Subscription,
-   AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::CloudWatch::Alarm;
+   AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::CloudWatch::Alarm,
+   AWS::CloudTrail::Trail (created with its advanced selectors; moto delivers
+   no data events to EventBridge, so the manifest rule is checked offline);
    skipped properties S3 VersioningConfiguration, PublicAccessBlockConfiguration,
    OwnershipControls, LifecycleConfiguration, BucketEncryption.BucketKeyEnabled,
    DynamoDB PointInTimeRecoverySpecification, Lambda Tags. What moto cannot
    reproduce is reported on stderr as "not reproduced": Lambda Architectures
    and LoggingConfig, DynamoDB SSESpecification (no API changes them on moto),
    and the bucket policy: moto enforces bucket policies but ignores their
-   Conditions, so the template's DenyInsecureTransport would deny every request.
+   Conditions, so the template's DenyInsecureTransport would deny every request;
+   and the HTTP API (AWS::ApiGatewayV2::Api and ::Stage): moto's CloudFormation
+   creates none, and moto would neither authenticate nor invoke through one
+   (the Rust e2e tests drive the producer with API Gateway's event instead;
+   the function's Lambda::Permission is created).
    The SQS event source mapping is created but then disabled: an enabled
    mapping makes moto try to invoke the placeholder function in Docker for
    every message, which fails and bumps the messages' receive count towards
@@ -51,7 +57,7 @@ Modules, one job each:
   intrinsics   Ref / Fn::* / conditions resolved (pure; tested in test_intrinsics.py)
   attributes   Fn::GetAtt values read from moto
   context      the report of what was applied, and what each filler gets
-  resources    whole resources moto skips (subscriptions, policies, alarms, metric filters)
+  resources    whole resources moto skips (subscriptions, policies, alarms, metric filters, the trail)
   properties   properties moto drops (bucket, table, function, event source mapping)
   stack        create or re-check the stack, fill the gaps, the summary
   cli          the command line of deploy/local_stack.py

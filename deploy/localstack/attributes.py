@@ -54,6 +54,9 @@ class MotoAttributes:
                 return role["Arn"]
             if attr == "RoleId":
                 return role["RoleId"]
+        elif rtype == "AWS::Events::Rule":
+            if attr == "Arn":
+                return c.events.describe_rule(Name=pid.rsplit("/", 1)[-1])["Arn"]
         elif rtype == "AWS::Lambda::Function":
             if attr == "Arn":
                 return c.lambda_.get_function_configuration(FunctionName=pid)["FunctionArn"]

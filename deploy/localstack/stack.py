@@ -18,7 +18,7 @@ from .context import Ctx, Log, Report
 from .errors import LocalStackError
 from .intrinsics import Resolver, pseudo_parameters
 from .properties import PROPERTY_FIXERS
-from .resources import RESOURCE_APPLIERS
+from .resources import NOT_ON_MOTO, RESOURCE_APPLIERS
 from .template import CODE_KEY, TEMPLATE, code_bucket_name, placeholder_zip, resolve_parameters, transformed_template
 
 DEFAULT_STACK_NAME = "orderflow-local"
@@ -177,6 +177,9 @@ def build_local_stack(
         + (", ".join(f"{lid} ({resources[lid]['Type']})" for lid in skipped) or "none")
     )
     report.skipped_resources.extend(skipped)
+    for lid in [lid for lid in skipped if resources[lid]["Type"] in NOT_ON_MOTO]:
+        ctx.not_reproduced(f"{lid} ({resources[lid]['Type']}): {NOT_ON_MOTO[resources[lid]['Type']]}")
+        skipped.remove(lid)
     unsupported = [f"{lid} ({resources[lid]['Type']})" for lid in skipped if resources[lid]["Type"] not in RESOURCE_APPLIERS]
     if unsupported:
         raise LocalStackError(

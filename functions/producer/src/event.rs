@@ -2,10 +2,14 @@
 //! API request) and the HTTP answers it gives: the wire at the function's
 //! edge, apart from what it does with the orders.
 
+use crate::caller::Caller;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method, header};
 use base64::Engine;
+use orderflow_host::order::caps::{
+    MAX_ATTRIBUTE_NAME_BYTES, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES, MAX_LINES, MAX_SKU_BYTES,
+};
 use orderflow_host::order::redact::{redact, serde_message};
 use orderflow_host::order::{OrderError, Parsed};
 use serde::Serialize;
@@ -13,6 +17,28 @@ use serde_json::Value;
 
 /// Orders one event may carry. A synchronous caller waits for all of them.
 pub const MAX_ORDERS: usize = 100;
+
+/// Bytes of the largest order validation accepts, as compact JSON: the
+/// per-order caps (`orderflow_order::caps`) filled, every number at its
+/// widest, ids at their 128 bytes and 64 for `created_at`.
+pub const MAX_ORDER_JSON_BYTES: usize = MAX_LINES
+    * (r#"{"sku":"","quantity":4294967295,"unit_price_minor":18446744073709551615},"#.len()
+        + MAX_SKU_BYTES)
+    + MAX_ATTRIBUTES * (r#""":"","#.len() + MAX_ATTRIBUTE_NAME_BYTES + MAX_ATTRIBUTE_VALUE_BYTES)
+    + r#"{"order_id":"","customer_id":"","created_at":"","currency":"XXX","total_minor":18446744073709551615,"lines":[],"attributes":{}}"#.len()
+    + 2 * 128
+    + 64;
+
+/// The largest HTTP body the function reads (API Gateway's own limit is a
+/// fixed 10 MB): [`MAX_ORDERS`] of the largest orders, with as many bytes
+/// again for indentation and escapes. Anything larger cannot be a request
+/// the function would accept whole, so it is refused (413) before it is
+/// parsed.
+pub const MAX_BODY_BYTES: usize = 2 * MAX_ORDERS * MAX_ORDER_JSON_BYTES;
+const _: () = assert!(
+    MAX_BODY_BYTES < 10_000_000,
+    "MAX_BODY_BYTES must stay under API Gateway's fixed 10 MB payload limit"
+);
 
 /// An event the function cannot read at all (as opposed to an invalid
 /// order, which is one `rejected` result).
@@ -43,8 +69,18 @@ pub struct HttpError {
 #[derive(Debug)]
 pub enum Request {
     Direct(Vec<Parsed>),
-    /// An HTTP API request: its orders, or the error status to answer.
-    Http(Result<Vec<Parsed>, HttpError>),
+    Http(HttpRequest),
+}
+
+/// An HTTP API request.
+#[derive(Debug)]
+pub struct HttpRequest {
+    /// API Gateway's id for the request (also in its access log).
+    pub request_id: Option<String>,
+    /// Who sent it; `None` (refused with 403) when API Gateway authorized no one.
+    pub caller: Option<Caller>,
+    /// Its orders, or the error status to answer.
+    pub orders: Result<Vec<Parsed>, HttpError>,
 }
 
 fn kind(v: &Value) -> String {
@@ -108,7 +144,33 @@ fn http_error(status: u16, message: impl Into<String>) -> HttpError {
     }
 }
 
-fn parse_http(request: ApiGatewayV2httpRequest) -> Result<Vec<Parsed>, HttpError> {
+fn parse_http(request: ApiGatewayV2httpRequest) -> HttpRequest {
+    let caller = Caller::from_authorizer(request.request_context.authorizer.as_ref());
+    let orders = match caller {
+        // Only a mis-deployed route delivers a request nobody authenticated.
+        None => Err(http_error(
+            403,
+            "the request was not authenticated: POST /orders takes SigV4-signed (IAM) or JWT-authorized requests only",
+        )),
+        Some(_) => parse_body(&request),
+    };
+    HttpRequest {
+        request_id: request.request_context.request_id.clone(),
+        caller,
+        orders,
+    }
+}
+
+fn too_large(bytes: usize) -> HttpError {
+    http_error(
+        413,
+        format!(
+            "the body has {bytes} bytes, more than the {MAX_BODY_BYTES} a request may have: split it"
+        ),
+    )
+}
+
+fn parse_body(request: &ApiGatewayV2httpRequest) -> Result<Vec<Parsed>, HttpError> {
     let method = &request.request_context.http.method;
     let path = request
         .raw_path
@@ -130,7 +192,16 @@ fn parse_http(request: ApiGatewayV2httpRequest) -> Result<Vec<Parsed>, HttpError
             format!("{method} is not allowed on /orders: use POST"),
         ));
     }
-    let body = request.body.unwrap_or_default();
+    let body = request.body.as_deref().unwrap_or_default();
+    // Base64 takes 4 bytes for 3: refused before it is decoded.
+    let limit = if request.is_base64_encoded {
+        MAX_BODY_BYTES.div_ceil(3) * 4
+    } else {
+        MAX_BODY_BYTES
+    };
+    if body.len() > limit {
+        return Err(too_large(body.len()));
+    }
     if body.trim().is_empty() {
         return Err(http_error(
             400,
@@ -146,9 +217,12 @@ fn parse_http(request: ApiGatewayV2httpRequest) -> Result<Vec<Parsed>, HttpError
                     format!("the body is marked base64 but does not decode: {e}"),
                 )
             })?;
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(too_large(bytes.len()));
+        }
         String::from_utf8(bytes).map_err(|_| http_error(400, "the body is not UTF-8 text"))?
     } else {
-        body
+        body.to_string()
     };
     let json: Value = serde_json::from_str(&text)
         .map_err(|e| http_error(400, format!("the body is not JSON: {e}")))?;
@@ -205,170 +279,4 @@ pub fn http_response(status: u16, body: &impl Serialize) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    use orderflow_test_support::events::http_event;
-    use orderflow_test_support::orders::{ORDER, order_value as order};
-
-    fn direct(event: Value) -> Vec<Parsed> {
-        match parse_event(&event).unwrap() {
-            Request::Direct(o) => o,
-            other => panic!("expected a direct request, got {other:?}"),
-        }
-    }
-
-    fn http(event: Value) -> Result<Vec<Parsed>, HttpError> {
-        match parse_event(&event).unwrap() {
-            Request::Http(r) => r,
-            other => panic!("expected an HTTP request, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_direct_invocation_with_one_order() {
-        let orders = direct(order());
-        assert_eq!(orders.len(), 1);
-        assert_eq!(orders[0].order.as_ref().unwrap().order_id, "ord-1001");
-    }
-
-    #[test]
-    fn a_direct_invocation_with_a_batch_reports_each_order() {
-        let orders = direct(json!({"orders": [order(), {"order_id": "x"}, 5]}));
-        assert_eq!(orders.iter().map(|p| p.line).collect::<Vec<_>>(), [1, 2, 3]);
-        assert!(orders[0].order.is_ok());
-        assert!(
-            orders[1]
-                .order
-                .as_ref()
-                .unwrap_err()
-                .to_string()
-                .contains("missing field")
-        );
-        assert!(
-            orders[2]
-                .order
-                .as_ref()
-                .unwrap_err()
-                .to_string()
-                .contains("got a number")
-        );
-    }
-
-    #[test]
-    fn an_invalid_single_order_is_a_result_not_an_event_error() {
-        let mut o = order();
-        o["total_minor"] = json!(1);
-        let orders = direct(o);
-        assert!(
-            orders[0]
-                .order
-                .as_ref()
-                .unwrap_err()
-                .to_string()
-                .starts_with("total_minor:")
-        );
-    }
-
-    #[test]
-    fn malformed_direct_events_are_named() {
-        let err = |v: Value| parse_event(&v).unwrap_err().to_string();
-        assert_eq!(
-            err(json!([order()])),
-            "expected one order (a JSON object) or {\"orders\": [...]}, got an array of 1 element(s)"
-        );
-        assert_eq!(
-            err(json!("hello")),
-            "expected one order (a JSON object) or {\"orders\": [...]}, got a string"
-        );
-        assert_eq!(
-            err(json!({"orders": {"a": 1}})),
-            "\"orders\" must be a JSON array of orders, got an object"
-        );
-        assert_eq!(
-            err(json!({"orders": []})),
-            "\"orders\" is empty: send at least one order"
-        );
-        let many: Vec<Value> = (0..=MAX_ORDERS).map(|_| order()).collect();
-        assert!(err(json!({ "orders": many })).starts_with("101 orders in one request"));
-        assert!(
-            err(json!({"Records": [{"eventSource": "aws:sqs"}]}))
-                .contains("the producer takes orders")
-        );
-        assert!(
-            err(json!({"requestContext": {"resourcePath": "/orders"}, "httpMethod": "POST"}))
-                .contains("REST API")
-        );
-        assert!(
-            err(json!({"version": "1.0", "requestContext": {"http": {"method": "POST"}}}))
-                .contains("payload format version")
-        );
-    }
-
-    #[test]
-    fn an_http_post_with_one_order_or_a_batch() {
-        let one = http(http_event("POST", "/orders", Some(ORDER), false)).unwrap();
-        assert_eq!(one.len(), 1);
-        let body = json!({"orders": [order(), order()]}).to_string();
-        assert_eq!(
-            http(http_event("POST", "/prod/orders", Some(&body), false))
-                .unwrap()
-                .len(),
-            2
-        );
-        let encoded = base64::engine::general_purpose::STANDARD.encode(ORDER);
-        assert_eq!(
-            http(http_event("POST", "/orders/", Some(&encoded), true))
-                .unwrap()
-                .len(),
-            1
-        );
-    }
-
-    #[test]
-    fn bad_http_requests_get_their_status() {
-        let status = |e: Value| http(e).unwrap_err();
-        assert_eq!(
-            status(http_event("GET", "/orders", None, false)).status,
-            405
-        );
-        assert_eq!(
-            status(http_event("POST", "/customers", Some(ORDER), false)).status,
-            404
-        );
-        assert_eq!(
-            status(http_event("POST", "/orders", None, false)).status,
-            400
-        );
-        let e = status(http_event("POST", "/orders", Some("{not json"), false));
-        assert_eq!(e.status, 400);
-        assert!(
-            e.message.starts_with("the body is not JSON"),
-            "{}",
-            e.message
-        );
-        let e = status(http_event("POST", "/orders", Some("%%%"), true));
-        assert!(e.message.contains("base64"), "{}", e.message);
-        let e = status(http_event(
-            "POST",
-            "/orders",
-            Some(r#"{"orders": []}"#),
-            false,
-        ));
-        assert_eq!(e.message, "\"orders\" is empty: send at least one order");
-    }
-
-    #[test]
-    fn http_responses_are_payload_format_2() {
-        let r = http_response(405, &json!({"error": "x"}));
-        assert_eq!(r["statusCode"], 405);
-        assert_eq!(r["headers"]["content-type"], "application/json");
-        assert_eq!(r["headers"]["allow"], "POST");
-        assert_eq!(
-            serde_json::from_str::<Value>(r["body"].as_str().unwrap()).unwrap(),
-            json!({"error": "x"})
-        );
-        assert_eq!(r["isBase64Encoded"], false);
-    }
-}
+mod tests;

@@ -22,7 +22,10 @@
 //! loaded. Over HTTP: 200 with the results when every order got a final
 //! answer; 503 with the results when any order `failed`, or without them
 //! when no rule set can be loaded; 400 for a body that is not one order or
-//! `{"orders": [...]}`; 404 and 405 for another route or method.
+//! `{"orders": [...]}`; 404 and 405 for another route or method; 413 for a
+//! body over [`MAX_BODY_BYTES`]; 403, whatever it asks, for a request API
+//! Gateway authorized no one for (see [`caller`]). Each request is logged
+//! with its request id and caller (the principal's ARN, never a key).
 //!
 //! When the live manifest names a shadow candidate, every decided order is
 //! also decided by it once the live decisions are acted on, and each
@@ -42,11 +45,14 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod caller;
 mod event;
 pub mod shadow;
 
+pub use caller::Caller;
 pub use event::{
-    EventError, HttpError, MAX_ORDERS, Request, http_response, parse_event, parse_orders,
+    EventError, HttpError, HttpRequest, MAX_BODY_BYTES, MAX_ORDER_JSON_BYTES, MAX_ORDERS, Request,
+    http_response, parse_event, parse_orders,
 };
 
 /// What became of one order.
@@ -215,20 +221,34 @@ impl<P: Publisher, D: DecisionLog> Producer<P, D> {
                 let response = self.process_until(orders, until).await?;
                 Ok(serde_json::to_value(response).expect("responses serialise"))
             }
-            Ok(Request::Http(Err(e))) => {
-                tracing::warn!(status = e.status, "HTTP request refused: {}", e.message);
-                Ok(http_response(
-                    e.status,
-                    &serde_json::json!({ "error": e.message }),
-                ))
+            Ok(Request::Http(request)) => Ok(self.handle_http(request, until).await),
+        }
+    }
+
+    async fn handle_http(&self, request: HttpRequest, until: Option<Instant>) -> Value {
+        let request_id = request.request_id.as_deref().unwrap_or("-");
+        let caller = request.caller.as_ref().map(Caller::to_string);
+        let caller = caller.as_deref().unwrap_or("(none)");
+        let orders = match request.orders {
+            Err(e) => {
+                tracing::warn!(
+                    status = e.status,
+                    request_id,
+                    caller,
+                    "HTTP request refused: {}",
+                    e.message
+                );
+                return http_response(e.status, &serde_json::json!({ "error": e.message }));
             }
-            Ok(Request::Http(Ok(orders))) => Ok(match self.process_until(orders, until).await {
-                Ok(r) => http_response(if r.summary.failed > 0 { 503 } else { 200 }, &r),
-                Err(e) => http_response(
-                    503,
-                    &serde_json::json!({ "error": format!("no rule set is available: {e}") }),
-                ),
-            }),
+            Ok(orders) => orders,
+        };
+        tracing::info!(request_id, caller, orders = orders.len(), "HTTP request");
+        match self.process_until(orders, until).await {
+            Ok(r) => http_response(if r.summary.failed > 0 { 503 } else { 200 }, &r),
+            Err(e) => http_response(
+                503,
+                &serde_json::json!({ "error": format!("no rule set is available: {e}") }),
+            ),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! manifest in a directory, and an in-memory publisher.
 
 use orderflow_host::{HighValueMessage, Manifest};
-use orderflow_producer::{HandlerError, Producer};
-use orderflow_test_support::events::{http_body as body, http_event, http_post};
+use orderflow_producer::{HandlerError, MAX_BODY_BYTES, Producer};
+use orderflow_test_support::events::{
+    http_body as body, http_event, http_post, without_authorizer,
+};
 use orderflow_test_support::manifests::{self, dir_cache, spec};
 use orderflow_test_support::orders::{ORDER, priced as order};
 use orderflow_test_support::ports::MemoryPublisher;
@@ -244,4 +246,47 @@ async fn an_order_failed_three_times_for_one_cause_is_rejected_the_fourth() {
     // Another order still gets its retries.
     let r = p.handle(order("ord-other", 150_000)).await.unwrap();
     assert_eq!(status(&r), "failed", "{r}");
+}
+
+#[tokio::test]
+async fn a_request_nobody_authenticated_is_403_and_publishes_nothing() {
+    let (_dir, p) = producer(MemoryPublisher::default());
+    let r = p
+        .handle(without_authorizer(http_post(
+            &order("ord-1", 150_000).to_string(),
+        )))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 403);
+    assert!(
+        body(&r)["error"]
+            .as_str()
+            .unwrap()
+            .contains("not authenticated"),
+        "{r}"
+    );
+    assert!(p.publisher.sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_and_publishes_nothing() {
+    let (_dir, p) = producer(MemoryPublisher::default());
+    let high_value = order("ord-1", 150_000).to_string();
+    let padded = format!(
+        "{high_value}{}",
+        " ".repeat(MAX_BODY_BYTES + 1 - high_value.len())
+    );
+    let r = p.handle(http_post(&padded)).await.unwrap();
+    assert_eq!(r["statusCode"], 413);
+    assert_eq!(r["headers"]["content-type"], "application/json");
+    assert!(
+        body(&r)["error"].as_str().unwrap().contains(&format!(
+            "more than the {MAX_BODY_BYTES} a request may have"
+        )),
+        "{r}"
+    );
+    assert!(p.publisher.sent.lock().unwrap().is_empty());
+    // The same order, without the padding, is published.
+    let r = p.handle(http_post(&high_value)).await.unwrap();
+    assert_eq!(body(&r)["summary"]["published"], 1);
 }

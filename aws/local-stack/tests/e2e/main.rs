@@ -11,6 +11,7 @@
 //! - `artifacts`: a cold function loads precompiled artifacts, or compiles when its engine changed;
 //! - `snapshots`: a cold function starts from the published snapshots, or falls back and says why;
 //! - `delivery`: orders through to the table, malformed messages to the DLQ;
+//! - `http_api`: `POST /orders` as a signed request's event; an unsigned one refused;
 //! - `hot_reload`: a running producer follows rule changes, survives bad ones;
 //! - `calls`: AWS calls per order, counted by moto's recorder;
 //! - `decision_log`: what the producer records with `DecisionLog=Enabled`;
@@ -27,6 +28,7 @@ mod delivery;
 mod env;
 mod faults;
 mod hot_reload;
+mod http_api;
 mod redrive;
 mod sdk_faults;
 mod shadow;
