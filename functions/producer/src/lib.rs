@@ -24,7 +24,7 @@
 //! when no rule set can be loaded; 400 for a body that is not one order or
 //! `{"orders": [...]}`; 404 and 405 for another route or method; 413 for a
 //! body over [`MAX_BODY_BYTES`]; 403, whatever it asks, for a request API
-//! Gateway authorized no one for (see [`caller`]). Each request is logged
+//! Gateway authorized no one for (see [`Caller`]). Each request is logged
 //! with its request id and caller (the principal's ARN, never a key).
 //!
 //! When the live manifest names a shadow candidate, every decided order is
@@ -45,12 +45,10 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub mod caller;
-mod event;
 pub mod shadow;
 
-pub use caller::Caller;
-pub use event::{
+pub use orderflow_host::wire::Caller;
+pub use orderflow_host::wire::request::{
     EventError, HttpError, HttpRequest, MAX_BODY_BYTES, MAX_ORDER_JSON_BYTES, MAX_ORDERS, Request,
     http_response, parse_event, parse_orders,
 };

@@ -4,7 +4,7 @@
 //! refuses it rather than take orders from anyone.
 
 use aws_lambda_events::apigw::ApiGatewayRequestAuthorizer;
-use orderflow_host::order::redact::redact;
+use orderflow_order::redact::redact;
 use std::fmt;
 
 /// The authenticated caller of one HTTP request, as it is logged. Never the

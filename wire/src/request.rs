@@ -7,11 +7,11 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method, header};
 use base64::Engine;
-use orderflow_host::order::caps::{
+use orderflow_order::caps::{
     MAX_ATTRIBUTE_NAME_BYTES, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES, MAX_LINES, MAX_SKU_BYTES,
 };
-use orderflow_host::order::redact::{redact, serde_message};
-use orderflow_host::order::{OrderError, Parsed};
+use orderflow_order::redact::{redact, serde_message};
+use orderflow_order::{OrderError, Parsed};
 use serde::Serialize;
 use serde_json::Value;
 
