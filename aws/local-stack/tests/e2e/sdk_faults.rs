@@ -27,6 +27,16 @@ pub fn faulty_sns(faults: &Arc<Faults>, c: &aws_sdk_sns::Client) -> aws_sdk_sns:
     )
 }
 
+pub fn faulty_s3(faults: &Arc<Faults>, c: &aws_sdk_s3::Client) -> aws_sdk_s3::Client {
+    let c = faults.s3(c);
+    aws_sdk_s3::Client::from_conf(
+        c.config()
+            .to_builder()
+            .retry_config(quick_standard_retries())
+            .build(),
+    )
+}
+
 pub fn faulty_dynamodb(
     faults: &Arc<Faults>,
     c: &aws_sdk_dynamodb::Client,
@@ -185,14 +195,7 @@ fn producer_on(
     faults: &Arc<Faults>,
     timeouts: aws_config::timeout::TimeoutConfig,
 ) -> Producer<orderflow_aws::SnsPublisher> {
-    let s3 = clients::s3_with(&env.stack.sdk, timeouts);
-    let s3 = faults.s3(&s3);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        s3.config()
-            .to_builder()
-            .retry_config(quick_standard_retries())
-            .build(),
-    );
+    let s3 = faulty_s3(faults, &clients::s3_with(&env.stack.sdk, timeouts));
     let source = S3Source::new(s3, env.stack.plugin_location());
     let cache = Arc::new(PluginCache::new(
         source,

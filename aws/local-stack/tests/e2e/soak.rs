@@ -9,7 +9,7 @@
 //! `ORDERFLOW_SOAK_ORDERS` sets its size (default 1,000; README, "Soak").
 
 use crate::env::*;
-use crate::sdk_faults::{faulty_dynamodb, faulty_sns};
+use crate::sdk_faults::{faulty_dynamodb, faulty_s3, faulty_sns};
 use orderflow_aws::dlq::{DeadLetterQueue, Reason, RedriveMethod};
 use orderflow_aws::{DynamoStore, S3Source, clients};
 use orderflow_consumer::Consumer;
@@ -17,7 +17,7 @@ use orderflow_host::item::Item;
 use orderflow_pipeline::reload::PluginCache;
 use orderflow_pipeline::{DeadLetters, ItemStore, StoreError};
 use orderflow_producer::Producer;
-use orderflow_test_support::faults::{Fault, Faults, quick_standard_retries};
+use orderflow_test_support::faults::{Fault, Faults};
 use orderflow_workload::Rng;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -236,13 +236,7 @@ async fn a_soak_with_faults_balances() {
         .only(|c| c.action == "GetObject")
         .shared();
     env.stack.sns = faulty_sns(&aws_faults, &env.stack.sns);
-    let s3 = s3_faults.s3(&clients::s3(&env.stack.sdk));
-    let s3 = aws_sdk_s3::Client::from_conf(
-        s3.config()
-            .to_builder()
-            .retry_config(quick_standard_retries())
-            .build(),
-    );
+    let s3 = faulty_s3(&s3_faults, &clients::s3(&env.stack.sdk));
     let source = S3Source::new(s3, env.stack.plugin_location());
     let rules = PluginCache::new(source.clone(), env.runtime.clone(), Duration::ZERO);
     let transforms = PluginCache::new(source, env.runtime.clone(), Duration::ZERO);
