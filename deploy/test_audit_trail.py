@@ -26,6 +26,7 @@ AUDIT = {
     "ManifestChangesTopic": "AWS::SNS::Topic",
     "ManifestChangesTopicPolicy": "AWS::SNS::TopicPolicy",
     "ManifestWrittenRule": "AWS::Events::Rule",
+    "PluginObjectsBatchDeletedRule": "AWS::Events::Rule",
 }
 TRAIL_ARN = "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/orderflow-${StageName}-plugin-writes"
 
@@ -59,13 +60,22 @@ def test_the_trail_records_writes_under_plugins_and_nothing_else(cfn: dict[str, 
     assert (trail["IsLogging"], trail["EnableLogFileValidation"]) == (True, True)
     assert trail["S3BucketName"] == {"Ref": "AuditLogBucket"}
     assert "EventSelectors" not in trail, "basic selectors would add management events"
-    [selector] = trail["AdvancedEventSelectors"]
-    fields = {f["Field"]: {k: v for k, v in f.items() if k != "Field"} for f in selector["FieldSelectors"]}
+    writes, batch_deletes = trail["AdvancedEventSelectors"]
+    fields = {f["Field"]: {k: v for k, v in f.items() if k != "Field"} for f in writes["FieldSelectors"]}
     assert fields == {
         "eventCategory": {"Equals": ["Data"]},
         "resources.type": {"Equals": ["AWS::S3::Object"]},
         "resources.ARN": {"StartsWith": [{"Fn::Sub": "${PluginBucket.Arn}/plugins/"}]},
         "readOnly": {"Equals": ["false"]},
+    }
+    # A DeleteObjects event names the bucket, not the keys: only a selector
+    # on the whole bucket sees it, and it selects that one write call alone.
+    fields = {f["Field"]: {k: v for k, v in f.items() if k != "Field"} for f in batch_deletes["FieldSelectors"]}
+    assert fields == {
+        "eventCategory": {"Equals": ["Data"]},
+        "resources.type": {"Equals": ["AWS::S3::Object"]},
+        "eventName": {"Equals": ["DeleteObjects"]},
+        "resources.ARN": {"StartsWith": [{"Fn::Sub": "${PluginBucket.Arn}/"}]},
     }
     assert cfn["Resources"]["PluginWritesTrail"]["DependsOn"] == "AuditLogBucketPolicy"
 
@@ -106,8 +116,24 @@ def test_a_write_of_the_live_manifest_is_an_event_on_the_topic(cfn: dict[str, An
         "detail-type": ["AWS API Call via CloudTrail"],
         "detail": {
             "eventSource": ["s3.amazonaws.com"],
-            "eventName": ["PutObject", "CopyObject", "DeleteObject"],
+            "eventName": ["PutObject", "CopyObject", "DeleteObject", "CompleteMultipartUpload"],
             "requestParameters": {"bucketName": [{"Ref": "PluginBucket"}], "key": [{"Ref": "ManifestKey"}]},
+        },
+    }
+    assert rule["Targets"] == [{"Id": "manifest-changes", "Arn": {"Ref": "ManifestChangesTopic"}}]
+
+
+def test_a_batch_delete_in_the_plugin_bucket_is_an_event_on_the_topic(cfn: dict[str, Any]) -> None:
+    rule = _props(cfn, "PluginObjectsBatchDeletedRule")
+    assert rule["Name"] == {"Fn::Sub": "orderflow-${StageName}-plugin-objects-batch-deleted"}
+    assert rule["State"] == "ENABLED"
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": ["s3.amazonaws.com"],
+            "eventName": ["DeleteObjects"],
+            "requestParameters": {"bucketName": [{"Ref": "PluginBucket"}]},
         },
     }
     assert rule["Targets"] == [{"Id": "manifest-changes", "Arn": {"Ref": "ManifestChangesTopic"}}]
@@ -126,14 +152,21 @@ def test_the_topic_is_encrypted_and_only_the_rule_publishes(cfn: dict[str, Any])
     assert sorted(events) == ["Action", "Effect", "Principal", "Resource", "Sid"]
 
     statements = _statements(cfn, "ManifestChangesTopicPolicy")
-    assert set(statements) == {"OnlyTheManifestRulePublishes", "DenyInsecureTransport"}
-    allow = statements["OnlyTheManifestRulePublishes"]
+    assert set(statements) == {"OnlyTheAuditRulesPublish", "DenyInsecureTransport"}
+    allow = statements["OnlyTheAuditRulesPublish"]
     assert (allow["Effect"], allow["Principal"], allow["Action"]) == (
         "Allow",
         {"Service": "events.amazonaws.com"},
         "sns:Publish",
     )
-    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ManifestWrittenRule", "Arn"]}}}
+    assert allow["Condition"] == {
+        "ArnEquals": {
+            "aws:SourceArn": [
+                {"Fn::GetAtt": ["ManifestWrittenRule", "Arn"]},
+                {"Fn::GetAtt": ["PluginObjectsBatchDeletedRule", "Arn"]},
+            ]
+        }
+    }
     assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert _props(cfn, "ManifestChangesTopicPolicy")["Topics"] == [{"Ref": "ManifestChangesTopic"}]
 

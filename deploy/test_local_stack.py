@@ -439,13 +439,16 @@ def test_the_audit_trail_records_writes_under_plugins_and_the_rule_feeds_the_top
     assert selectors == want["AdvancedEventSelectors"]
     assert selectors[0]["FieldSelectors"][2]["StartsWith"] == [f"arn:aws:s3:::{stack.summary['bucket']}/plugins/"]
 
-    rule = _props(stack, "ManifestWrittenRule")
-    live = events.describe_rule(Name=rule["Name"])
-    assert json.loads(live["EventPattern"]) == rule["EventPattern"]
-    assert json.loads(live["EventPattern"])["detail"]["requestParameters"]["key"] == [stack.summary["manifest_key"]]
-    [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     topic = stack.physical["ManifestChangesTopic"]
-    assert target["Arn"] == topic
+    for logical_id in ("ManifestWrittenRule", "PluginObjectsBatchDeletedRule"):
+        rule = _props(stack, logical_id)
+        live = events.describe_rule(Name=rule["Name"])
+        assert json.loads(live["EventPattern"]) == rule["EventPattern"]
+        assert json.loads(live["EventPattern"])["detail"]["requestParameters"]["bucketName"] == [stack.summary["bucket"]]
+        [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        assert target["Arn"] == topic
+    manifest_rule = _props(stack, "ManifestWrittenRule")["EventPattern"]
+    assert manifest_rule["detail"]["requestParameters"]["key"] == [stack.summary["manifest_key"]]
     attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
     assert attributes["KmsMasterKeyId"] == _props(stack, "ManifestChangesTopic")["KmsMasterKeyId"]
     policy = json.loads(attributes["Policy"])
