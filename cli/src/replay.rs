@@ -43,9 +43,15 @@ pub struct Args {
     /// Exit 1 when any order's high-value decision flipped.
     #[arg(long)]
     fail_on_flips: bool,
-    /// Worker threads [default: one per core].
-    #[arg(long, default_value_t = 0, hide_default_value = true)]
-    threads: usize,
+    /// Worker threads [default: one per core], as for `orderflow run`.
+    /// The report is the same for any number.
+    #[arg(
+        long,
+        alias = "threads",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    jobs: usize,
     /// Example orders shown per kind of difference.
     #[arg(long, default_value_t = 5)]
     examples: usize,
@@ -123,7 +129,7 @@ fn progress_bar() -> Option<ProgressBar> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let threads = match args.threads {
+    let threads = match args.jobs {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };

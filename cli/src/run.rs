@@ -39,7 +39,7 @@ pub struct Args {
     json: bool,
     /// Worker threads [default: one per core]. The output is the same
     /// for any number.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     jobs: usize,
     /// Configure each plugin once and start every order's fresh instance
     /// from a snapshot of it: about 100 µs less per order, for two more

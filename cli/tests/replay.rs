@@ -281,3 +281,22 @@ fn the_html_report_loads_in_chromium_without_console_errors_and_its_charts_have_
     let (_, log) = chromium(&bad).unwrap();
     assert!(!console_lines(&log).is_empty(), "{log}");
 }
+
+#[test]
+fn the_report_is_the_same_on_one_worker_or_two() {
+    let f = fixture();
+    let report = |jobs: &[&str]| {
+        let out = orderflow(&f, &f.baseline, &[&["--json"], jobs].concat());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{jobs:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out)
+    };
+    let one = report(&["--jobs", "1"]);
+    assert_eq!(report(&["--jobs", "2"]), one);
+    // `--threads`, its name before `run --jobs` existed, still works.
+    assert_eq!(report(&["--threads", "2"]), one);
+}
