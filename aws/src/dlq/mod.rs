@@ -12,14 +12,14 @@
 //!
 //! SQS has no peek: the only way to read a message is to receive it. A
 //! listing receives every message with a short visibility timeout
-//! ([`PEEK_VISIBILITY_SECONDS`]), de-duplicates by message id until a
+//! (30 s and 1 s more per 10 messages, [`PEEK_VISIBILITY_SECONDS`]), de-duplicates by message id until a
 //! receive brings nothing new, then makes every message visible again at
 //! once (`ChangeMessageVisibility` to 0). What that costs: about one
-//! `ReceiveMessage` per 10 messages plus one empty long poll (1 s), and one
-//! `ChangeMessageVisibilityBatch` per 10. What it does to the counts: each
+//! `GetQueueAttributes`, one `ReceiveMessage` per 10 messages plus one empty
+//! long poll (1 s), and one `ChangeMessageVisibilityBatch` per 10. What it does to the counts: each
 //! listing adds one to every message's `ApproximateReceiveCount` (the DLQ
 //! has no redrive policy of its own, so the count moves nothing), and
-//! while it runs (and for up to 30 s if it dies midway) the messages are
+//! while it runs (and until its window ends if it dies midway) the messages are
 //! invisible to anyone else, a redrive included. Nothing is deleted.
 
 mod redrive;
@@ -31,16 +31,33 @@ use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName,
+    QueueAttributeName,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::sqs::{ORDER_ID_ATTRIBUTE, REASON_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE};
 
-/// How long a listed message stays invisible: the listing must receive
-/// everything within it, or a message comes round again (and is counted
-/// once, by its id). A listing that dies midway hides nothing for longer.
+/// How long a listed message stays invisible, at least: the listing must
+/// receive everything within it. A message that comes round again is
+/// received in place of one not seen yet (SQS, and moto, hand out the
+/// oldest visible first), so a listing slower than its window goes round
+/// the messages it has seen and stops short. The window grows with the
+/// queue (see [`peek_visibility`]); a listing that dies midway hides
+/// nothing for longer.
 pub const PEEK_VISIBILITY_SECONDS: i32 = 30;
+/// What the window allows per `ReceiveMessage` of 10 messages: a receive
+/// answers in tens of milliseconds on SQS, and took 0.7 s on a loaded moto.
+const SECONDS_PER_RECEIVE: u64 = 1;
+/// SQS's largest visibility timeout (12 hours).
+const MAX_VISIBILITY_SECONDS: u64 = 43_200;
+
+/// The peek window for a listing of a queue that holds about `visible`
+/// messages.
+fn peek_visibility(visible: u64) -> i32 {
+    let seconds = PEEK_VISIBILITY_SECONDS as u64 + visible.div_ceil(10) * SECONDS_PER_RECEIVE;
+    seconds.min(MAX_VISIBILITY_SECONDS) as i32
+}
 /// Long polling asks every SQS server; a short poll may answer "empty"
 /// while messages remain, and the listing would stop early.
 const WAIT_SECONDS: i32 = 1;
@@ -177,7 +194,7 @@ pub struct Listing {
     /// True when the listing stopped at its limit: there may be more.
     pub truncated: bool,
     /// Messages whose visibility could not be reset: they are listed, and
-    /// reappear by themselves within [`PEEK_VISIBILITY_SECONDS`].
+    /// reappear by themselves when the listing's peek window ends.
     pub still_hidden: usize,
 }
 
@@ -203,6 +220,8 @@ impl DeadLetterQueue {
     /// Every message in the queue, up to `max`, leaving each where it was
     /// (see the module's account of what a listing costs).
     pub async fn list(&self, max: usize) -> Result<Listing, DlqError> {
+        let visible = self.visible().await?;
+        let peek = peek_visibility(visible.min(max as u64));
         let mut seen: BTreeMap<String, (DeadLetterMessage, String)> = BTreeMap::new();
         let mut truncated = false;
         let outcome = loop {
@@ -215,7 +234,7 @@ impl DeadLetterQueue {
                 .receive_message()
                 .queue_url(&self.dlq_url)
                 .max_number_of_messages((max - seen.len()).min(10) as i32)
-                .visibility_timeout(PEEK_VISIBILITY_SECONDS)
+                .visibility_timeout(peek)
                 .wait_time_seconds(WAIT_SECONDS)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .message_attribute_names("All")
@@ -255,6 +274,23 @@ impl DeadLetterQueue {
             truncated,
             still_hidden,
         })
+    }
+
+    /// About how many messages the DLQ holds that a receive can see.
+    async fn visible(&self) -> Result<u64, DlqError> {
+        let answer = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.dlq_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(|e| failure("GetQueueAttributes", &self.dlq_url, &e))?;
+        Ok(answer
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Makes received messages visible again now; how many could not be
@@ -345,6 +381,17 @@ mod tests {
         assert_eq!(order_id_in(&envelope).as_deref(), Some("ord-7"));
         assert_eq!(order_id_in("not json"), None);
         assert_eq!(order_id_in(r#"{"order":{"order_id":7}}"#), None);
+    }
+
+    #[test]
+    fn the_peek_window_outlasts_a_listing_of_the_whole_queue() {
+        assert_eq!(peek_visibility(0), 30);
+        assert_eq!(peek_visibility(1), 31);
+        // The 100,000-order soak's 1,000 dead letters: its listing took
+        // over 30 s on a loaded moto and, with a fixed 30 s window, went
+        // round the first 454 messages and stopped.
+        assert_eq!(peek_visibility(1_000), 130);
+        assert_eq!(peek_visibility(10_000_000), 43_200);
     }
 
     #[test]
