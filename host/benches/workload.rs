@@ -12,7 +12,7 @@
 //!   plugin's pre-initialised snapshot), and fresh without the snapshot
 //!   (`configure` per instance, as before `RuntimeConfig::preinit`).
 //!
-//! Each path runs `ROUNDS` times, interleaved with the others so a drift in
+//! Each path runs 5 times (`ORDERFLOW_BENCH_ROUNDS`), interleaved with the others so a drift in
 //! the machine's speed hits them alike; the fastest round counts. Native and
 //! wasm verdicts are compared order by order first: a speed means nothing
 //! if the answers differ.
@@ -30,7 +30,14 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const ROUNDS: usize = 5;
+/// Rounds per path, unless `ORDERFLOW_BENCH_ROUNDS` says otherwise (more
+/// rounds, so that a profile of one path is not mostly the checks above).
+fn rounds() -> usize {
+    std::env::var("ORDERFLOW_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
 
 fn configs() -> Vec<(&'static str, serde_json::Value)> {
     let mut vips: serde_json::Map<String, serde_json::Value> = (0..47)
@@ -70,13 +77,13 @@ impl Native {
     }
 }
 
-/// The fastest of `ROUNDS` runs of each path over all orders, interleaved.
+/// The fastest of `rounds()` runs of each path over all orders, interleaved.
 /// `ORDERFLOW_BENCH_ONLY` (a part of a path's name) times only the paths
 /// that match, e.g. to profile one of them under `perf record`.
 fn time_paths(paths: &[(&str, &dyn Fn())]) -> Vec<Duration> {
     let only = std::env::var("ORDERFLOW_BENCH_ONLY").unwrap_or_default();
     let mut best = vec![Duration::MAX; paths.len()];
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds() {
         for (i, (name, run)) in paths.iter().enumerate() {
             if !name.contains(only.as_str()) {
                 continue;
@@ -175,8 +182,9 @@ fn main() {
     let ns = |d: Duration| d.as_nanos() as f64 / lines.len() as f64;
 
     println!(
-        "{} generated orders (seed 1), {high} high-value; fastest of {ROUNDS} rounds, ns per order:",
-        lines.len()
+        "{} generated orders (seed 1), {high} high-value; fastest of {} rounds, ns per order:",
+        lines.len(),
+        rounds()
     );
     // What a cold load costs with and without the snapshots (each set was
     // loaded into a runtime of its own, compiling every plugin).

@@ -64,7 +64,9 @@ pub fn rule_set_of(
             sha256: sha256_hex(&std::fs::read(dir.join(format!("{name}.wasm"))).unwrap()),
             config,
             limits: LimitOverrides {
-                max_calls_per_instance: reuse.then_some(u32::MAX),
+                // The most the host allows: a fresh instance every 1,000 orders.
+                max_calls_per_instance: reuse
+                    .then_some(orderflow_host::limits::MAX_CALLS_PER_INSTANCE),
                 ..Default::default()
             },
             on_error: Default::default(),
