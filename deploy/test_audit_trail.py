@@ -107,39 +107,42 @@ def test_the_log_bucket_is_private_encrypted_and_written_only_by_this_trail(cfn:
     assert _props(cfn, "PluginWritesTrail")["TrailName"] == {"Fn::Sub": "orderflow-${StageName}-plugin-writes"}
 
 
-def test_a_write_of_the_live_manifest_is_an_event_on_the_topic(cfn: dict[str, Any]) -> None:
-    rule = _props(cfn, "ManifestWrittenRule")
-    assert rule["Name"] == {"Fn::Sub": "orderflow-${StageName}-manifest-written"}
+def _assert_s3_api_call_rule(cfn: dict[str, Any], logical_id: str, name: str, detail: dict[str, Any]) -> None:
+    """An enabled rule on S3 calls as CloudTrail hands them to EventBridge, feeding the topic."""
+    rule = _props(cfn, logical_id)
+    assert rule["Name"] == {"Fn::Sub": f"orderflow-${{StageName}}-{name}"}
     assert rule["State"] == "ENABLED"
     assert rule["EventPattern"] == {
         "source": ["aws.s3"],
         "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {
-            "eventSource": ["s3.amazonaws.com"],
+        "detail": {"eventSource": ["s3.amazonaws.com"], **detail},
+    }
+    assert rule["Targets"] == [{"Id": "manifest-changes", "Arn": {"Ref": "ManifestChangesTopic"}}]
+
+
+def test_a_write_of_the_live_manifest_is_an_event_on_the_topic(cfn: dict[str, Any]) -> None:
+    _assert_s3_api_call_rule(
+        cfn,
+        "ManifestWrittenRule",
+        "manifest-written",
+        {
             "eventName": ["PutObject", "CopyObject", "DeleteObject", "CompleteMultipartUpload"],
             "requestParameters": {"bucketName": [{"Ref": "PluginBucket"}], "key": [{"Ref": "ManifestKey"}]},
         },
-    }
-    assert rule["Targets"] == [{"Id": "manifest-changes", "Arn": {"Ref": "ManifestChangesTopic"}}]
+    )
 
 
 def test_a_batch_delete_in_the_plugin_bucket_is_an_event_on_the_topic(cfn: dict[str, Any]) -> None:
-    rule = _props(cfn, "PluginObjectsBatchDeletedRule")
-    assert rule["Name"] == {"Fn::Sub": "orderflow-${StageName}-plugin-objects-batch-deleted"}
-    assert rule["State"] == "ENABLED"
-    assert rule["EventPattern"] == {
-        "source": ["aws.s3"],
-        "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {
-            "eventSource": ["s3.amazonaws.com"],
-            "eventName": ["DeleteObjects"],
-            "requestParameters": {"bucketName": [{"Ref": "PluginBucket"}]},
-        },
-    }
-    assert rule["Targets"] == [{"Id": "manifest-changes", "Arn": {"Ref": "ManifestChangesTopic"}}]
+    # CloudTrail names no keys for DeleteObjects: any batch delete in the bucket.
+    _assert_s3_api_call_rule(
+        cfn,
+        "PluginObjectsBatchDeletedRule",
+        "plugin-objects-batch-deleted",
+        {"eventName": ["DeleteObjects"], "requestParameters": {"bucketName": [{"Ref": "PluginBucket"}]}},
+    )
 
 
-def test_the_topic_is_encrypted_and_only_the_rule_publishes(cfn: dict[str, Any]) -> None:
+def test_the_topic_is_encrypted_and_only_the_rules_publish(cfn: dict[str, Any]) -> None:
     assert _props(cfn, "ManifestChangesTopic")["KmsMasterKeyId"] == {"Ref": "ManifestChangesKey"}
     key = _props(cfn, "ManifestChangesKey")
     assert key["EnableKeyRotation"] is True
