@@ -11,15 +11,16 @@
 //! read from it when no attribute names it.
 //!
 //! SQS has no peek: the only way to read a message is to receive it. A
-//! listing receives every message with a short visibility timeout
-//! (30 s and 1 s more per 10 messages, [`PEEK_VISIBILITY_SECONDS`]), de-duplicates by message id until a
-//! receive brings nothing new, then makes every message visible again at
-//! once (`ChangeMessageVisibility` to 0). What that costs: about one
-//! `GetQueueAttributes`, one `ReceiveMessage` per 10 messages plus one empty
-//! long poll (1 s), and one `ChangeMessageVisibilityBatch` per 10. What it does to the counts: each
+//! listing receives every message with a short visibility timeout (30 s
+//! and 1 s more per 10 messages, [`PEEK_VISIBILITY_SECONDS`]),
+//! de-duplicates by message id until a receive brings nothing new, then
+//! makes every message visible again at once (`ChangeMessageVisibility` to
+//! 0). What that costs: one `GetQueueAttributes`, about one
+//! `ReceiveMessage` per 10 messages plus one empty long poll (1 s), and one
+//! `ChangeMessageVisibilityBatch` per 10. What it does to the counts: each
 //! listing adds one to every message's `ApproximateReceiveCount` (the DLQ
-//! has no redrive policy of its own, so the count moves nothing), and
-//! while it runs (and until its window ends if it dies midway) the messages are
+//! has no redrive policy of its own, so the count moves nothing), and while
+//! it runs (and until its window ends if it dies midway) the messages are
 //! invisible to anyone else, a redrive included. Nothing is deleted.
 
 mod redrive;
