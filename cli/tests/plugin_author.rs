@@ -236,11 +236,11 @@ fn a_new_plugin_builds_and_passes_its_fixtures_outside_the_repo() {
     let outside = tempfile::tempdir().unwrap();
     assert!(!outside.path().starts_with(root()));
     for (name, kind, world) in [
-        ("big-order", "rule", "orderflow:plugin/rule-plugin@0.1.0"),
+        ("big-order", "rule", "orderflow:plugin/rule-plugin@0.2.0"),
         (
             "stamp",
             "transform",
-            "orderflow:plugin/transform-plugin@0.1.0",
+            "orderflow:plugin/transform-plugin@0.2.0",
         ),
     ] {
         let parent = outside.path().to_str().unwrap();

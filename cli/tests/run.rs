@@ -226,7 +226,7 @@ fn plugin_check_tells_an_author_whether_a_plugin_fits() {
     let text = String::from_utf8_lossy(&ok.stdout);
     assert_eq!(ok.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("fits:     orderflow:plugin/rule-plugin@0.1.0"),
+        text.contains("fits:     orderflow:plugin/rule-plugin@0.2.0"),
         "{text}"
     );
     assert!(

@@ -8,7 +8,7 @@ pub mod rule {
         path: "../wit",
         world: "rule-plugin",
         imports: { default: trappable },
-        with: { "orderflow:plugin/orders.order": super::OrderRef },
+        with: { "orderflow:plugin/orders.batch": super::BatchRef },
     });
 }
 
@@ -25,10 +25,11 @@ pub mod transform {
 
 pub use rule::orderflow::plugin::log;
 
-/// The host side of the `order` resource. A store serves one order at a
-/// time, so the handle carries no table entry: the order under evaluation
-/// sits in the store's state (see `sandbox::State::order`).
-pub struct OrderRef;
+/// The host side of the `batch` resource. A store serves one call at a
+/// time, so the handle carries no table entry: the orders lent to the call
+/// sit in the store's state (see `store::State::lent`), and an order is its
+/// index there.
+pub struct BatchRef;
 
-/// Held in the store while a rule runs.
-pub type CurrentOrder = Option<Arc<Order>>;
+/// Held in the store while a rule runs: the batch it was lent.
+pub type LentOrders = Vec<Arc<Order>>;

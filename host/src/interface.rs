@@ -75,7 +75,7 @@ pub(crate) fn contract_mismatch(
 mod tests {
     use super::contract_mismatch;
 
-    const WORLD: &str = "orderflow:plugin/rule-plugin@0.1.0";
+    const WORLD: &str = "orderflow:plugin/rule-plugin@0.2.0";
 
     fn names(names: &[&str]) -> Vec<String> {
         names.iter().map(|n| n.to_string()).collect()
@@ -84,20 +84,20 @@ mod tests {
     #[test]
     fn a_mismatch_of_names_says_its_cause() {
         let ours = names(&[
-            "orderflow:plugin/log@0.1.0",
-            "orderflow:plugin/orders@0.1.0",
+            "orderflow:plugin/log@0.2.0",
+            "orderflow:plugin/orders@0.2.0",
         ]);
-        let rule = names(&["orderflow:plugin/rule@0.1.0"]);
+        let rule = names(&["orderflow:plugin/rule@0.2.0"]);
         assert_eq!(contract_mismatch(WORLD, &ours, &rule), None);
         assert_eq!(
             contract_mismatch(
                 WORLD,
-                &names(&["orderflow:plugin/orders@0.2.0"]),
-                &names(&["orderflow:plugin/rule@0.2.0"])
+                &names(&["orderflow:plugin/orders@0.1.0"]),
+                &names(&["orderflow:plugin/rule@0.1.0"])
             )
             .unwrap(),
-            "it was built against orderflow:plugin@0.2.0, and this host implements \
-             orderflow:plugin@0.1.0"
+            "it was built against orderflow:plugin@0.1.0, and this host implements \
+             orderflow:plugin@0.2.0"
         );
         let mut wasi = ours.clone();
         wasi.extend(names(&["wasi:clocks/wall-clock@0.2.0", "env"]));

@@ -56,21 +56,33 @@ impl<W: World> Plugin<W> {
         input: &W::Input,
         until: Option<std::time::Instant>,
     ) -> Result<(W::Output, Cost), PluginError> {
-        let fail = |failure, cost| PluginError {
+        let (answer, cost) = self
+            .sandbox
+            .call(W::lent(input), W::weight(input), until, |bindings, store| {
+                bindings.call(store, input)
+            })
+            .map_err(|(failure, cost)| self.error(failure, cost))?;
+        let output = W::accept(answer, input, self.sandbox.limits.max_output_bytes)
+            .map_err(|failure| self.error(failure, cost))?;
+        Ok((output, cost))
+    }
+
+    pub(crate) fn error(&self, failure: Failure, cost: Cost) -> PluginError {
+        PluginError {
             plugin: self.sandbox.plugin.to_string(),
             failure,
             cost,
-        };
-        let (answer, cost) = self
-            .sandbox
-            .call(W::order(input), until, |bindings, store| {
-                bindings.call(store, input)
-            })
-            .map_err(|(failure, cost)| fail(failure, cost))?;
-        let answer = answer.map_err(|message| fail(Failure::refused(&message), cost))?;
-        let output = W::accept(answer, self.sandbox.limits.max_output_bytes)
-            .map_err(|failure| fail(failure, cost))?;
-        Ok((output, cost))
+        }
+    }
+
+    /// The most orders one call may be lent: a fresh instance per order
+    /// gets one, a reused instance up to its calls and
+    /// [`MAX_BATCH`](crate::limits::MAX_BATCH).
+    pub(crate) fn batch_size(&self) -> usize {
+        self.sandbox
+            .limits
+            .max_calls_per_instance
+            .clamp(1, crate::limits::MAX_BATCH) as usize
     }
 }
 

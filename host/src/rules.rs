@@ -10,9 +10,16 @@
 //! - a failing rule (error, trap, limit) follows its `on_error`: `reject`
 //!   stops the chain and rejects the order with the plugin's reason, `skip`
 //!   records the failure and goes on as if the rule were absent.
+//!
+//! A batch of orders goes through the chain rule by rule: each rule is
+//! called once per [`batch_size`](Plugin::batch_size) orders still open
+//! (one, with a fresh instance per order), and every order's decision is
+//! what it would have been alone. A call that fails whole (a trap, a
+//! limit) is made again one order at a time, so the failure is the
+//! failing order's only.
 
 use crate::bindings::{
-    self, CurrentOrder, OrderRef, rule::exports::orderflow::plugin::rule as wit,
+    self, BatchRef, LentOrders, rule::exports::orderflow::plugin::rule as wit,
 };
 use crate::error::{Failure, PluginError};
 use crate::manifest::{Manifest, OnError, PluginSpec};
@@ -114,44 +121,118 @@ pub struct Verdict {
     pub attributes: Vec<(String, String)>,
 }
 
+/// One rule's answer for one order of a batch, and its share of the call.
+pub type RuleResult = Result<(Verdict, Cost), PluginError>;
+
 impl RulePlugin {
     /// Evaluates one order in the sandbox and checks what came back.
-    pub fn evaluate(&self, order: &Arc<Order>) -> Result<(Verdict, Cost), PluginError> {
-        self.call(order, None)
+    pub fn evaluate(&self, order: &Arc<Order>) -> RuleResult {
+        self.evaluate_batch(std::slice::from_ref(order), None)
+            .pop()
+            .expect("one answer per order")
     }
+
+    /// Evaluates `orders`, [`batch_size`](Plugin::batch_size) per call:
+    /// one answer per order, in order. Each order's cost is an even share
+    /// of its call's. A call that fails whole is made again one order at a
+    /// time, unless it failed for want of time or of an instance slot,
+    /// which one order at a time would only make worse: then every order of
+    /// the call shares its failure.
+    pub fn evaluate_batch(
+        &self,
+        orders: &[Arc<Order>],
+        until: Option<std::time::Instant>,
+    ) -> Vec<RuleResult> {
+        let mut answers = Vec::with_capacity(orders.len());
+        for batch in orders.chunks(self.batch_size()) {
+            match self.call(batch, until) {
+                Ok((verdicts, cost)) => {
+                    let each = cost.share(batch.len());
+                    answers.extend(verdicts.into_iter().map(|v| match v {
+                        Ok(v) => Ok((v, each)),
+                        Err(failure) => Err(self.error(failure, each)),
+                    }));
+                }
+                Err(e) if batch.len() > 1 && !out_of_time_or_slots(&e.failure) => answers.extend(
+                    batch
+                        .iter()
+                        .map(|order| self.evaluate_batch(std::slice::from_ref(order), until)
+                            .pop()
+                            .expect("one answer per order")),
+                ),
+                Err(e) => {
+                    let each = e.cost.share(batch.len());
+                    answers.extend(batch.iter().map(|_| Err(self.error(e.failure.clone(), each))));
+                }
+            }
+        }
+        answers
+    }
+}
+
+/// A failure that one order at a time would only repeat, slower.
+fn out_of_time_or_slots(failure: &Failure) -> bool {
+    matches!(
+        failure,
+        Failure::InvocationDeadline { .. } | Failure::Capacity { .. }
+    )
 }
 
 impl World for bindings::rule::RulePlugin {
     bindings_glue!(bindings::rule::RulePluginPre<State>, orderflow_plugin_rule);
-    const NAME: &'static str = "orderflow:plugin/rule-plugin@0.1.0";
-    type Input = Arc<Order>;
-    type Answer = wit::Verdict;
-    type Output = Verdict;
+    const NAME: &'static str = "orderflow:plugin/rule-plugin@0.2.0";
+    type Input = [Arc<Order>];
+    type Answer = Vec<Result<wit::Verdict, String>>;
+    /// Each order's verdict, or why it was refused.
+    type Output = Vec<Result<Verdict, Failure>>;
     fn linker(runtime: &Runtime) -> &Linker<State> {
         &runtime.rule_linker
     }
     fn specs(manifest: &Manifest) -> &[PluginSpec] {
         &manifest.rules
     }
-    fn order(order: &Arc<Order>) -> CurrentOrder {
-        Some(order.clone())
+    fn lent(orders: &[Arc<Order>]) -> LentOrders {
+        orders.to_vec()
+    }
+    fn weight(orders: &[Arc<Order>]) -> u32 {
+        orders.len() as u32
     }
     fn call(
         &self,
         store: &mut Store<State>,
-        _order: &Arc<Order>,
-    ) -> wasmtime::Result<Result<wit::Verdict, String>> {
-        // The order itself is in the store (see `order`), lent as a handle.
+        _orders: &[Arc<Order>],
+    ) -> wasmtime::Result<Self::Answer> {
+        // The orders themselves are in the store (see `lent`), lent as
+        // one handle.
         self.orderflow_plugin_rule()
-            .call_evaluate(store, Resource::<OrderRef>::new_borrow(0))
+            .call_evaluate(store, Resource::<BatchRef>::new_borrow(0))
     }
-    fn accept(v: wit::Verdict, max_output_bytes: u64) -> Result<Verdict, Failure> {
-        check_verdict(&v, max_output_bytes)?;
-        Ok(Verdict {
-            high_value: v.high_value,
-            reason: v.reason,
-            attributes: v.attributes,
-        })
+    fn accept(
+        answers: Self::Answer,
+        orders: &[Arc<Order>],
+        max_output_bytes: u64,
+    ) -> Result<Self::Output, Failure> {
+        if answers.len() != orders.len() {
+            return Err(Failure::Invalid {
+                message: format!(
+                    "{} answers for the {} orders lent (one per order, in order)",
+                    answers.len(),
+                    orders.len()
+                ),
+            });
+        }
+        Ok(answers
+            .into_iter()
+            .map(|answer| {
+                let v = answer.map_err(|message| Failure::refused(&message))?;
+                check_verdict(&v, max_output_bytes)?;
+                Ok(Verdict {
+                    high_value: v.high_value,
+                    reason: v.reason,
+                    attributes: v.attributes,
+                })
+            })
+            .collect())
     }
 }
 
@@ -202,77 +283,127 @@ impl RuleSet {
         order: &Arc<Order>,
         until: Option<std::time::Instant>,
     ) -> Decision {
-        let mut d = Decision {
-            order_id: order.order_id.clone(),
-            revision: self.revision.clone(),
-            high_value: false,
-            attributes: BTreeMap::new(),
-            reasons: Vec::new(),
-            conflicts: Vec::new(),
-            rejected: None,
-            trace: Vec::with_capacity(self.plugins.len()),
-        };
-        let mut owner: BTreeMap<String, String> = BTreeMap::new();
+        self.evaluate_batch(std::slice::from_ref(order), until)
+            .pop()
+            .expect("one decision per order")
+    }
+
+    /// Decides `orders`, one decision each, in order, each what it would
+    /// have been alone: rule by rule, every order still open (not rejected)
+    /// goes to the rule in batches (see [`RulePlugin::evaluate_batch`]).
+    pub fn evaluate_batch(
+        &self,
+        orders: &[Arc<Order>],
+        until: Option<std::time::Instant>,
+    ) -> Vec<Decision> {
+        let mut decisions: Vec<Undecided> = orders
+            .iter()
+            .map(|order| Undecided::new(order, &self.revision, self.plugins.len()))
+            .collect();
+        let mut open: Vec<usize> = (0..orders.len()).collect();
         for rule in &self.plugins {
-            match rule.call(order, until) {
-                Ok((v, cost)) => {
-                    d.high_value |= v.high_value;
-                    d.reasons.push(format!("{}: {}", rule.name, v.reason));
-                    for (k, val) in &v.attributes {
-                        match d.attributes.get(k) {
-                            None => {
-                                d.attributes.insert(k.clone(), val.clone());
-                                owner.insert(k.clone(), rule.name.clone());
-                            }
-                            Some(kept) if kept != val => d.conflicts.push(Conflict {
-                                attribute: k.clone(),
-                                kept: (owner[k].clone(), kept.clone()),
-                                dropped: (rule.name.clone(), val.clone()),
-                            }),
-                            Some(_) => {}
-                        }
-                    }
-                    d.trace.push(RuleTrace {
-                        plugin: rule.name.clone(),
-                        version: rule.version.clone(),
-                        outcome: if v.high_value {
-                            Outcome::HighValue
-                        } else {
-                            Outcome::NotHighValue
-                        },
-                        reason: v.reason,
-                        attributes: v.attributes,
-                        fuel: cost.fuel,
-                        micros: cost.micros,
-                    });
-                }
-                Err(e) => {
-                    let skipped = rule.on_error == OnError::Skip;
-                    tracing::warn!(
-                        order_id = %order.order_id, plugin = %e.plugin, limit = e.failure.kind(),
-                        skipped, revision = %self.revision, "rule failed: {}", e.failure
-                    );
-                    d.trace.push(RuleTrace {
-                        plugin: rule.name.clone(),
-                        version: rule.version.clone(),
-                        outcome: Outcome::Failed {
-                            error: e.to_string(),
-                            limit: e.failure.kind(),
-                            skipped,
-                        },
-                        reason: String::new(),
-                        attributes: Vec::new(),
-                        fuel: e.cost.fuel,
-                        micros: e.cost.micros,
-                    });
-                    if !skipped {
-                        d.rejected = Some((&e).into());
-                        d.high_value = false;
-                        break;
-                    }
+            if open.is_empty() {
+                break;
+            }
+            let lent: Vec<Arc<Order>> = open.iter().map(|&i| orders[i].clone()).collect();
+            let answers = rule.evaluate_batch(&lent, until);
+            let mut still_open = Vec::with_capacity(open.len());
+            for (i, answer) in open.into_iter().zip(answers) {
+                if decisions[i].absorb(rule, answer) {
+                    still_open.push(i);
                 }
             }
+            open = still_open;
         }
-        d
+        decisions.into_iter().map(|d| d.decision).collect()
+    }
+}
+
+/// A decision while the chain runs, with which rule set each attribute.
+struct Undecided {
+    decision: Decision,
+    owner: BTreeMap<String, String>,
+}
+
+impl Undecided {
+    fn new(order: &Order, revision: &str, rules: usize) -> Self {
+        Undecided {
+            decision: Decision {
+                order_id: order.order_id.clone(),
+                revision: revision.to_string(),
+                high_value: false,
+                attributes: BTreeMap::new(),
+                reasons: Vec::new(),
+                conflicts: Vec::new(),
+                rejected: None,
+                trace: Vec::with_capacity(rules),
+            },
+            owner: BTreeMap::new(),
+        }
+    }
+
+    /// Takes one rule's answer into the decision; false when it rejects
+    /// the order, which ends the chain for it.
+    fn absorb(&mut self, rule: &RulePlugin, answer: RuleResult) -> bool {
+        let d = &mut self.decision;
+        match answer {
+            Ok((v, cost)) => {
+                d.high_value |= v.high_value;
+                d.reasons.push(format!("{}: {}", rule.name, v.reason));
+                for (k, val) in &v.attributes {
+                    match d.attributes.get(k) {
+                        None => {
+                            d.attributes.insert(k.clone(), val.clone());
+                            self.owner.insert(k.clone(), rule.name.clone());
+                        }
+                        Some(kept) if kept != val => d.conflicts.push(Conflict {
+                            attribute: k.clone(),
+                            kept: (self.owner[k].clone(), kept.clone()),
+                            dropped: (rule.name.clone(), val.clone()),
+                        }),
+                        Some(_) => {}
+                    }
+                }
+                d.trace.push(RuleTrace {
+                    plugin: rule.name.clone(),
+                    version: rule.version.clone(),
+                    outcome: if v.high_value {
+                        Outcome::HighValue
+                    } else {
+                        Outcome::NotHighValue
+                    },
+                    reason: v.reason,
+                    attributes: v.attributes,
+                    fuel: cost.fuel,
+                    micros: cost.micros,
+                });
+                true
+            }
+            Err(e) => {
+                let skipped = rule.on_error == OnError::Skip;
+                tracing::warn!(
+                    order_id = %d.order_id, plugin = %e.plugin, limit = e.failure.kind(),
+                    skipped, revision = %d.revision, "rule failed: {}", e.failure
+                );
+                d.trace.push(RuleTrace {
+                    plugin: rule.name.clone(),
+                    version: rule.version.clone(),
+                    outcome: Outcome::Failed {
+                        error: e.to_string(),
+                        limit: e.failure.kind(),
+                        skipped,
+                    },
+                    reason: String::new(),
+                    attributes: Vec::new(),
+                    fuel: e.cost.fuel,
+                    micros: e.cost.micros,
+                });
+                if !skipped {
+                    d.rejected = Some((&e).into());
+                    d.high_value = false;
+                }
+                skipped
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@
 //! trap or a broken limit, since wasmtime refuses further calls into a
 //! trapped instance.
 
-use crate::bindings::CurrentOrder;
+use crate::bindings::LentOrders;
 use crate::error::{Failure, LoadError, PLUGIN_MESSAGE_MAX, plugin_text};
 use crate::interface;
 use crate::limits::Limits;
@@ -25,6 +25,18 @@ use wasmtime::{Engine, Store, Trap};
 pub struct Cost {
     pub fuel: u64,
     pub micros: u64,
+}
+
+impl Cost {
+    /// One order's even share of a call that decided `orders`: a batch's
+    /// cost cannot be told apart by order.
+    pub(crate) fn share(self, orders: usize) -> Cost {
+        let n = orders.max(1) as u64;
+        Cost {
+            fuel: self.fuel / n,
+            micros: self.micros / n,
+        }
+    }
 }
 
 /// The part of a [`World`] impl that only names the generated bindings:
@@ -72,9 +84,10 @@ pub trait World: Sized + Send + 'static {
     type Pre: Clone + Send + Sync + 'static;
     /// The world's name in the WIT, for errors and `plugin check`.
     const NAME: &'static str;
-    /// What one call is given (an order, an item).
+    /// What one call is given (a batch of orders, an item).
     type Input: ?Sized;
-    /// What the plugin answers, as the bindings lift it.
+    /// What the plugin answers, as the bindings lift it (its own errors
+    /// included).
     type Answer;
     /// What the host keeps of an answer once it has checked it.
     type Output;
@@ -91,18 +104,28 @@ pub trait World: Sized + Send + 'static {
         store: &mut Store<State>,
         config: &str,
     ) -> wasmtime::Result<Result<(), String>>;
-    /// The order the call lends the plugin through the `orders` interface.
-    fn order(_input: &Self::Input) -> CurrentOrder {
-        None
+    /// The orders the call lends the plugin through the `orders` interface.
+    fn lent(_input: &Self::Input) -> LentOrders {
+        Vec::new()
+    }
+    /// How many orders the call decides: its fuel and deadline are the
+    /// plugin's per-order limits times this, and it counts this many
+    /// towards `max_calls_per_instance`.
+    fn weight(_input: &Self::Input) -> u32 {
+        1
     }
     fn call(
         &self,
         store: &mut Store<State>,
         input: &Self::Input,
-    ) -> wasmtime::Result<Result<Self::Answer, String>>;
-    /// Checks an untrusted answer against the plugin's output cap and the
-    /// contract's rules, and converts it.
-    fn accept(answer: Self::Answer, max_output_bytes: u64) -> Result<Self::Output, Failure>;
+    ) -> wasmtime::Result<Self::Answer>;
+    /// Checks an untrusted answer for `input` against the plugin's output
+    /// cap and the contract's rules, and converts it.
+    fn accept(
+        answer: Self::Answer,
+        input: &Self::Input,
+        max_output_bytes: u64,
+    ) -> Result<Self::Output, Failure>;
 }
 
 struct Warm<W> {
@@ -249,7 +272,7 @@ impl<W: World> Sandbox<W> {
         component: &Component,
     ) -> Result<(Store<State>, Instance), String> {
         let mut store = self.new_store();
-        self.arm(&mut store, None);
+        self.arm(&mut store, None, 1);
         let instance = W::linker(runtime)
             .instantiate(&mut store, component)
             .map_err(|e| format!("instantiate: {e:#}"))?;
@@ -259,7 +282,7 @@ impl<W: World> Sandbox<W> {
             Ok(Err(message)) => return Err(format!("configure: {message}")),
             Err(e) => return Err(format!("configure: {}", self.classify(e, &store, None))),
         }
-        self.arm(&mut store, None);
+        self.arm(&mut store, None, 1);
         Ok((store, instance))
     }
 
@@ -269,8 +292,9 @@ impl<W: World> Sandbox<W> {
             memory_cap: self.limits.memory_bytes,
             memory_denied: false,
             log_left: LOG_BUDGET,
+            fuel_armed: 0,
             logs_dropped: 0,
-            order: None,
+            lent: Vec::new(),
             wasi: self.wasi.as_ref().map(crate::wasi::Deterministic::context),
         };
         let mut store = Store::new(&self.engine, state);
@@ -283,7 +307,7 @@ impl<W: World> Sandbox<W> {
     /// with the fuel it burnt.
     fn start(&self) -> Result<Warm<W>, (StartError, u64)> {
         let mut store = self.new_store();
-        self.arm(&mut store, None);
+        self.arm(&mut store, None, 1);
         let bindings = W::instantiate(&self.pre, &mut store).map_err(|e| {
             // Instantiation can run a core module's start function (a trap,
             // fuel, the memory cap) or find the pool full; any other error
@@ -328,23 +352,28 @@ impl<W: World> Sandbox<W> {
 
     /// Fuel burnt since the store was last [armed](Self::arm).
     fn fuel_spent(&self, store: &Store<State>) -> u64 {
-        self.limits
-            .fuel
+        store
+            .data()
+            .fuel_armed
             .saturating_sub(store.get_fuel().unwrap_or(0))
     }
 
-    /// Fuel and deadline for one call. The deadline is the plugin's own,
-    /// or what is left before `until` (the invocation's end) when that is
-    /// sooner: answered then, then too late for the caller. Returns the
-    /// time left when it, not the plugin's deadline, is the limit.
-    fn arm(&self, store: &mut Store<State>, until: Option<Instant>) -> Option<u64> {
+    /// Fuel and deadline for one call of `weight` orders: the plugin's
+    /// per-order limits times that. The deadline is that, or what is left
+    /// before `until` (the invocation's end) when that is sooner: answered
+    /// then, then too late for the caller. Returns the time left when it,
+    /// not the plugin's deadline, is the limit.
+    fn arm(&self, store: &mut Store<State>, until: Option<Instant>, weight: u32) -> Option<u64> {
+        let fuel = self.limits.fuel.saturating_mul(weight.into());
         store
-            .set_fuel(self.limits.fuel)
+            .set_fuel(fuel)
             .expect("fuel is enabled on the engine");
+        store.data_mut().fuel_armed = fuel;
+        let timeout_ms = self.limits.timeout_ms.saturating_mul(weight.into());
         let left = until.map(|u| u.saturating_duration_since(Instant::now()).as_millis() as u64);
-        let clamped = left.filter(|&ms| ms < self.limits.timeout_ms);
+        let clamped = left.filter(|&ms| ms < timeout_ms);
         let ticks = clamped
-            .unwrap_or(self.limits.timeout_ms)
+            .unwrap_or(timeout_ms)
             .div_ceil(TICK.as_millis() as u64)
             .max(1);
         // One extra tick: the tick in progress may be almost over.
@@ -362,18 +391,22 @@ impl<W: World> Sandbox<W> {
         }
     }
 
-    /// Runs one call in an instance (reused or fresh) and measures it,
-    /// failed or not: a call that ran out of fuel cost its whole budget.
-    /// A trap or a broken limit drops the instance (wasmtime refuses further
-    /// calls into it); the next call gets a new one.
+    /// Runs one call of `weight` orders in an instance (reused or fresh)
+    /// and measures it, failed or not: a call that ran out of fuel cost its
+    /// whole budget. A trap or a broken limit drops the instance (wasmtime
+    /// refuses further calls into it); the next call gets a new one. So
+    /// does a reused instance with fewer calls left than `weight`.
     pub(crate) fn call<R>(
         &self,
-        order: CurrentOrder,
+        lent: LentOrders,
+        weight: u32,
         until: Option<Instant>,
         f: impl FnOnce(&W, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<(R, Cost), (Failure, Cost)> {
         let started = Instant::now();
+        let max = self.limits.max_calls_per_instance;
         let idle = self.idle.lock().expect("idle-instances lock").pop();
+        let idle = idle.filter(|warm| warm.calls.saturating_add(weight) <= max);
         let mut warm = match idle {
             Some(warm) => warm,
             None => self.start().map_err(|(e, fuel)| {
@@ -388,10 +421,10 @@ impl<W: World> Sandbox<W> {
                 (failure, Cost { fuel, micros })
             })?,
         };
-        let clamped = self.arm(&mut warm.store, until);
-        warm.store.data_mut().order = order;
+        let clamped = self.arm(&mut warm.store, until, weight);
+        warm.store.data_mut().lent = lent;
         let result = f(&warm.bindings, &mut warm.store);
-        warm.store.data_mut().order = None;
+        warm.store.data_mut().lent = Vec::new();
         warm.store.data_mut().flush_wasi_output();
         let fuel = self.fuel_spent(&warm.store);
         let cost = Cost {
@@ -409,7 +442,7 @@ impl<W: World> Sandbox<W> {
         }
         match result {
             Ok(r) => {
-                warm.calls += 1;
+                warm.calls = warm.calls.saturating_add(weight);
                 self.put_back(warm);
                 Ok((r, cost))
             }

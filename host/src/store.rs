@@ -1,7 +1,7 @@
 //! What a store holds for one plugin instance, and the host side of the
 //! interfaces a plugin imports (`log`, `orders`).
 
-use crate::bindings::{self, CurrentOrder, OrderRef};
+use crate::bindings::{self, BatchRef, LentOrders};
 use crate::error::plugin_text;
 use std::sync::Arc;
 use wasmtime::ResourceLimiter;
@@ -18,8 +18,11 @@ pub struct State {
     /// Set when the limiter refused to grow memory: names the trap that follows.
     pub(crate) memory_denied: bool,
     pub(crate) log_left: usize,
+    /// The fuel the call under way was given (see `Sandbox::arm`).
+    pub(crate) fuel_armed: u64,
     pub(crate) logs_dropped: u32,
-    pub(crate) order: CurrentOrder,
+    /// The orders lent to the call under way; empty between calls.
+    pub(crate) lent: LentOrders,
     /// The deterministic WASI, for a plugin granted it (see `wasi`).
     pub(crate) wasi: Option<Box<crate::wasi::WasiState>>,
 }
@@ -49,10 +52,15 @@ impl ResourceLimiter for State {
 }
 
 impl State {
-    fn order(&self) -> wasmtime::Result<&crate::order::Order> {
-        self.order
-            .as_deref()
-            .ok_or_else(|| wasmtime::format_err!("no order is under evaluation"))
+    /// The lent order at `index`. One out of range is a plugin reading
+    /// past its batch: that traps the call, naming both.
+    fn order(&self, index: u32) -> wasmtime::Result<&crate::order::Order> {
+        self.lent.get(index as usize).map(|o| &**o).ok_or_else(|| {
+            wasmtime::format_err!(
+                "order {index} read from a batch of {} orders (0 to len - 1)",
+                self.lent.len()
+            )
+        })
     }
 
     pub(crate) fn log(&mut self, level: tracing::Level, message: &str) {
@@ -91,28 +99,31 @@ use bindings::rule::orderflow::plugin::orders;
 
 impl orders::Host for State {}
 
-impl orders::HostOrder for State {
-    fn order_id(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
-        Ok(self.order()?.order_id.clone())
+impl orders::HostBatch for State {
+    fn len(&mut self, _: Resource<BatchRef>) -> wasmtime::Result<u32> {
+        Ok(self.lent.len() as u32)
     }
-    fn customer_id(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
-        Ok(self.order()?.customer_id.clone())
+    fn order_id(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<String> {
+        Ok(self.order(order)?.order_id.clone())
     }
-    fn created_at(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<i64> {
-        Ok(self.order()?.created_at_secs())
+    fn customer_id(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<String> {
+        Ok(self.order(order)?.customer_id.clone())
     }
-    fn currency(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<String> {
-        Ok(self.order()?.currency.clone())
+    fn created_at(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<i64> {
+        Ok(self.order(order)?.created_at_secs())
     }
-    fn total_minor(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u64> {
-        Ok(self.order()?.total_minor)
+    fn currency(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<String> {
+        Ok(self.order(order)?.currency.clone())
     }
-    fn line_count(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u32> {
-        Ok(self.order()?.lines.len() as u32)
+    fn total_minor(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<u64> {
+        Ok(self.order(order)?.total_minor)
     }
-    fn lines(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<Vec<orders::Line>> {
+    fn line_count(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<u32> {
+        Ok(self.order(order)?.lines.len() as u32)
+    }
+    fn lines(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<Vec<orders::Line>> {
         Ok(self
-            .order()?
+            .order(order)?
             .lines
             .iter()
             .map(|l| orders::Line {
@@ -122,18 +133,19 @@ impl orders::HostOrder for State {
             })
             .collect())
     }
-    fn max_line_quantity(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<u32> {
-        Ok(self.order()?.max_line_quantity())
+    fn max_line_quantity(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<u32> {
+        Ok(self.order(order)?.max_line_quantity())
     }
     fn attribute(
         &mut self,
-        _: Resource<OrderRef>,
+        _: Resource<BatchRef>,
+        order: u32,
         name: String,
     ) -> wasmtime::Result<Option<String>> {
-        Ok(self.order()?.attributes.get(&name).cloned())
+        Ok(self.order(order)?.attributes.get(&name).cloned())
     }
-    fn drop(&mut self, _: Resource<OrderRef>) -> wasmtime::Result<()> {
-        // Orders are only ever lent to a plugin, never given: nothing to free.
+    fn drop(&mut self, _: Resource<BatchRef>) -> wasmtime::Result<()> {
+        // A batch is only ever lent to a plugin, never given: nothing to free.
         Ok(())
     }
 }

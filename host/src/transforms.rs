@@ -112,9 +112,9 @@ impl World for bindings::transform::TransformPlugin {
         bindings::transform::TransformPluginPre<State>,
         orderflow_plugin_transform
     );
-    const NAME: &'static str = "orderflow:plugin/transform-plugin@0.1.0";
+    const NAME: &'static str = "orderflow:plugin/transform-plugin@0.2.0";
     type Input = Item;
-    type Answer = Vec<wit::Field>;
+    type Answer = Result<Vec<wit::Field>, String>;
     type Output = Vec<Field>;
     fn linker(runtime: &Runtime) -> &Linker<State> {
         &runtime.transform_linker
@@ -142,8 +142,12 @@ impl World for bindings::transform::TransformPlugin {
             &fields,
         )
     }
-    fn accept(fields: Vec<wit::Field>, max_output_bytes: u64) -> Result<Vec<Field>, Failure> {
-        from_wit(fields, max_output_bytes)
+    fn accept(
+        answer: Result<Vec<wit::Field>, String>,
+        _item: &Item,
+        max_output_bytes: u64,
+    ) -> Result<Vec<Field>, Failure> {
+        from_wit(answer.map_err(|m| Failure::refused(&m))?, max_output_bytes)
     }
 }
 

@@ -297,7 +297,7 @@ fn refused_as_another_world(package: &str, cause: &str) {
     eprintln!("{msg}");
     assert!(matches!(e, LoadError::WrongWorld { .. }), "{msg}");
     let world = format!(
-        "plugin {package}@1.0.0: does not implement the world orderflow:plugin/rule-plugin@0.1.0"
+        "plugin {package}@1.0.0: does not implement the world orderflow:plugin/rule-plugin@0.2.0"
     );
     assert!(
         msg.starts_with(&world),
@@ -315,11 +315,11 @@ fn a_component_that_imports_wasi_is_refused_at_load() {
 }
 
 #[test]
-fn a_component_of_another_contract_version_is_refused_at_load() {
+fn a_plugin_of_the_previous_contract_version_is_refused_at_load() {
     refused_as_another_world(
-        "contract-v2",
-        "it was built against orderflow:plugin@0.2.0, and this host implements \
-         orderflow:plugin@0.1.0",
+        "contract-v1",
+        "it was built against orderflow:plugin@0.1.0, and this host implements \
+         orderflow:plugin@0.2.0",
     );
 }
 

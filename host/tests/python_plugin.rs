@@ -186,7 +186,7 @@ fn without_the_wasi_grant_the_python_rule_is_refused_naming_it() {
     assert!(
         msg.starts_with(
             "plugin python-threshold@1.0.0: does not implement the world \
-             orderflow:plugin/rule-plugin@0.1.0: it imports wasi:"
+             orderflow:plugin/rule-plugin@0.2.0: it imports wasi:"
         ),
         "{msg}"
     );

@@ -359,9 +359,9 @@ fn a_component_of_the_wrong_world_is_refused_by_name() {
         .expect("a transform is not a rule");
     let msg = e.to_string();
     assert!(matches!(e, LoadError::WrongWorld { .. }), "{msg}");
-    assert!(msg.starts_with("plugin normalize@1.0.0: does not implement the world orderflow:plugin/rule-plugin@0.1.0"), "{msg}");
+    assert!(msg.starts_with("plugin normalize@1.0.0: does not implement the world orderflow:plugin/rule-plugin@0.2.0"), "{msg}");
     assert!(
-        msg.contains("orderflow:plugin/transform@0.1.0"),
+        msg.contains("orderflow:plugin/transform@0.2.0"),
         "says what it does export: {msg}"
     );
 

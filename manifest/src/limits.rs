@@ -20,7 +20,8 @@ pub struct Limits {
     /// count too.
     pub max_output_bytes: u64,
     /// How many calls one instance serves before it is thrown away; 1 gives
-    /// every order a fresh instance. A call that traps or breaks a limit
+    /// every order a fresh instance. A rule's call of a batch of orders
+    /// counts one per order (see [`MAX_BATCH`]). A call that traps or breaks a limit
     /// inside the plugin (fuel, deadline, memory) also discards it; an
     /// answer the host refuses afterwards (an error, too large, invalid)
     /// does not, as the instance itself is sound.
@@ -90,6 +91,13 @@ pub const MAX_FUEL: u64 = FUEL_PER_MS * MAX_TIMEOUT_MS;
 /// the next order's rule; the cap bounds how far, and how long a plugin
 /// that leaks keeps its memory.
 pub const MAX_CALLS_PER_INSTANCE: u32 = 1_000;
+/// The most orders a reused instance is lent in one `evaluate` call, and
+/// so what each order counts towards [`MAX_CALLS_PER_INSTANCE`]: one call
+/// of a chain's rule per batch amortises the cost of crossing into the
+/// plugin. A batch runs on the per-order fuel and deadline times its size,
+/// so an order that loops holds up its batch for up to this many deadlines
+/// before the host, trying the orders one at a time, names it.
+pub const MAX_BATCH: u32 = 16;
 
 /// The largest result a manifest may allow. A rule's answer travels in an
 /// SNS message (256 KiB with the order), a transform's in a DynamoDB item

@@ -153,17 +153,28 @@ pub async fn produce_until<P: Publisher>(
 ) -> Vec<ProducerResult> {
     let mut results = Vec::with_capacity(orders.len());
     let mut pending: Vec<(usize, OutgoingMessage)> = Vec::new();
-    for parsed in orders {
+    // The valid orders are decided together, so that a reused rule
+    // instance is called once per batch rather than once per order.
+    let orders: Vec<(usize, Result<Arc<Order>, _>)> = orders
+        .into_iter()
+        .map(|p| (p.line, p.order.map(Arc::new).map_err(|e| (e, p.order_id))))
+        .collect();
+    let valid: Vec<Arc<Order>> = orders
+        .iter()
+        .filter_map(|(_, o)| o.as_ref().ok().cloned())
+        .collect();
+    let mut decisions = rules.evaluate_batch(&valid, until).into_iter();
+    for (line, parsed) in orders {
         let index = results.len();
-        let order = match parsed.order {
-            Ok(o) => Arc::new(o),
-            Err(e) => {
+        let order = match parsed {
+            Ok(o) => o,
+            Err((e, order_id)) => {
                 // An invalid order's id may be anything: log it only if well formed.
-                let order_id = parsed.order_id.as_deref().filter(|id| is_valid_id(id));
-                tracing::warn!(line = parsed.line, order_id, stage = "validate", error = %e, "order rejected: invalid");
+                let logged_id = order_id.as_deref().filter(|id| is_valid_id(id));
+                tracing::warn!(line, order_id = logged_id, stage = "validate", error = %e, "order rejected: invalid");
                 results.push(ProducerResult {
-                    line: Some(parsed.line),
-                    order_id: parsed.order_id,
+                    line: Some(line),
+                    order_id,
                     outcome: ProducerOutcome::Rejected {
                         reason: e.to_string(),
                     },
@@ -174,7 +185,7 @@ pub async fn produce_until<P: Publisher>(
                 continue;
             }
         };
-        let decision = rules.evaluate_until(&order, until);
+        let decision = decisions.next().expect("one decision per valid order");
         log_decision(&order, &decision);
         let mut message = None;
         let outcome = if let Some(r) = &decision.rejected {
@@ -204,7 +215,7 @@ pub async fn produce_until<P: Publisher>(
             ProducerOutcome::NotHighValue
         };
         results.push(ProducerResult {
-            line: Some(parsed.line),
+            line: Some(line),
             order_id: Some(order.order_id.clone()),
             outcome,
             decision: Some(decision),

@@ -5,16 +5,17 @@ An order in a currency without a minimum is not high-value, and says so.
 
 componentize-py generates the `wit_world` package from wit/orderflow.wit
 (world rule-plugin): the exported `rule` interface is this module's `Rule`
-class, an error is raised as `Err(message)`, and the `order` is borrowed for
-the one call (read it, never keep it).
+class, an error is raised as `Err(message)`, and the host lends a `Batch` of
+orders, borrowed for the one call (read it, never keep it), where an order
+is its index, and takes one answer per order.
 """
 
 import json
 
-from componentize_py_types import Err
+from componentize_py_types import Err, Ok
 from wit_world import exports
 from wit_world.exports.rule import Verdict
-from wit_world.imports.orders import Order
+from wit_world.imports.orders import Batch
 
 # JSON numbers a minimum may be: an integer of minor units that fits a u64,
 # as the Rust twin's `BTreeMap<String, u64>` accepts.
@@ -62,12 +63,17 @@ class Rule(exports.Rule):
     def configure(self, config: str) -> None:
         Rule.minimums = parse_minimums(config)
 
-    def evaluate(self, order: Order) -> Verdict:
-        currency = ascii_upper(order.currency())
-        total = order.total_minor()
-        minimum = Rule.minimums.get(currency)
-        if minimum is None:
-            return Verdict(False, f"no minimum configured for {currency}", [])
-        if total >= minimum:
-            return Verdict(True, f"total {total} {currency} >= minimum {minimum}", [])
-        return Verdict(False, f"total {total} {currency} < minimum {minimum}", [])
+    def evaluate(self, orders: Batch) -> list[Ok[Verdict] | Err[str]]:
+        # The host lends a batch (contract 0.2.0): one answer per order.
+        return [Ok(decide(orders, i)) for i in range(orders.len())]
+
+
+def decide(orders: Batch, i: int) -> Verdict:
+    currency = ascii_upper(orders.currency(i))
+    total = orders.total_minor(i)
+    minimum = Rule.minimums.get(currency)
+    if minimum is None:
+        return Verdict(False, f"no minimum configured for {currency}", [])
+    if total >= minimum:
+        return Verdict(True, f"total {total} {currency} >= minimum {minimum}", [])
+    return Verdict(False, f"total {total} {currency} < minimum {minimum}", [])

@@ -17,8 +17,8 @@ pub enum Kind {
 impl Kind {
     pub fn world(self) -> &'static str {
         match self {
-            Kind::Rule => "orderflow:plugin/rule-plugin@0.1.0",
-            Kind::Transform => "orderflow:plugin/transform-plugin@0.1.0",
+            Kind::Rule => "orderflow:plugin/rule-plugin@0.2.0",
+            Kind::Transform => "orderflow:plugin/transform-plugin@0.2.0",
         }
     }
 }

@@ -102,7 +102,7 @@ pub const FIXTURES: &[&str] = &[
     "hostile-transform",
     "impostor",
     "wasi-importer",
-    "contract-v2",
+    "contract-v1",
 ];
 
 /// Builds the named plugin crates of this workspace and returns the path of

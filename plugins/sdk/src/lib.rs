@@ -98,6 +98,9 @@ pub mod testing;
 mod transform;
 
 pub use order::{Line, OrderView};
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub use order::Lent;
 pub use rule::{Rule, Verdict};
 pub use transform::{Field, Fields, Transform, Value, remove_field, set_field, wrong_type};
 
@@ -158,7 +161,7 @@ pub mod bindings {
         wit_bindgen::generate!({
             path: "wit",
             world: "transform-plugin",
-            with: { "orderflow:plugin/log@0.1.0": crate::bindings::rule::orderflow::plugin::log },
+            with: { "orderflow:plugin/log@0.2.0": crate::bindings::rule::orderflow::plugin::log },
             pub_export_macro: true,
             export_macro_name: "__export_transform_world",
             default_bindings_module: "orderflow_plugin_sdk::bindings::transform",

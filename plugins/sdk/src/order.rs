@@ -25,28 +25,38 @@ pub trait OrderView {
     fn attribute(&self, name: &str) -> Option<String>;
 }
 
+/// One order of the batch the host lent a rule's `evaluate` (contract
+/// 0.2.0): the batch handle and the order's index in it.
 #[cfg(target_arch = "wasm32")]
-impl OrderView for crate::bindings::rule::orderflow::plugin::orders::Order {
+#[doc(hidden)]
+pub struct Lent<'a> {
+    pub batch: &'a crate::bindings::rule::orderflow::plugin::orders::Batch,
+    pub index: u32,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl OrderView for Lent<'_> {
     fn order_id(&self) -> String {
-        self.order_id()
+        self.batch.order_id(self.index)
     }
     fn customer_id(&self) -> String {
-        self.customer_id()
+        self.batch.customer_id(self.index)
     }
     fn created_at(&self) -> i64 {
-        self.created_at()
+        self.batch.created_at(self.index)
     }
     fn currency(&self) -> String {
-        self.currency()
+        self.batch.currency(self.index)
     }
     fn total_minor(&self) -> u64 {
-        self.total_minor()
+        self.batch.total_minor(self.index)
     }
     fn line_count(&self) -> u32 {
-        self.line_count()
+        self.batch.line_count(self.index)
     }
     fn lines(&self) -> Vec<Line> {
-        self.lines()
+        self.batch
+            .lines(self.index)
             .into_iter()
             .map(|l| Line {
                 sku: l.sku,
@@ -56,9 +66,9 @@ impl OrderView for crate::bindings::rule::orderflow::plugin::orders::Order {
             .collect()
     }
     fn max_line_quantity(&self) -> u32 {
-        self.max_line_quantity()
+        self.batch.max_line_quantity(self.index)
     }
     fn attribute(&self, name: &str) -> Option<String> {
-        self.attribute(name)
+        self.batch.attribute(self.index, name)
     }
 }

@@ -74,14 +74,16 @@ pub trait Rule: serde::de::DeserializeOwned + 'static {
     fn evaluate(&self, order: &dyn OrderView) -> Result<Verdict, String>;
 }
 
-/// Exports a [`Rule`] implementation as the plugin's `rule` interface.
+/// Exports a [`Rule`] implementation as the plugin's `rule` interface: the
+/// host lends orders in batches, and the export calls
+/// [`Rule::evaluate`] once per order.
 #[macro_export]
 macro_rules! export_rule {
     ($rule:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::bindings::rule::exports::orderflow::plugin::rule as wit;
-            use $crate::bindings::rule::orderflow::plugin::orders::Order;
+            use $crate::bindings::rule::orderflow::plugin::orders::Batch;
 
             ::std::thread_local! {
                 static RULE: ::std::cell::RefCell<Option<$rule>> = const { ::std::cell::RefCell::new(None) };
@@ -94,12 +96,19 @@ macro_rules! export_rule {
                     RULE.with(|r| *r.borrow_mut() = Some(rule));
                     Ok(())
                 }
-                fn evaluate(order: &Order) -> Result<wit::Verdict, String> {
+                // The host lends a batch of orders (contract 0.2.0): each
+                // gets its own answer, and an error answers for its order only.
+                fn evaluate(batch: &Batch) -> Vec<Result<wit::Verdict, String>> {
                     RULE.with(|r| {
                         let r = r.borrow();
-                        let rule = r.as_ref().ok_or_else(|| "evaluate called before configure".to_string())?;
-                        let v = $crate::Rule::evaluate(rule, order)?;
-                        Ok(wit::Verdict { high_value: v.high_value, reason: v.reason, attributes: v.attributes })
+                        (0..batch.len())
+                            .map(|index| {
+                                let rule = r.as_ref().ok_or_else(|| "evaluate called before configure".to_string())?;
+                                let order = $crate::Lent { batch, index };
+                                let v = $crate::Rule::evaluate(rule, &order)?;
+                                Ok(wit::Verdict { high_value: v.high_value, reason: v.reason, attributes: v.attributes })
+                            })
+                            .collect()
                     })
                 }
             }
