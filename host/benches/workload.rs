@@ -8,9 +8,12 @@
 //!   checks nothing; the SDK's `TestOrder` now validates like the host);
 //! - rules: serde parse + the rules compiled natively (the baseline), then
 //!   the host's validated parse + the wasm rule chain, with instances
-//!   reused and with a fresh instance per order (the default: from each
-//!   plugin's pre-initialised snapshot), and fresh without the snapshot
-//!   (`configure` per instance, as before `RuntimeConfig::preinit`).
+//!   reused (orders decided one at a time, and in batches of 100 as the
+//!   producer and `orderflow run` decide them: each rule is then called
+//!   once per 16 orders, contract 0.2.0), and with a fresh instance per
+//!   order (the default: from each plugin's pre-initialised snapshot), and
+//!   fresh without the snapshot (`configure` per instance, as before
+//!   `RuntimeConfig::preinit`).
 //!
 //! Each path runs 5 times (`ORDERFLOW_BENCH_ROUNDS`), interleaved with the others so a drift in
 //! the machine's speed hits them alike; the fastest round counts. Native and
@@ -29,6 +32,10 @@ use serde_json::json;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Orders decided together on the batched path: what one producer
+/// invocation holds at most.
+const BATCH: usize = 100;
 
 /// Rounds per path, unless `ORDERFLOW_BENCH_ROUNDS` says otherwise (more
 /// rounds, so that a profile of one path is not mostly the checks above).
@@ -148,6 +155,16 @@ fn main() {
         );
         high += usize::from(expected);
     }
+    for chunk in lines.chunks(BATCH) {
+        let orders: Vec<Arc<Order>> = chunk
+            .iter()
+            .map(|l| Arc::new(Order::from_json(l).unwrap()))
+            .collect();
+        for (line, d) in chunk.iter().zip(reused.evaluate_batch(&orders, None)) {
+            let expected = native.high_value(&View(&plain(line)));
+            assert_eq!(d.high_value, expected, "batched: {line}");
+        }
+    }
 
     let serde_parse = || {
         for line in &lines {
@@ -170,10 +187,22 @@ fn main() {
             black_box(set.evaluate(&order).high_value);
         }
     };
-    let paths: [(&str, &dyn Fn()); 6] = [
+    let batched = |set: &RuleSet| {
+        for chunk in lines.chunks(BATCH) {
+            let orders: Vec<Arc<Order>> = chunk
+                .iter()
+                .map(|l| Arc::new(Order::from_json(black_box(l)).unwrap()))
+                .collect();
+            for d in set.evaluate_batch(&orders, None) {
+                black_box(d.high_value);
+            }
+        }
+    };
+    let paths: [(&str, &dyn Fn()); 7] = [
         ("serde parse", &serde_parse),
         ("validated parse", &validated_parse),
         ("native: serde parse + rules", &native_rules),
+        ("wasm reused, batches of 100", &|| batched(&reused)),
         ("wasm reused: parse + chain", &|| chain(&reused)),
         ("wasm fresh: parse + chain", &|| chain(&fresh)),
         ("wasm fresh, no snapshot", &|| chain(&unsnapshotted)),
@@ -195,7 +224,7 @@ fn main() {
         load_ms(&fresh),
         load_ms(&unsnapshotted)
     );
-    let baselines = [0, 0, 2, 2, 2, 2];
+    let baselines = [0, 0, 2, 2, 2, 2, 2];
     for (i, (name, _)) in paths.iter().enumerate() {
         let base = paths[baselines[i]].0;
         let ratio = ns(best[i]) / ns(best[baselines[i]]);

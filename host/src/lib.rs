@@ -16,6 +16,7 @@
 pub mod artifact;
 mod bindings;
 mod cache;
+mod decision;
 pub mod error;
 mod interface;
 pub mod item;
@@ -29,6 +30,7 @@ mod snapshot;
 mod store;
 pub mod transforms;
 mod wasi;
+mod world;
 
 /// The manifest model lives in its own crate, free of wasmtime; these
 /// re-exports keep `orderflow_host::manifest::…` and `…::limits::…` paths.

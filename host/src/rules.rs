@@ -18,97 +18,24 @@
 //! limit) is made again one order at a time, so the failure is the
 //! failing order's only.
 
-use crate::bindings::{
-    self, BatchRef, LentOrders, rule::exports::orderflow::plugin::rule as wit,
-};
+use crate::bindings::{self, BatchRef, LentOrders, rule::exports::orderflow::plugin::rule as wit};
+use crate::decision::Undecided;
 use crate::error::{Failure, PluginError};
-use crate::manifest::{Manifest, OnError, PluginSpec};
+use crate::manifest::{Manifest, PluginSpec};
 use crate::order::Order;
 use crate::plugin::{Chain, Plugin};
 use crate::runtime::Runtime;
 use crate::sandbox::{Cost, World, bindings_glue};
 use crate::store::State;
-use serde::Serialize;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::{Linker, Resource};
 
+pub use crate::decision::{Conflict, Decision, Outcome, PluginErrorReport, RuleTrace};
+
 /// A rule may attach at most this many attributes.
 pub const MAX_ATTRIBUTES: usize = 32;
 const MAX_ATTRIBUTE_NAME: usize = 128;
-
-/// What one rule said about one order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RuleTrace {
-    pub plugin: String,
-    pub version: String,
-    pub outcome: Outcome,
-    pub reason: String,
-    pub attributes: Vec<(String, String)>,
-    pub fuel: u64,
-    pub micros: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Outcome {
-    HighValue,
-    NotHighValue,
-    /// The rule failed; `skipped` says whether the order went on without it.
-    Failed {
-        error: String,
-        limit: &'static str,
-        skipped: bool,
-    },
-}
-
-/// Two rules set one attribute to different values; `kept` is the earlier.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Conflict {
-    pub attribute: String,
-    pub kept: (String, String),
-    pub dropped: (String, String),
-}
-
-/// The rule chain's decision for one order, traceable to its rule set.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    pub order_id: String,
-    /// The manifest revision (`sha256:…`) of the rule set that decided.
-    pub revision: String,
-    pub high_value: bool,
-    pub attributes: BTreeMap<String, String>,
-    /// `plugin: reason`, one per rule that answered.
-    pub reasons: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub conflicts: Vec<Conflict>,
-    /// Set when a rule with `on_error: reject` failed: the order is refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rejected: Option<PluginErrorReport>,
-    pub trace: Vec<RuleTrace>,
-}
-
-/// A plugin failure, flattened for reports.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PluginErrorReport {
-    pub plugin: String,
-    pub error: String,
-    /// Trying again may succeed (see [`Failure::is_transient`]): the order
-    /// is to be retried, not refused.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub transient: bool,
-}
-
-impl From<&PluginError> for PluginErrorReport {
-    fn from(e: &PluginError) -> Self {
-        PluginErrorReport {
-            plugin: e.plugin.clone(),
-            error: e.to_string(),
-            transient: e.failure.is_transient(),
-        }
-    }
-}
 
 /// One loaded rule plugin.
 pub type RulePlugin = Plugin<bindings::rule::RulePlugin>;
@@ -153,16 +80,20 @@ impl RulePlugin {
                         Err(failure) => Err(self.error(failure, each)),
                     }));
                 }
-                Err(e) if batch.len() > 1 && !out_of_time_or_slots(&e.failure) => answers.extend(
-                    batch
-                        .iter()
-                        .map(|order| self.evaluate_batch(std::slice::from_ref(order), until)
+                Err(e) if batch.len() > 1 && !out_of_time_or_slots(&e.failure) => {
+                    answers.extend(batch.iter().map(|order| {
+                        self.evaluate_batch(std::slice::from_ref(order), until)
                             .pop()
-                            .expect("one answer per order")),
-                ),
+                            .expect("one answer per order")
+                    }))
+                }
                 Err(e) => {
                     let each = e.cost.share(batch.len());
-                    answers.extend(batch.iter().map(|_| Err(self.error(e.failure.clone(), each))));
+                    answers.extend(
+                        batch
+                            .iter()
+                            .map(|_| Err(self.error(e.failure.clone(), each))),
+                    );
                 }
             }
         }
@@ -316,94 +247,5 @@ impl RuleSet {
             open = still_open;
         }
         decisions.into_iter().map(|d| d.decision).collect()
-    }
-}
-
-/// A decision while the chain runs, with which rule set each attribute.
-struct Undecided {
-    decision: Decision,
-    owner: BTreeMap<String, String>,
-}
-
-impl Undecided {
-    fn new(order: &Order, revision: &str, rules: usize) -> Self {
-        Undecided {
-            decision: Decision {
-                order_id: order.order_id.clone(),
-                revision: revision.to_string(),
-                high_value: false,
-                attributes: BTreeMap::new(),
-                reasons: Vec::new(),
-                conflicts: Vec::new(),
-                rejected: None,
-                trace: Vec::with_capacity(rules),
-            },
-            owner: BTreeMap::new(),
-        }
-    }
-
-    /// Takes one rule's answer into the decision; false when it rejects
-    /// the order, which ends the chain for it.
-    fn absorb(&mut self, rule: &RulePlugin, answer: RuleResult) -> bool {
-        let d = &mut self.decision;
-        match answer {
-            Ok((v, cost)) => {
-                d.high_value |= v.high_value;
-                d.reasons.push(format!("{}: {}", rule.name, v.reason));
-                for (k, val) in &v.attributes {
-                    match d.attributes.get(k) {
-                        None => {
-                            d.attributes.insert(k.clone(), val.clone());
-                            self.owner.insert(k.clone(), rule.name.clone());
-                        }
-                        Some(kept) if kept != val => d.conflicts.push(Conflict {
-                            attribute: k.clone(),
-                            kept: (self.owner[k].clone(), kept.clone()),
-                            dropped: (rule.name.clone(), val.clone()),
-                        }),
-                        Some(_) => {}
-                    }
-                }
-                d.trace.push(RuleTrace {
-                    plugin: rule.name.clone(),
-                    version: rule.version.clone(),
-                    outcome: if v.high_value {
-                        Outcome::HighValue
-                    } else {
-                        Outcome::NotHighValue
-                    },
-                    reason: v.reason,
-                    attributes: v.attributes,
-                    fuel: cost.fuel,
-                    micros: cost.micros,
-                });
-                true
-            }
-            Err(e) => {
-                let skipped = rule.on_error == OnError::Skip;
-                tracing::warn!(
-                    order_id = %d.order_id, plugin = %e.plugin, limit = e.failure.kind(),
-                    skipped, revision = %d.revision, "rule failed: {}", e.failure
-                );
-                d.trace.push(RuleTrace {
-                    plugin: rule.name.clone(),
-                    version: rule.version.clone(),
-                    outcome: Outcome::Failed {
-                        error: e.to_string(),
-                        limit: e.failure.kind(),
-                        skipped,
-                    },
-                    reason: String::new(),
-                    attributes: Vec::new(),
-                    fuel: e.cost.fuel,
-                    micros: e.cost.micros,
-                });
-                if !skipped {
-                    d.rejected = Some((&e).into());
-                    d.high_value = false;
-                }
-                skipped
-            }
-        }
     }
 }

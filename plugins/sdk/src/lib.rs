@@ -97,10 +97,10 @@ mod rule;
 pub mod testing;
 mod transform;
 
-pub use order::{Line, OrderView};
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 pub use order::Lent;
+pub use order::{Line, OrderView};
 pub use rule::{Rule, Verdict};
 pub use transform::{Field, Fields, Transform, Value, remove_field, set_field, wrong_type};
 
