@@ -352,3 +352,42 @@ async fn a_plugin_call_is_cut_off_at_the_invocations_end_for_a_retry() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The producer decides its valid orders together, so a reused rule is
+/// called once per 16 of them (an instance of 40 calls takes two batches,
+/// 32 orders, and the rest start a fresh one); an invalid order among them
+/// keeps its place in the answers.
+#[tokio::test]
+async fn the_producer_decides_its_orders_in_batches_and_answers_in_input_order() {
+    use orderflow_host::limits::LimitOverrides;
+    let counter = hostile_rule(
+        "stateful",
+        LimitOverrides {
+            max_calls_per_instance: Some(40),
+            ..Default::default()
+        },
+    );
+    let mut lines: Vec<String> = order_lines(48).lines().map(String::from).collect();
+    lines.insert(10, r#"{"order_id": "ord-bad"}"#.into());
+    let results = produce(
+        &counter,
+        &MemoryQueue::default(),
+        parse_orders(&lines.join("\n")),
+    )
+    .await;
+    assert_eq!(results.len(), 49);
+    assert!(matches!(
+        results[10].outcome,
+        ProducerOutcome::Rejected { .. }
+    ));
+    let mut expected = (1..=32).chain(1..=16);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r.line, Some(i + 1));
+        if i == 10 {
+            continue;
+        }
+        assert_eq!(r.outcome, ProducerOutcome::NotHighValue, "{i}");
+        let calls = &r.decision.as_ref().unwrap().attributes["calls"];
+        assert_eq!(calls, &expected.next().unwrap().to_string(), "order {i}");
+    }
+}
