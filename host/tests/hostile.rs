@@ -100,7 +100,12 @@ fn deep_recursion_in_evaluate_is_a_stack_overflow() {
 fn deep_recursion_in_configure_is_refused_at_load() {
     let s = hostile_spec(
         json!({"behaviour": "ok", "configure": "recurse"}),
-        LimitOverrides::default(),
+        // The stack, not the clock, is under test: a shared machine may
+        // stall a start past the default 100 ms.
+        LimitOverrides {
+            timeout_ms: Some(5_000),
+            ..Default::default()
+        },
     );
     let (e, _) = refused_every_time("recursion in configure", &s, &wasm("hostile-rule"));
     assert!(
@@ -333,6 +338,8 @@ fn a_reused_instance_that_traps_takes_its_state_with_it() {
         json!({"behaviour": "stateful-trap:3"}),
         LimitOverrides {
             max_calls_per_instance: Some(10),
+            // Traps, not the clock, are under test (see above).
+            timeout_ms: Some(5_000),
             ..Default::default()
         },
     );

@@ -226,6 +226,9 @@ fn memory_that_grows_forever_hits_the_cap() {
         "grow-memory",
         LimitOverrides {
             memory_bytes: Some(8 << 20),
+            // The cap, not the clock, is under test: a shared machine may
+            // stall a call past the default 100 ms.
+            timeout_ms: Some(5_000),
             ..Default::default()
         },
     );
