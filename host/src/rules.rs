@@ -18,7 +18,7 @@
 //! limit) is made again one order at a time, so the failure is the
 //! failing order's only.
 
-use crate::bindings::{self, BatchRef, LentOrders, rule::exports::orderflow::plugin::rule as wit};
+use crate::bindings::{self, BatchRef, rule::exports::orderflow::plugin::rule as wit};
 use crate::decision::Undecided;
 use crate::error::{Failure, PluginError};
 use crate::manifest::{Manifest, PluginSpec};
@@ -122,8 +122,8 @@ impl World for bindings::rule::RulePlugin {
     fn specs(manifest: &Manifest) -> &[PluginSpec] {
         &manifest.rules
     }
-    fn lent(orders: &[Arc<Order>]) -> LentOrders {
-        orders.to_vec()
+    fn lent(orders: &[Arc<Order>]) -> &[Arc<Order>] {
+        orders
     }
     fn weight(orders: &[Arc<Order>]) -> u32 {
         orders.len() as u32
@@ -236,15 +236,17 @@ impl RuleSet {
             if open.is_empty() {
                 break;
             }
-            let lent: Vec<Arc<Order>> = open.iter().map(|&i| orders[i].clone()).collect();
-            let answers = rule.evaluate_batch(&lent, until);
-            let mut still_open = Vec::with_capacity(open.len());
-            for (i, answer) in open.into_iter().zip(answers) {
-                if decisions[i].absorb(rule, answer) {
-                    still_open.push(i);
-                }
-            }
-            open = still_open;
+            let answers = if open.len() == orders.len() {
+                rule.evaluate_batch(orders, until)
+            } else {
+                let lent: Vec<Arc<Order>> = open.iter().map(|&i| orders[i].clone()).collect();
+                rule.evaluate_batch(&lent, until)
+            };
+            let mut answers = answers.into_iter();
+            open.retain(|&i| {
+                let answer = answers.next().expect("one answer per order");
+                decisions[i].absorb(rule, answer)
+            });
         }
         decisions.into_iter().map(|d| d.decision).collect()
     }

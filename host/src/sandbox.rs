@@ -9,10 +9,10 @@
 //! batch of them, and is thrown away after a trap or a broken limit, since
 //! wasmtime refuses further calls into a trapped instance.
 
-use crate::bindings::LentOrders;
 use crate::error::{Failure, LoadError, PLUGIN_MESSAGE_MAX, plugin_text};
 use crate::interface;
 use crate::limits::Limits;
+use crate::order::Order;
 use crate::runtime::{EpochTicker, LoadKind, Runtime, TICK};
 use crate::store::{LOG_BUDGET, State};
 pub(crate) use crate::world::{World, bindings_glue};
@@ -308,7 +308,7 @@ impl<W: World> Sandbox<W> {
     /// does a reused instance with fewer calls left than `weight`.
     pub(crate) fn call<R>(
         &self,
-        lent: LentOrders,
+        lent: &[Arc<Order>],
         weight: u32,
         until: Option<Instant>,
         f: impl FnOnce(&W, &mut Store<State>) -> wasmtime::Result<R>,
@@ -332,9 +332,10 @@ impl<W: World> Sandbox<W> {
             })?,
         };
         let clamped = self.arm(&mut warm.store, until, weight);
-        warm.store.data_mut().lent = lent;
+        // Into the store's own vector, which a reused instance keeps.
+        warm.store.data_mut().lent.extend_from_slice(lent);
         let result = f(&warm.bindings, &mut warm.store);
-        warm.store.data_mut().lent = Vec::new();
+        warm.store.data_mut().lent.clear();
         warm.store.data_mut().flush_wasi_output();
         let fuel = self.fuel_spent(&warm.store);
         let cost = Cost {

@@ -3,10 +3,11 @@
 //! limits, pooling, the cost of a call, what a failure does) is the same
 //! for every world, in `sandbox`.
 
-use crate::bindings::LentOrders;
 use crate::error::Failure;
+use crate::order::Order;
 use crate::runtime::Runtime;
 use crate::store::State;
+use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre, Linker};
 
@@ -76,8 +77,8 @@ pub trait World: Sized + Send + 'static {
         config: &str,
     ) -> wasmtime::Result<Result<(), String>>;
     /// The orders the call lends the plugin through the `orders` interface.
-    fn lent(_input: &Self::Input) -> LentOrders {
-        Vec::new()
+    fn lent(_input: &Self::Input) -> &[Arc<Order>] {
+        &[]
     }
     /// How many orders the call decides: its fuel and deadline are the
     /// plugin's per-order limits times this, and it counts this many
