@@ -8,7 +8,6 @@ pub mod rule {
         path: "../wit",
         world: "rule-plugin",
         imports: { default: trappable },
-        with: { "orderflow:plugin/orders.batch": super::BatchRef },
     });
 }
 
@@ -25,11 +24,6 @@ pub mod transform {
 
 pub use rule::orderflow::plugin::log;
 
-/// The host side of the `batch` resource. A store serves one call at a
-/// time, so the handle carries no table entry: the orders lent to the call
-/// sit in the store's state (see `store::State::lent`), and an order is its
-/// index there.
-pub struct BatchRef;
-
-/// Held in the store while a rule runs: the batch it was lent.
+/// Held in the store while a rule runs: the orders it was lent. A store
+/// serves one call at a time, and an order is its index here.
 pub type LentOrders = Vec<Arc<Order>>;

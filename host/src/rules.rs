@@ -18,7 +18,7 @@
 //! limit) is made again one order at a time, so the failure is the
 //! failing order's only.
 
-use crate::bindings::{self, BatchRef, rule::exports::orderflow::plugin::rule as wit};
+use crate::bindings::{self, rule::exports::orderflow::plugin::rule as wit};
 use crate::decision::Undecided;
 use crate::error::{Failure, PluginError};
 use crate::manifest::{Manifest, PluginSpec};
@@ -29,7 +29,7 @@ use crate::sandbox::{Cost, World, bindings_glue};
 use crate::store::State;
 use std::sync::Arc;
 use wasmtime::Store;
-use wasmtime::component::{Linker, Resource};
+use wasmtime::component::Linker;
 
 pub use crate::decision::{Conflict, Decision, Outcome, PluginErrorReport, RuleTrace};
 
@@ -131,12 +131,12 @@ impl World for bindings::rule::RulePlugin {
     fn call(
         &self,
         store: &mut Store<State>,
-        _orders: &[Arc<Order>],
+        orders: &[Arc<Order>],
     ) -> wasmtime::Result<Self::Answer> {
-        // The orders themselves are in the store (see `lent`), lent as
-        // one handle.
+        // The orders themselves are in the store (see `lent`), read by
+        // their index.
         self.orderflow_plugin_rule()
-            .call_evaluate(store, Resource::<BatchRef>::new_borrow(0))
+            .call_evaluate(store, orders.len() as u32)
     }
     fn accept(
         answers: Self::Answer,

@@ -1,11 +1,10 @@
 //! What a store holds for one plugin instance, and the host side of the
 //! interfaces a plugin imports (`log`, `orders`).
 
-use crate::bindings::{self, BatchRef, LentOrders};
+use crate::bindings::{self, LentOrders};
 use crate::error::plugin_text;
 use std::sync::Arc;
 use wasmtime::ResourceLimiter;
-use wasmtime::component::Resource;
 
 /// What one call may write to the log, in bytes, before lines are dropped.
 pub(crate) const LOG_BUDGET: usize = 16 << 10;
@@ -53,11 +52,12 @@ impl ResourceLimiter for State {
 
 impl State {
     /// The lent order at `index`. One out of range is a plugin reading
-    /// past its batch: that traps the call, naming both.
+    /// past what it was lent (or outside `evaluate`, when nothing is):
+    /// that traps the call, naming both.
     fn order(&self, index: u32) -> wasmtime::Result<&crate::order::Order> {
         self.lent.get(index as usize).map(|o| &**o).ok_or_else(|| {
             wasmtime::format_err!(
-                "order {index} read from a batch of {} orders (0 to len - 1)",
+                "order {index} read while {} orders are lent (0 to count - 1)",
                 self.lent.len()
             )
         })
@@ -97,31 +97,26 @@ impl bindings::log::Host for State {
 
 use bindings::rule::orderflow::plugin::orders;
 
-impl orders::Host for State {}
-
-impl orders::HostBatch for State {
-    fn len(&mut self, _: Resource<BatchRef>) -> wasmtime::Result<u32> {
-        Ok(self.lent.len() as u32)
-    }
-    fn order_id(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<String> {
+impl orders::Host for State {
+    fn order_id(&mut self, order: u32) -> wasmtime::Result<String> {
         Ok(self.order(order)?.order_id.clone())
     }
-    fn customer_id(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<String> {
+    fn customer_id(&mut self, order: u32) -> wasmtime::Result<String> {
         Ok(self.order(order)?.customer_id.clone())
     }
-    fn created_at(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<i64> {
+    fn created_at(&mut self, order: u32) -> wasmtime::Result<i64> {
         Ok(self.order(order)?.created_at_secs())
     }
-    fn currency(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<String> {
+    fn currency(&mut self, order: u32) -> wasmtime::Result<String> {
         Ok(self.order(order)?.currency.clone())
     }
-    fn total_minor(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<u64> {
+    fn total_minor(&mut self, order: u32) -> wasmtime::Result<u64> {
         Ok(self.order(order)?.total_minor)
     }
-    fn line_count(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<u32> {
+    fn line_count(&mut self, order: u32) -> wasmtime::Result<u32> {
         Ok(self.order(order)?.lines.len() as u32)
     }
-    fn lines(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<Vec<orders::Line>> {
+    fn lines(&mut self, order: u32) -> wasmtime::Result<Vec<orders::Line>> {
         Ok(self
             .order(order)?
             .lines
@@ -133,19 +128,10 @@ impl orders::HostBatch for State {
             })
             .collect())
     }
-    fn max_line_quantity(&mut self, _: Resource<BatchRef>, order: u32) -> wasmtime::Result<u32> {
+    fn max_line_quantity(&mut self, order: u32) -> wasmtime::Result<u32> {
         Ok(self.order(order)?.max_line_quantity())
     }
-    fn attribute(
-        &mut self,
-        _: Resource<BatchRef>,
-        order: u32,
-        name: String,
-    ) -> wasmtime::Result<Option<String>> {
+    fn attribute(&mut self, order: u32, name: String) -> wasmtime::Result<Option<String>> {
         Ok(self.order(order)?.attributes.get(&name).cloned())
-    }
-    fn drop(&mut self, _: Resource<BatchRef>) -> wasmtime::Result<()> {
-        // A batch is only ever lent to a plugin, never given: nothing to free.
-        Ok(())
     }
 }

@@ -5,9 +5,9 @@ An order in a currency without a minimum is not high-value, and says so.
 
 componentize-py generates the `wit_world` package from wit/orderflow.wit
 (world rule-plugin): the exported `rule` interface is this module's `Rule`
-class, an error is raised as `Err(message)`, and the host lends a `Batch` of
-orders, borrowed for the one call (read it, never keep it), where an order
-is its index, and takes one answer per order.
+class, an error is raised as `Err(message)`, and `evaluate(count)` is lent
+that many orders for the one call, read through the `orders` functions by
+their index (0 to count - 1), and returns one answer per order.
 """
 
 import json
@@ -15,7 +15,7 @@ import json
 from componentize_py_types import Err, Ok
 from wit_world import exports
 from wit_world.exports.rule import Verdict
-from wit_world.imports.orders import Batch
+from wit_world.imports import orders
 
 # JSON numbers a minimum may be: an integer of minor units that fits a u64,
 # as the Rust twin's `BTreeMap<String, u64>` accepts.
@@ -63,14 +63,15 @@ class Rule(exports.Rule):
     def configure(self, config: str) -> None:
         Rule.minimums = parse_minimums(config)
 
-    def evaluate(self, orders: Batch) -> list[Ok[Verdict] | Err[str]]:
-        # The host lends a batch (contract 0.2.0): one answer per order.
-        return [Ok(decide(orders, i)) for i in range(orders.len())]
+    def evaluate(self, count: int) -> list[Ok[Verdict] | Err[str]]:
+        # The host lends `count` orders (contract 0.2.0), read by their
+        # index: one answer per order.
+        return [Ok(decide(i)) for i in range(count)]
 
 
-def decide(orders: Batch, i: int) -> Verdict:
-    currency = ascii_upper(orders.currency(i))
-    total = orders.total_minor(i)
+def decide(order: int) -> Verdict:
+    currency = ascii_upper(orders.currency(order))
+    total = orders.total_minor(order)
     minimum = Rule.minimums.get(currency)
     if minimum is None:
         return Verdict(False, f"no minimum configured for {currency}", [])

@@ -25,38 +25,34 @@ pub trait OrderView {
     fn attribute(&self, name: &str) -> Option<String>;
 }
 
-/// One order of the batch the host lent a rule's `evaluate` (contract
-/// 0.2.0): the batch handle and the order's index in it.
+/// One order of those the host lent a rule's `evaluate` (contract 0.2.0):
+/// its index, which every read names.
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
-pub struct Lent<'a> {
-    pub batch: &'a crate::bindings::rule::orderflow::plugin::orders::Batch,
-    pub index: u32,
-}
+pub struct Lent(pub u32);
 
 #[cfg(target_arch = "wasm32")]
-impl OrderView for Lent<'_> {
+impl OrderView for Lent {
     fn order_id(&self) -> String {
-        self.batch.order_id(self.index)
+        orders::order_id(self.0)
     }
     fn customer_id(&self) -> String {
-        self.batch.customer_id(self.index)
+        orders::customer_id(self.0)
     }
     fn created_at(&self) -> i64 {
-        self.batch.created_at(self.index)
+        orders::created_at(self.0)
     }
     fn currency(&self) -> String {
-        self.batch.currency(self.index)
+        orders::currency(self.0)
     }
     fn total_minor(&self) -> u64 {
-        self.batch.total_minor(self.index)
+        orders::total_minor(self.0)
     }
     fn line_count(&self) -> u32 {
-        self.batch.line_count(self.index)
+        orders::line_count(self.0)
     }
     fn lines(&self) -> Vec<Line> {
-        self.batch
-            .lines(self.index)
+        orders::lines(self.0)
             .into_iter()
             .map(|l| Line {
                 sku: l.sku,
@@ -66,9 +62,12 @@ impl OrderView for Lent<'_> {
             .collect()
     }
     fn max_line_quantity(&self) -> u32 {
-        self.batch.max_line_quantity(self.index)
+        orders::max_line_quantity(self.0)
     }
     fn attribute(&self, name: &str) -> Option<String> {
-        self.batch.attribute(self.index, name)
+        orders::attribute(self.0, name)
     }
 }
+
+#[cfg(target_arch = "wasm32")]
+use crate::bindings::rule::orderflow::plugin::orders;

@@ -83,7 +83,6 @@ macro_rules! export_rule {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::bindings::rule::exports::orderflow::plugin::rule as wit;
-            use $crate::bindings::rule::orderflow::plugin::orders::Batch;
 
             ::std::thread_local! {
                 static RULE: ::std::cell::RefCell<Option<$rule>> = const { ::std::cell::RefCell::new(None) };
@@ -98,13 +97,13 @@ macro_rules! export_rule {
                 }
                 // The host lends a batch of orders (contract 0.2.0): each
                 // gets its own answer, and an error answers for its order only.
-                fn evaluate(batch: &Batch) -> Vec<Result<wit::Verdict, String>> {
+                fn evaluate(count: u32) -> Vec<Result<wit::Verdict, String>> {
                     RULE.with(|r| {
                         let r = r.borrow();
-                        (0..batch.len())
+                        (0..count)
                             .map(|index| {
                                 let rule = r.as_ref().ok_or_else(|| "evaluate called before configure".to_string())?;
-                                let order = $crate::Lent { batch, index };
+                                let order = $crate::Lent(index);
                                 let v = $crate::Rule::evaluate(rule, &order)?;
                                 Ok(wit::Verdict { high_value: v.high_value, reason: v.reason, attributes: v.attributes })
                             })
