@@ -251,3 +251,64 @@ impl RuleSet {
         decisions.into_iter().map(|d| d.decision).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order() -> Arc<Order> {
+        Arc::new(Order::from_json(include_str!("../../samples/order.json")).unwrap())
+    }
+
+    fn verdict(reason: &str) -> Result<wit::Verdict, String> {
+        Ok(wit::Verdict {
+            high_value: true,
+            reason: reason.into(),
+            attributes: Vec::new(),
+        })
+    }
+
+    /// A plugin that answers for more or fewer orders than it was lent is
+    /// lying about the contract: the whole call is invalid, since no answer
+    /// can be matched to its order.
+    #[test]
+    fn a_batch_answered_with_the_wrong_number_of_answers_is_invalid() {
+        let lent = [order(), order()];
+        let accept = <bindings::rule::RulePlugin as World>::accept;
+        let e = accept(vec![verdict("one")], &lent, 1024).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "returned an invalid result: 1 answers for the 2 orders lent (one per order, in order)"
+        );
+        let e = accept(vec![verdict("a"); 3], &lent, 1024).unwrap_err();
+        assert!(e.to_string().contains("3 answers for the 2 orders"), "{e}");
+    }
+
+    /// Each answer is checked on its own: one order's error or oversized
+    /// verdict does not touch the other's.
+    #[test]
+    fn each_answer_of_a_batch_is_checked_on_its_own() {
+        let lent = [order(), order(), order()];
+        let accept = <bindings::rule::RulePlugin as World>::accept;
+        let answers = accept(
+            vec![verdict("fine"), Err("no".into()), verdict(&"x".repeat(2000))],
+            &lent,
+            1024,
+        )
+        .unwrap();
+        assert_eq!(answers[0].as_ref().unwrap().reason, "fine");
+        assert_eq!(
+            answers[1],
+            Err(Failure::Refused {
+                message: "no".into()
+            })
+        );
+        assert_eq!(
+            answers[2],
+            Err(Failure::OutputTooLarge {
+                size: 2000,
+                limit: 1024
+            })
+        );
+    }
+}
