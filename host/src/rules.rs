@@ -291,7 +291,11 @@ mod tests {
         let lent = [order(), order(), order()];
         let accept = <bindings::rule::RulePlugin as World>::accept;
         let answers = accept(
-            vec![verdict("fine"), Err("no".into()), verdict(&"x".repeat(2000))],
+            vec![
+                verdict("fine"),
+                Err("no".into()),
+                verdict(&"x".repeat(2000)),
+            ],
             &lent,
             1024,
         )
