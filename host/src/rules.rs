@@ -62,9 +62,10 @@ impl RulePlugin {
     /// Evaluates `orders`, [`batch_size`](Plugin::batch_size) per call:
     /// one answer per order, in order. Each order's cost is an even share
     /// of its call's. A call that fails whole is made again one order at a
-    /// time, unless it failed for want of time or of an instance slot,
-    /// which one order at a time would only make worse: then every order of
-    /// the call shares its failure.
+    /// time (each order's cost then adds its share of the failed call),
+    /// unless it failed for want of time or of an instance slot, which one
+    /// order at a time would only make worse: then every order of the call
+    /// shares its failure.
     pub fn evaluate_batch(
         &self,
         orders: &[Arc<Order>],
@@ -81,10 +82,21 @@ impl RulePlugin {
                     }));
                 }
                 Err(e) if batch.len() > 1 && !out_of_time_or_slots(&e.failure) => {
+                    // Each order's trace carries its share of the failed
+                    // call too: a loop in a batch burnt that fuel.
+                    let failed = e.cost.share(batch.len());
                     answers.extend(batch.iter().map(|order| {
-                        self.evaluate_batch(std::slice::from_ref(order), until)
+                        let alone = self
+                            .evaluate_batch(std::slice::from_ref(order), until)
                             .pop()
-                            .expect("one answer per order")
+                            .expect("one answer per order");
+                        match alone {
+                            Ok((v, cost)) => Ok((v, cost.plus(failed))),
+                            Err(mut e) => {
+                                e.cost = e.cost.plus(failed);
+                                Err(e)
+                            }
+                        }
                     }))
                 }
                 Err(e) => {

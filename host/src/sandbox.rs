@@ -38,6 +38,13 @@ impl Cost {
             micros: self.micros / n,
         }
     }
+
+    pub(crate) fn plus(self, other: Cost) -> Cost {
+        Cost {
+            fuel: self.fuel.saturating_add(other.fuel),
+            micros: self.micros.saturating_add(other.micros),
+        }
+    }
 }
 
 struct Warm<W> {

@@ -217,5 +217,8 @@ fn orders_that_loop_in_a_batch_are_each_named_with_their_own_limit() {
             rejected.error,
             "plugin looper@1.0.0: ran out of fuel (limit 5000000)"
         );
+        // Nothing burnt goes unreported: its share of the batch that ran
+        // out (20,000,000 over 4 orders) and its own try alone.
+        assert_eq!(d.trace[0].fuel, 5_000_000 + 5_000_000);
     }
 }
