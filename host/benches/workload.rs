@@ -142,9 +142,11 @@ fn main() {
         bulk: bulk_quantity::BulkQuantity::configure(&c[2].1.to_string()).unwrap(),
     };
 
-    let mut high = 0;
-    for line in &lines {
-        let expected = native.high_value(&View(&plain(line)));
+    let expected: Vec<bool> = lines
+        .iter()
+        .map(|line| native.high_value(&View(&plain(line))))
+        .collect();
+    for (line, &expected) in lines.iter().zip(&expected) {
         let order = Arc::new(Order::from_json(line).unwrap());
         assert_eq!(fresh.evaluate(&order).high_value, expected, "{line}");
         assert_eq!(reused.evaluate(&order).high_value, expected, "{line}");
@@ -153,15 +155,15 @@ fn main() {
             expected,
             "{line}"
         );
-        high += usize::from(expected);
     }
-    for chunk in lines.chunks(BATCH) {
+    let high = expected.iter().filter(|&&h| h).count();
+    for (chunk, expected) in lines.chunks(BATCH).zip(expected.chunks(BATCH)) {
         let orders: Vec<Arc<Order>> = chunk
             .iter()
             .map(|l| Arc::new(Order::from_json(l).unwrap()))
             .collect();
-        for (line, d) in chunk.iter().zip(reused.evaluate_batch(&orders, None)) {
-            let expected = native.high_value(&View(&plain(line)));
+        let decisions = reused.evaluate_batch(&orders, None);
+        for ((line, d), &expected) in chunk.iter().zip(decisions).zip(expected) {
             assert_eq!(d.high_value, expected, "batched: {line}");
         }
     }

@@ -58,12 +58,9 @@ impl<W: World> Plugin<W> {
     ) -> Result<(W::Output, Cost), PluginError> {
         let (answer, cost) = self
             .sandbox
-            .call(
-                W::lent(input),
-                W::weight(input),
-                until,
-                |bindings, store| bindings.call(store, input),
-            )
+            .call(W::lent(input), until, |bindings, store| {
+                bindings.call(store, input)
+            })
             .map_err(|(failure, cost)| self.error(failure, cost))?;
         let output = W::accept(answer, input, self.sandbox.limits.max_output_bytes)
             .map_err(|failure| self.error(failure, cost))?;

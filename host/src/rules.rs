@@ -54,7 +54,11 @@ pub type RuleResult = Result<(Verdict, Cost), PluginError>;
 impl RulePlugin {
     /// Evaluates one order in the sandbox and checks what came back.
     pub fn evaluate(&self, order: &Arc<Order>) -> RuleResult {
-        self.evaluate_batch(std::slice::from_ref(order), None)
+        self.evaluate_one(order, None)
+    }
+
+    fn evaluate_one(&self, order: &Arc<Order>, until: Option<std::time::Instant>) -> RuleResult {
+        self.evaluate_batch(std::slice::from_ref(order), until)
             .pop()
             .expect("one answer per order")
     }
@@ -85,19 +89,15 @@ impl RulePlugin {
                     // Each order's trace carries its share of the failed
                     // call too: a loop in a batch burnt that fuel.
                     let failed = e.cost.share(batch.len());
-                    answers.extend(batch.iter().map(|order| {
-                        let alone = self
-                            .evaluate_batch(std::slice::from_ref(order), until)
-                            .pop()
-                            .expect("one answer per order");
-                        match alone {
+                    answers.extend(batch.iter().map(
+                        |order| match self.evaluate_one(order, until) {
                             Ok((v, cost)) => Ok((v, cost.plus(failed))),
                             Err(mut e) => {
                                 e.cost = e.cost.plus(failed);
                                 Err(e)
                             }
-                        }
-                    }))
+                        },
+                    ))
                 }
                 Err(e) => {
                     let each = e.cost.share(batch.len());
@@ -136,9 +136,6 @@ impl World for bindings::rule::RulePlugin {
     }
     fn lent(orders: &[Arc<Order>]) -> &[Arc<Order>] {
         orders
-    }
-    fn weight(orders: &[Arc<Order>]) -> u32 {
-        orders.len() as u32
     }
     fn call(
         &self,

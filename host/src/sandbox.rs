@@ -211,7 +211,6 @@ impl<W: World> Sandbox<W> {
             memory_cap: self.limits.memory_bytes,
             memory_denied: false,
             log_left: LOG_BUDGET,
-            fuel_armed: 0,
             logs_dropped: 0,
             lent: Vec::new(),
             wasi: self.wasi.as_ref().map(crate::wasi::Deterministic::context),
@@ -242,7 +241,7 @@ impl<W: World> Sandbox<W> {
                 StartError::Failed(self.classify(e, &store, None))
             }
         });
-        let bindings = bindings.map_err(|e| (e, self.fuel_spent(&store)))?;
+        let bindings = bindings.map_err(|e| (e, self.fuel_spent(&store, 1)))?;
         if self.preinitialized {
             return Ok(Warm {
                 store,
@@ -260,21 +259,25 @@ impl<W: World> Sandbox<W> {
             }),
             Ok(Err(message)) => Err((
                 StartError::Config(plugin_text(&message, PLUGIN_MESSAGE_MAX)),
-                self.fuel_spent(&store),
+                self.fuel_spent(&store, 1),
             )),
             Err(e) => Err((
                 StartError::Failed(self.classify(e, &store, None)),
-                self.fuel_spent(&store),
+                self.fuel_spent(&store, 1),
             )),
         }
     }
 
-    /// Fuel burnt since the store was last [armed](Self::arm).
-    fn fuel_spent(&self, store: &Store<State>) -> u64 {
-        store
-            .data()
-            .fuel_armed
+    /// Fuel burnt since the store was last [armed](Self::arm) for `weight`
+    /// orders.
+    fn fuel_spent(&self, store: &Store<State>, weight: u32) -> u64 {
+        self.fuel_for(weight)
             .saturating_sub(store.get_fuel().unwrap_or(0))
+    }
+
+    /// The fuel of a call of `weight` orders.
+    fn fuel_for(&self, weight: u32) -> u64 {
+        self.limits.fuel.saturating_mul(weight.into())
     }
 
     /// Fuel and deadline for one call of `weight` orders: the plugin's
@@ -283,9 +286,9 @@ impl<W: World> Sandbox<W> {
     /// then, then too late for the caller. Returns the time left when it,
     /// not the plugin's deadline, is the limit.
     fn arm(&self, store: &mut Store<State>, until: Option<Instant>, weight: u32) -> Option<u64> {
-        let fuel = self.limits.fuel.saturating_mul(weight.into());
-        store.set_fuel(fuel).expect("fuel is enabled on the engine");
-        store.data_mut().fuel_armed = fuel;
+        store
+            .set_fuel(self.fuel_for(weight))
+            .expect("fuel is enabled on the engine");
         let timeout_ms = self.limits.timeout_ms.saturating_mul(weight.into());
         let left = until.map(|u| u.saturating_duration_since(Instant::now()).as_millis() as u64);
         let clamped = left.filter(|&ms| ms < timeout_ms);
@@ -308,19 +311,21 @@ impl<W: World> Sandbox<W> {
         }
     }
 
-    /// Runs one call of `weight` orders in an instance (reused or fresh)
-    /// and measures it, failed or not: a call that ran out of fuel cost its
-    /// whole budget. A trap or a broken limit drops the instance (wasmtime
-    /// refuses further calls into it); the next call gets a new one. So
-    /// does a reused instance with fewer calls left than `weight`.
+    /// Runs one call in an instance (reused or fresh) and measures it,
+    /// failed or not: a call that ran out of fuel cost its whole budget.
+    /// The call weighs as many orders as it is `lent` (at least one): that
+    /// many times the fuel and deadline, that many calls of the instance's.
+    /// A trap or a broken limit drops the instance (wasmtime refuses
+    /// further calls into it); the next call gets a new one. So does a
+    /// reused instance with fewer calls left than the call weighs.
     pub(crate) fn call<R>(
         &self,
         lent: &[Arc<Order>],
-        weight: u32,
         until: Option<Instant>,
         f: impl FnOnce(&W, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<(R, Cost), (Failure, Cost)> {
         let started = Instant::now();
+        let weight = lent.len().max(1) as u32;
         let max = self.limits.max_calls_per_instance;
         let idle = self.idle.lock().expect("idle-instances lock").pop();
         let idle = idle.filter(|warm| warm.calls.saturating_add(weight) <= max);
@@ -344,7 +349,7 @@ impl<W: World> Sandbox<W> {
         let result = f(&warm.bindings, &mut warm.store);
         warm.store.data_mut().lent.clear();
         warm.store.data_mut().flush_wasi_output();
-        let fuel = self.fuel_spent(&warm.store);
+        let fuel = self.fuel_spent(&warm.store, weight);
         let cost = Cost {
             fuel,
             micros: started.elapsed().as_micros() as u64,

@@ -17,8 +17,6 @@ pub struct State {
     /// Set when the limiter refused to grow memory: names the trap that follows.
     pub(crate) memory_denied: bool,
     pub(crate) log_left: usize,
-    /// The fuel the call under way was given (see `Sandbox::arm`).
-    pub(crate) fuel_armed: u64,
     pub(crate) logs_dropped: u32,
     /// The orders lent to the call under way; empty between calls.
     pub(crate) lent: LentOrders,

@@ -77,14 +77,10 @@ pub trait World: Sized + Send + 'static {
         config: &str,
     ) -> wasmtime::Result<Result<(), String>>;
     /// The orders the call lends the plugin through the `orders` interface.
+    /// Their number (at least one) multiplies the call's fuel and deadline
+    /// and counts towards `max_calls_per_instance`.
     fn lent(_input: &Self::Input) -> &[Arc<Order>] {
         &[]
-    }
-    /// How many orders the call decides: its fuel and deadline are the
-    /// plugin's per-order limits times this, and it counts this many
-    /// towards `max_calls_per_instance`.
-    fn weight(_input: &Self::Input) -> u32 {
-        1
     }
     fn call(&self, store: &mut Store<State>, input: &Self::Input)
     -> wasmtime::Result<Self::Answer>;

@@ -25,6 +25,9 @@ pub trait OrderView {
     fn attribute(&self, name: &str) -> Option<String>;
 }
 
+#[cfg(target_arch = "wasm32")]
+use crate::bindings::rule::orderflow::plugin::orders;
+
 /// One order of those the host lent a rule's `evaluate` (contract 0.2.0):
 /// its index, which every read names.
 #[cfg(target_arch = "wasm32")]
@@ -68,6 +71,3 @@ impl OrderView for Lent {
         orders::attribute(self.0, name)
     }
 }
-
-#[cfg(target_arch = "wasm32")]
-use crate::bindings::rule::orderflow::plugin::orders;
